@@ -1,0 +1,50 @@
+"""bnnverify: exact, formal analysis of trained binary neural networks.
+
+>>> import bnnverify
+>>> bnnverify.BNN is bnnverify.encoders_layers.BNN
+True
+"""
+
+from encoders import layers as encoders_layers
+from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from encoders.regions import Cube, HammingBall, LinfBox, Region, Whole
+
+from .errors import (
+    BNNVerifyError,
+    BudgetExceeded,
+    DataError,
+    ModelError,
+    ModelFileError,
+    RegionError,
+    ReplayMismatch,
+    SolverError,
+)
+from .modelio import load_model, save_model
+from .reference import Evaluator, code_key, pack_bits, unpack_bits
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BNN",
+    "ArgmaxLayer",
+    "ThresholdLayer",
+    "Region",
+    "Whole",
+    "Cube",
+    "HammingBall",
+    "LinfBox",
+    "Evaluator",
+    "pack_bits",
+    "unpack_bits",
+    "code_key",
+    "load_model",
+    "save_model",
+    "BNNVerifyError",
+    "BudgetExceeded",
+    "DataError",
+    "ModelError",
+    "ModelFileError",
+    "RegionError",
+    "ReplayMismatch",
+    "SolverError",
+]

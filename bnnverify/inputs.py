@@ -1,0 +1,123 @@
+"""Reading inputs, index files and region options as users give them.
+
+An input is either a literal bit string (``"0110..."``) or a file of 0/1
+values separated by spaces, commas, newlines or nothing (BNNQuanalyst's
+instance files). An index file lists input positions (BNNQuanalyst's
+fixed-set files list the positions that may change).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from encoders.layers import BNN
+from encoders.regions import Cube, HammingBall, LinfBox, Region, Whole
+
+from .errors import DataError, RegionError
+
+__all__ = ["read_bits", "read_indices", "make_region"]
+
+_SEP = re.compile(r"[\s,;]+")
+
+
+def _parse_bits(text: str, what: str) -> np.ndarray:
+    tokens = [t for t in _SEP.split(text.strip()) if t]
+    if len(tokens) == 1:
+        tokens = list(tokens[0])  # a run of digits with no separators
+    bad = [t for t in tokens if t not in ("0", "1")]
+    if bad:
+        raise DataError(f"{what}: values must be 0 or 1, found {bad[0]!r}")
+    return np.array([int(t) for t in tokens], dtype=np.uint8)
+
+
+def read_bits(spec: str, n: int | None = None) -> np.ndarray:
+    """An input bit vector from a file path or a literal bit string.
+
+    >>> read_bits("0101").tolist()
+    [0, 1, 0, 1]
+    """
+    path = Path(spec)
+    looks_literal = bool(re.fullmatch(r"[01]+", spec))
+    if not looks_literal:
+        if not path.exists():
+            raise DataError(f"input {spec!r}: no such file, and not a bit string of 0s and 1s")
+        if path.is_dir():
+            raise DataError(f"input {spec}: is a directory")
+        bits = _parse_bits(path.read_text(), f"input file {spec}")
+    else:
+        bits = _parse_bits(spec, "input bit string")
+    if bits.size == 0:
+        raise DataError(f"input {spec!r}: holds no bits")
+    if n is not None and bits.shape[0] != n:
+        raise DataError(f"input {spec!r}: has {bits.shape[0]} bits, the model expects {n}")
+    return bits
+
+
+def read_indices(path: str, n: int) -> np.ndarray:
+    """Input positions listed in a file (spaces, commas or newlines), each in 0..n-1."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"index file {path}: no such file")
+    tokens = [t for t in _SEP.split(p.read_text().strip()) if t]
+    try:
+        idx = np.array([int(t) for t in tokens], dtype=np.int64)
+    except ValueError:
+        bad = next(t for t in tokens if not t.lstrip("-").isdigit())
+        raise DataError(f"index file {path}: {bad!r} is not an integer index") from None
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)][0]
+        raise DataError(f"index file {path}: index {int(bad)} is outside 0..{n - 1}")
+    if len(set(idx.tolist())) != idx.size:
+        raise DataError(f"index file {path}: lists an index twice")
+    return idx
+
+
+def make_region(
+    net: BNN,
+    *,
+    whole: bool = False,
+    center: np.ndarray | None = None,
+    hamming: int | None = None,
+    mutable: np.ndarray | None = None,
+    linf: int | None = None,
+    free: np.ndarray | None = None,
+) -> Region:
+    """The region a command's options describe (exactly one kind must be chosen).
+
+    ``free`` (positions that may change, all others fixed to ``center``)
+    gives a :class:`Cube`; ``mutable`` restricts a Hamming ball's flips.
+    """
+    n = net.n_inputs
+    chosen = [k for k, v in (("--region whole", whole), ("--hamming", hamming is not None), ("--linf", linf is not None)) if v]
+    if free is not None and hamming is None:
+        chosen.append("--free")
+    if len(chosen) != 1:
+        raise RegionError(
+            "choose exactly one region: --region whole, --hamming K, --linf EPS or --free FILE"
+            + (f" (got {', '.join(chosen)})" if chosen else "")
+        )
+    if whole:
+        return Whole(n)
+    if center is None:
+        raise RegionError(f"{chosen[0]} needs a centre input (--input or --dataset/--index)")
+    if center.shape[0] != n:
+        raise RegionError(f"centre input has {center.shape[0]} bits, the model expects {n}")
+    if hamming is not None:
+        if hamming < 0 or hamming > n:
+            raise RegionError(f"--hamming: radius must be between 0 and {n}, got {hamming}")
+        mask = None
+        sel = mutable if mutable is not None else free
+        if sel is not None:
+            mask = np.zeros(n, dtype=bool)
+            mask[sel] = True
+        return HammingBall(center, hamming, mask)
+    if linf is not None:
+        if net.thermometer_levels is None:
+            raise RegionError("--linf needs a model with thermometer_levels (thermometer-encoded inputs)")
+        if linf < 0:
+            raise RegionError(f"--linf: eps must be >= 0, got {linf}")
+        return LinfBox(center, linf, net.thermometer_levels)
+    return Cube.from_free(center, free)

@@ -1,0 +1,161 @@
+"""Model files: ``.npz`` archives in the ``bnnverify/1`` format (no pickle).
+
+| key | dtype, shape | meaning |
+|---|---|---|
+| ``format`` | str | ``"bnnverify/1"`` |
+| ``n_inputs`` | int | n |
+| ``layer{i}_weights`` | int8 (m_i, n_i), ±1 | hidden threshold layer i |
+| ``layer{i}_thresholds`` | int64 (m_i,) | thresholds of layer i |
+| ``output_weights`` | int8 (c, n_last), ±1 | argmax layer |
+| ``output_scale``, ``output_bias`` | float64 (c,) | α, β |
+| ``thermometer_levels`` | int, optional | bits per thermometer feature |
+| ``meta_<name>`` | str, optional | metadata entries |
+
+Unknown keys are ignored; missing, mistyped or inconsistent keys raise
+:class:`ModelFileError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+from .atomic import atomic_write
+from .errors import ModelError, ModelFileError
+
+__all__ = ["FORMAT", "save_model", "load_model", "model_to_arrays", "model_from_arrays"]
+
+FORMAT = "bnnverify/1"
+_LAYER_KEY = re.compile(r"^layer(\d+)_(weights|thresholds)$")
+_META_PREFIX = "meta_"
+
+
+def model_to_arrays(net: BNN) -> dict[str, np.ndarray]:
+    """The arrays of the model file for ``net``."""
+    arrays: dict[str, np.ndarray] = {
+        "format": np.array(FORMAT),
+        "n_inputs": np.array(net.n_inputs, dtype=np.int64),
+    }
+    for i, layer in enumerate(net.hidden):
+        arrays[f"layer{i}_weights"] = np.asarray(layer.weights, dtype=np.int8)
+        arrays[f"layer{i}_thresholds"] = np.asarray(layer.thresholds, dtype=np.int64)
+    arrays["output_weights"] = np.asarray(net.output.weights, dtype=np.int8)
+    arrays["output_scale"] = np.asarray(net.output.scale, dtype=np.float64)
+    arrays["output_bias"] = np.asarray(net.output.bias, dtype=np.float64)
+    if net.thermometer_levels is not None:
+        arrays["thermometer_levels"] = np.array(net.thermometer_levels, dtype=np.int64)
+    for k, v in net.metadata.items():
+        arrays[_META_PREFIX + k] = np.array(v)
+    return arrays
+
+
+def save_model(net: BNN, path: "str | os.PathLike[str]") -> Path:
+    """Write ``net`` to ``path`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **model_to_arrays(net))
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
+
+
+def _scalar_int(arrays: dict, key: str, where: str) -> int:
+    a = arrays[key]
+    if a.shape != () or not np.issubdtype(a.dtype, np.integer):
+        raise ModelFileError(f"{where}: key '{key}' must be an integer scalar, got dtype {a.dtype} shape {a.shape}")
+    return int(a)
+
+
+def _str_scalar(arrays: dict, key: str, where: str) -> str:
+    a = arrays[key]
+    if a.shape != () or a.dtype.kind != "U":
+        raise ModelFileError(f"{where}: key '{key}' must be a string, got dtype {a.dtype} shape {a.shape}")
+    return str(a)
+
+
+def _typed(arrays: dict, key: str, where: str, kind: str, ndim: int) -> np.ndarray:
+    if key not in arrays:
+        raise ModelFileError(f"{where}: missing required key '{key}'")
+    a = arrays[key]
+    ok = {
+        "int8": a.dtype == np.int8,
+        "int": np.issubdtype(a.dtype, np.integer),
+        "float": np.issubdtype(a.dtype, np.floating),
+    }[kind]
+    if not ok:
+        want = {"int8": "int8", "int": "an integer dtype (int64)", "float": "float64"}[kind]
+        raise ModelFileError(f"{where}: key '{key}' must have {want}, got {a.dtype}")
+    if a.ndim != ndim:
+        raise ModelFileError(f"{where}: key '{key}' must be {ndim}-D, got shape {a.shape}")
+    return a
+
+
+def model_from_arrays(arrays: dict[str, np.ndarray], where: str = "model") -> BNN:
+    """Validate the arrays of a model file and build the :class:`BNN`."""
+    for key in ("format", "n_inputs", "output_weights", "output_scale", "output_bias"):
+        if key not in arrays:
+            raise ModelFileError(f"{where}: missing required key '{key}'")
+    fmt = _str_scalar(arrays, "format", where)
+    if fmt != FORMAT:
+        raise ModelFileError(f"{where}: key 'format' is {fmt!r}, expected {FORMAT!r}")
+    n = _scalar_int(arrays, "n_inputs", where)
+    if n < 1:
+        raise ModelFileError(f"{where}: key 'n_inputs' must be positive, got {n}")
+    indices = sorted({int(m.group(1)) for k in arrays if (m := _LAYER_KEY.match(k))})
+    if indices != list(range(len(indices))):
+        missing = sorted(set(range(max(indices) + 1)) - set(indices)) if indices else []
+        raise ModelFileError(f"{where}: hidden layers must be numbered 0..k without gaps; missing layer{missing[0]}")
+    hidden = []
+    for i in indices:
+        w = _typed(arrays, f"layer{i}_weights", where, "int8", 2)
+        t = _typed(arrays, f"layer{i}_thresholds", where, "int", 1)
+        try:
+            hidden.append(ThresholdLayer(w, t, name=f"layer{i}"))
+        except ModelError as e:
+            raise ModelFileError(f"{where}: {e}") from None
+    w = _typed(arrays, "output_weights", where, "int8", 2)
+    a = _typed(arrays, "output_scale", where, "float", 1)
+    b = _typed(arrays, "output_bias", where, "float", 1)
+    L = None
+    if "thermometer_levels" in arrays:
+        L = _scalar_int(arrays, "thermometer_levels", where)
+    meta = {}
+    for k in arrays:
+        if k.startswith(_META_PREFIX):
+            meta[k[len(_META_PREFIX):]] = _str_scalar(arrays, k, where)
+    try:
+        out = ArgmaxLayer(w, a, b, name="output")
+        net = BNN(tuple(hidden), out, thermometer_levels=L, metadata=meta)
+    except ModelError as e:
+        raise ModelFileError(f"{where}: {e}") from None
+    if net.n_inputs != n:
+        first = "layer0_weights" if hidden else "output_weights"
+        raise ModelFileError(
+            f"{where}: key 'n_inputs' is {n} but '{first}' has {net.n_inputs} columns"
+        )
+    return net
+
+
+def load_model(path: "str | os.PathLike[str]") -> BNN:
+    """Load and validate a model file (``allow_pickle=False``)."""
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise ModelFileError(f"{where}: no such model file")
+    if path.is_dir():
+        raise ModelFileError(f"{where}: is a directory, expected a .npz model file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise ModelFileError(f"{where}: not a readable .npz model file ({e})") from None
+    except ValueError as e:  # e.g. an object array that would need pickle
+        raise ModelFileError(f"{where}: cannot be read without pickle ({e})") from None
+    return model_from_arrays(arrays, where)

@@ -1,0 +1,27 @@
+"""Compilers from plain numeric BNN descriptions to BDDs and CNF.
+
+This package never imports ``bnnverify``; it holds the layer and region
+descriptions the compilers consume, and the project's exception hierarchy.
+"""
+
+from .errors import BNNVerifyError, BudgetExceeded, ModelError, RegionError, SolverError
+from .layers import BNN, ArgmaxLayer, ThresholdLayer, beats, winner
+from .regions import Cube, HammingBall, LinfBox, Region, Whole
+
+__all__ = [
+    "BNN",
+    "ArgmaxLayer",
+    "ThresholdLayer",
+    "beats",
+    "winner",
+    "Region",
+    "Whole",
+    "Cube",
+    "HammingBall",
+    "LinfBox",
+    "BNNVerifyError",
+    "BudgetExceeded",
+    "ModelError",
+    "RegionError",
+    "SolverError",
+]

@@ -1,0 +1,255 @@
+"""Plain numeric descriptions of BNN layers, validated on construction.
+
+These are the objects the compilers in ``encoders`` consume. They hold numpy
+arrays that are made read-only, so a layer cannot change after validation.
+
+Semantics (see ARCHITECTURE.md): bit 1 stands for +1, bit 0 for -1.
+
+* ``ThresholdLayer``: ``y_j = 1`` iff ``sum_i W[j, i] * s(x_i) >= thresholds[j]``.
+* ``ArgmaxLayer``: score ``alpha[c] * (W[c] . s(x)) + beta[c]`` in float64, the
+  class is the smallest index with the maximal score.
+
+>>> import numpy as np
+>>> h = ThresholdLayer(np.array([[1, -1]], dtype=np.int8), np.array([0]))
+>>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> net = BNN((h,), o)
+>>> net.widths
+(2, 1, 2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from .errors import ModelError
+
+__all__ = ["ThresholdLayer", "ArgmaxLayer", "BNN", "beats", "winner"]
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+def _check_weights(w: object, where: str) -> np.ndarray:
+    if not isinstance(w, np.ndarray):
+        raise ModelError(f"{where}: weights must be a numpy array, got {type(w).__name__}")
+    if w.dtype != np.int8:
+        raise ModelError(f"{where}: weights must have dtype int8, got {w.dtype}")
+    if w.ndim != 2:
+        raise ModelError(f"{where}: weights must be 2-D (outputs, inputs), got shape {w.shape}")
+    if w.shape[0] == 0 or w.shape[1] == 0:
+        raise ModelError(f"{where}: weights must not be empty, got shape {w.shape}")
+    bad = (w != 1) & (w != -1)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise ModelError(
+            f"{where}: weights must be exactly +1 or -1; entry [{r}, {c}] is {int(w[r, c])}"
+        )
+    return _frozen(w)
+
+
+@dataclass(frozen=True, eq=False)
+class ThresholdLayer:
+    """A hidden layer: ``y_j = [W_j . s(x) >= thresholds_j]``.
+
+    ``name`` is only used in error messages (e.g. ``"layer0"``).
+    """
+
+    weights: np.ndarray
+    thresholds: np.ndarray
+    name: str = field(default="layer", compare=False)
+
+    def __post_init__(self) -> None:
+        w = _check_weights(self.weights, f"{self.name}_weights")
+        t = self.thresholds
+        where = f"{self.name}_thresholds"
+        if not isinstance(t, np.ndarray):
+            raise ModelError(f"{where}: must be a numpy array, got {type(t).__name__}")
+        if not np.issubdtype(t.dtype, np.integer):
+            raise ModelError(f"{where}: must have an integer dtype, got {t.dtype}")
+        if t.shape != (w.shape[0],):
+            raise ModelError(
+                f"{where}: shape {t.shape} does not match {w.shape[0]} neurons of "
+                f"{self.name}_weights (expected ({w.shape[0]},))"
+            )
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "thresholds", _frozen(t.astype(np.int64)))
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.weights.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ThresholdLayer):
+            return NotImplemented
+        return np.array_equal(self.weights, other.weights) and np.array_equal(
+            self.thresholds, other.thresholds
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.weights.tobytes(), self.weights.shape, self.thresholds.tobytes()))
+
+
+@dataclass(frozen=True, eq=False)
+class ArgmaxLayer:
+    """The output layer: class = smallest argmax of ``scale * (W . s(x)) + bias``."""
+
+    weights: np.ndarray
+    scale: np.ndarray
+    bias: np.ndarray
+    name: str = field(default="output", compare=False)
+
+    def __post_init__(self) -> None:
+        w = _check_weights(self.weights, f"{self.name}_weights")
+        c = w.shape[0]
+        arrays = {}
+        for key in ("scale", "bias"):
+            a = getattr(self, key)
+            where = f"{self.name}_{key}"
+            if not isinstance(a, np.ndarray):
+                raise ModelError(f"{where}: must be a numpy array, got {type(a).__name__}")
+            if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+                raise ModelError(f"{where}: must be float64, got dtype {a.dtype}")
+            if a.shape != (c,):
+                raise ModelError(f"{where}: shape {a.shape} does not match {c} classes (expected ({c},))")
+            a64 = a.astype(np.float64)
+            if not np.all(np.isfinite(a64)):
+                i = int(np.flatnonzero(~np.isfinite(a64))[0])
+                raise ModelError(f"{where}: entries must be finite; entry [{i}] is {a64[i]}")
+            arrays[key] = _frozen(a64)
+        if c < 1:
+            raise ModelError(f"{self.name}_weights: need at least one class")
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "scale", arrays["scale"])
+        object.__setattr__(self, "bias", arrays["bias"])
+
+    @property
+    def n_inputs(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.weights.shape[0])
+
+    def score(self, c: int, dot: int) -> float:
+        """The float64 score of class ``c`` for integer dot product ``dot``."""
+        return float(np.float64(self.scale[c]) * np.float64(dot) + np.float64(self.bias[c]))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ArgmaxLayer):
+            return NotImplemented
+        return (
+            np.array_equal(self.weights, other.weights)
+            and np.array_equal(self.scale, other.scale)
+            and np.array_equal(self.bias, other.bias)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.weights.tobytes(), self.scale.tobytes(), self.bias.tobytes()))
+
+
+def beats(out: ArgmaxLayer, c: int, d: int, dot_c: int, dot_d: int) -> bool:
+    """Whether class ``c`` wins against class ``d`` given their integer dot products.
+
+    ``c`` wins iff its float64 score is larger, or equal and ``c < d`` — the
+    evaluator's rule (smallest index among the maximal scores), so encoders
+    that use this agree with it bit for bit, ties and rounding included.
+    """
+    sc, sd = out.score(c, dot_c), out.score(d, dot_d)
+    return sc > sd or (sc == sd and c < d)
+
+
+def winner(out: ArgmaxLayer, dots: "np.ndarray | list[int]") -> int:
+    """The class for one vector of integer dot products (reference scalar rule)."""
+    best = 0
+    for c in range(1, out.n_classes):
+        if beats(out, c, best, int(dots[c]), int(dots[best])):
+            best = c
+    return best
+
+
+@dataclass(frozen=True, eq=False)
+class BNN:
+    """A binary neural network: hidden threshold layers then an argmax layer.
+
+    ``thermometer_levels`` (L) says that the inputs are ``n / L`` features of
+    ``L`` bits each, feature f being bits ``[f*L, (f+1)*L)`` holding ``1^l 0^(L-l)``.
+    ``metadata`` holds optional string entries (class names, provenance, ...).
+    """
+
+    hidden: tuple[ThresholdLayer, ...]
+    output: ArgmaxLayer
+    thermometer_levels: int | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        hidden = tuple(self.hidden)
+        for i, layer in enumerate(hidden):
+            if not isinstance(layer, ThresholdLayer):
+                raise ModelError(f"layer{i}: expected a ThresholdLayer, got {type(layer).__name__}")
+        if not isinstance(self.output, ArgmaxLayer):
+            raise ModelError(f"output: expected an ArgmaxLayer, got {type(self.output).__name__}")
+        layers = list(hidden) + [self.output]
+        names = [f"layer{i}" for i in range(len(hidden))] + ["output"]
+        for i in range(1, len(layers)):
+            prev, cur = layers[i - 1], layers[i]
+            m = prev.weights.shape[0]
+            if cur.weights.shape[1] != m:
+                raise ModelError(
+                    f"{names[i]}_weights: has {cur.weights.shape[1]} inputs but "
+                    f"{names[i - 1]} has {m} neurons (shapes must chain)"
+                )
+        L = self.thermometer_levels
+        if L is not None:
+            if isinstance(L, (bool, np.bool_)) or not isinstance(L, (int, np.integer)) or L < 1:
+                raise ModelError(f"thermometer_levels: must be a positive integer, got {L!r}")
+            if self.n_inputs % int(L) != 0:
+                raise ModelError(
+                    f"thermometer_levels: {L} does not divide n_inputs={self.n_inputs}"
+                )
+            object.__setattr__(self, "thermometer_levels", int(L))
+        meta = dict(self.metadata)
+        for k, v in meta.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise ModelError(f"metadata: keys and values must be str, got {k!r}: {v!r}")
+        object.__setattr__(self, "hidden", hidden)
+        object.__setattr__(self, "metadata", meta)
+
+    @property
+    def n_inputs(self) -> int:
+        return self.hidden[0].n_inputs if self.hidden else self.output.n_inputs
+
+    @property
+    def n_classes(self) -> int:
+        return self.output.n_classes
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Input width, then every hidden width, then the number of classes."""
+        return (self.n_inputs, *(h.n_outputs for h in self.hidden), self.n_classes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, BNN):
+            return NotImplemented
+        return (
+            self.hidden == other.hidden
+            and self.output == other.output
+            and self.thermometer_levels == other.thermometer_levels
+            and dict(self.metadata) == dict(other.metadata)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.hidden, self.output, self.thermometer_levels))
+
+    def __repr__(self) -> str:
+        w = "-".join(str(x) for x in self.widths)
+        return f"BNN({w})"
