@@ -136,5 +136,18 @@ def demo(as_json: bool) -> None:
     run_demo(echo=(lambda obj: emit_json(obj)) if as_json else (lambda obj: click.echo(obj)), as_json=as_json)
 
 
+# --- section: summary, eval, import (foundation: importers) -----------------
+
+# --- section: train, import torch (foundation: training) -------------------
+
+# --- section: count (BDD engine) -------------------------------------------
+
+# --- section: export-cnf (CNF engine) --------------------------------------
+
+# --- section: robustness, equivalence (questions) --------------------------
+
+# --- section: info, infoplane, codes (information) -------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

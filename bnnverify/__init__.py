@@ -8,6 +8,7 @@ True
 from encoders import layers as encoders_layers
 from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 from encoders.regions import Cube, HammingBall, LinfBox, Region, Whole
+from encoders.results import ClassCounts, Disagreement, JointCounts
 
 from .errors import (
     BNNVerifyError,
@@ -33,6 +34,9 @@ __all__ = [
     "Cube",
     "HammingBall",
     "LinfBox",
+    "ClassCounts",
+    "Disagreement",
+    "JointCounts",
     "Evaluator",
     "pack_bits",
     "unpack_bits",

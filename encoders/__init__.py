@@ -7,6 +7,7 @@ descriptions the compilers consume, and the project's exception hierarchy.
 from .errors import BNNVerifyError, BudgetExceeded, ModelError, RegionError, SolverError
 from .layers import BNN, ArgmaxLayer, ThresholdLayer, beats, winner
 from .regions import Cube, HammingBall, LinfBox, Region, Whole
+from .results import ClassCounts, Disagreement, JointCounts
 
 __all__ = [
     "BNN",
@@ -19,6 +20,9 @@ __all__ = [
     "Cube",
     "HammingBall",
     "LinfBox",
+    "ClassCounts",
+    "Disagreement",
+    "JointCounts",
     "BNNVerifyError",
     "BudgetExceeded",
     "ModelError",
