@@ -138,6 +138,11 @@ def demo(as_json: bool) -> None:
 
 # --- section: summary, eval, import (foundation: importers) -----------------
 
+
+@main.group("import")
+def import_group() -> None:
+    """Import models made elsewhere into bnnverify's model file format."""
+
 # --- section: train, import torch (foundation: training) -------------------
 
 # --- section: count (BDD engine) -------------------------------------------
