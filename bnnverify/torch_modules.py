@@ -1,0 +1,265 @@
+"""torch modules for training BNNs that export exactly to :class:`encoders.layers.BNN`.
+
+A network of widths ``(n, h_1, ..., h_k, c)`` is ``k`` hidden blocks and one
+output block:
+
+* hidden block: :class:`BinaryLinear` (±1 weights from real latent weights,
+  optionally times a per-neuron scale ``alpha_j = mean_i |latent_ji|`` as in
+  XNOR-Net), ``BatchNorm1d`` (affine, running statistics), and ``sign`` with
+  the tie rule ``sign(0) = +1`` (never ``torch.sign``'s 0).
+* output block: :class:`BinaryLinear` (±1 weights, optional per-class
+  ``mean |latent|``), then a learnt per-class scale ``alpha`` and bias
+  ``beta``: ``score_c = alpha_c * dot_c + beta_c``; the class is the argmax.
+
+Gradients through ``sign`` use a straight-through estimator: ``"ste"`` (clipped
+identity, gradient ``1`` on ``|x| <= 1``) or ``"approx_sign"`` (Bi-Real Net's
+ApproxSign, Liu et al. 2018: the piecewise polynomial ``2x + x^2`` /
+``2x - x^2`` on ``[-1, 0)`` / ``[0, 1)``, gradient ``2 - 2|x|``). Weights are
+binarized with the clipped-identity estimator.
+
+**Training mode** computes in float32 with batch statistics, as usual.
+
+**Eval mode** (``module.eval()``) computes what the stored parameters mean in
+exact real arithmetic, which is what :func:`bnnverify.export.export_model`
+folds into integer thresholds:
+
+* hidden neuron j fires iff ``gamma_j (alpha_j d_j - mu_j) + beta_j sqrt(var_j + eps) >= 0``
+  (the batch-norm output ``gamma (alpha d - mu) / sqrt(var + eps) + beta >= 0``
+  multiplied by the positive ``sqrt``), with ``d_j`` the integer ±1 dot product.
+  It is evaluated in float64; where the float64 value is within a rounding
+  bound of 0, the decision is made exactly on the rational values of the
+  stored floats (:func:`bnnverify.export.fires_exactly`). Plain float32
+  batch norm can disagree with the exact rule on inputs whose batch-norm
+  output is within float32 rounding of 0; eval mode never does.
+* output scores are ``alpha * dot + beta`` in float64 on the integer dots,
+  with ``alpha, beta`` from :meth:`OutputBlock.affine` — the very float64 values
+  the export writes — so scores are bit-identical to the reference evaluator's,
+  and the class is the first index of the maximum (``torch.argmax``).
+
+In eval mode ``forward`` takes ±1 (or 0/1, see :meth:`BNNModule.trace_bits`)
+inputs and returns float64 scores.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import ModelError
+
+__all__ = [
+    "STE_KINDS",
+    "sign_pm1",
+    "binarize",
+    "BinaryLinear",
+    "HiddenBlock",
+    "OutputBlock",
+    "BNNModule",
+]
+
+#: Straight-through estimators for the sign activation.
+STE_KINDS = ("ste", "approx_sign")
+#: Relative rounding bound of the float64 pre-activation below which eval
+#: mode decides a neuron exactly (a few ulps of the largest term is ~1e-15).
+EXACT_FALLBACK_REL = 1e-12
+
+
+def sign_pm1(x: torch.Tensor) -> torch.Tensor:
+    """``+1`` where ``x >= 0``, else ``-1`` (same dtype): the tie rule sign(0) = +1."""
+    one = torch.ones((), dtype=x.dtype, device=x.device)
+    return torch.where(x >= 0, one, -one)
+
+
+def _surrogate(x: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "ste":
+        return torch.clamp(x, -1.0, 1.0)
+    if kind == "approx_sign":
+        xc = torch.clamp(x, -1.0, 1.0)
+        return 2.0 * xc - xc * xc.abs()  # 2x + x^2 on [-1,0), 2x - x^2 on [0,1], flat outside
+    raise ModelError(f"ste: unknown estimator {kind!r}; valid: {', '.join(STE_KINDS)}")
+
+
+def binarize(x: torch.Tensor, kind: str = "ste") -> torch.Tensor:
+    """``sign_pm1(x)`` in the forward pass, the gradient of the ``kind`` surrogate backward.
+
+    The forward value is exactly ±1 (``s + (f - f) == s`` in floating point).
+    """
+    s = sign_pm1(x).detach()
+    if not x.requires_grad:
+        return s
+    f = _surrogate(x, kind)
+    return s + (f - f.detach())
+
+
+class BinaryLinear(nn.Module):
+    """``x -> (sign(W_latent) x) * alpha``, alpha = mean |W_latent| per row if ``scale``."""
+
+    def __init__(self, n_in: int, n_out: int, scale: bool = False, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        w = torch.rand(n_out, n_in, generator=generator, dtype=torch.float32) * 2.0 - 1.0
+        self.weight = nn.Parameter(w)
+        self.register_buffer("use_scale", torch.tensor(bool(scale)))
+
+    @property
+    def scaled(self) -> bool:
+        return bool(self.use_scale)
+
+    def binary_weight(self) -> torch.Tensor:
+        """The ±1 weights (float32); straight-through gradient to the latent weights."""
+        return binarize(self.weight, "ste")
+
+    def row_scale(self) -> torch.Tensor | None:
+        """Per-row float32 scale ``mean |latent|``, or None without scaling."""
+        return self.weight.abs().mean(dim=1) if self.scaled else None
+
+    def int_weights(self) -> np.ndarray:
+        """The ±1 weights as int8 (``latent >= 0`` -> +1)."""
+        return np.where(self.weight.detach().cpu().numpy() >= 0, 1, -1).astype(np.int8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x @ self.binary_weight().t()
+        a = self.row_scale()
+        return y if a is None else y * a
+
+
+class HiddenBlock(nn.Module):
+    """BinaryLinear -> BatchNorm1d -> sign (tie rule sign(0) = +1)."""
+
+    def __init__(self, n_in: int, n_out: int, ste: str = "ste", scale: bool = False,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        if ste not in STE_KINDS:
+            raise ModelError(f"ste: unknown estimator {ste!r}; valid: {', '.join(STE_KINDS)}")
+        self.ste = ste
+        self.linear = BinaryLinear(n_in, n_out, scale, generator)
+        self.bn = nn.BatchNorm1d(n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return binarize(self.bn(self.linear(x)), self.ste)
+
+    def exact_params(self) -> tuple[np.ndarray, ...]:
+        """float64 (gamma, alpha, mu, beta, var) per neuron, and eps: the stored values."""
+        bn = self.bn
+        g = bn.weight.detach().double().cpu().numpy()
+        b = bn.bias.detach().double().cpu().numpy()
+        mu = bn.running_mean.detach().double().cpu().numpy()
+        var = bn.running_var.detach().double().cpu().numpy()
+        a = self.linear.row_scale()
+        alpha = np.ones_like(g) if a is None else a.detach().double().cpu().numpy()
+        return g, alpha, mu, b, var
+
+    def eval_bits(self, s: np.ndarray) -> np.ndarray:
+        """Eval-mode outputs (0/1 uint8, (N, m)) for ±1 float64 inputs ``s`` (N, n).
+
+        float64 pre-activation; within the rounding bound of 0, the exact rule.
+        """
+        from .export import fires_exactly, neuron_fractions
+
+        w = self.linear.int_weights().astype(np.float64)
+        d = s @ w.T  # exact integers
+        g, a, mu, b, var = self.exact_params()
+        sig = np.sqrt(var + float(self.bn.eps))
+        t1 = g[None, :] * (a[None, :] * d - mu[None, :])
+        t2 = (b * sig)[None, :]
+        pre = t1 + t2
+        bound = EXACT_FALLBACK_REL * (np.abs(g[None, :]) * (np.abs(a[None, :] * d) + np.abs(mu[None, :])) + np.abs(t2))
+        out = (pre >= 0).astype(np.uint8)
+        near = np.abs(pre) <= bound
+        if near.any():
+            cache: dict[tuple[int, int], bool] = {}
+            fracs = {}
+            for r, j in zip(*np.nonzero(near)):
+                key = (int(j), int(d[r, j]))
+                if key not in cache:
+                    if j not in fracs:
+                        fracs[j] = neuron_fractions(self, int(j))
+                    cache[key] = fires_exactly(fracs[j], key[1])
+                out[r, j] = cache[key]
+        return out
+
+
+class OutputBlock(nn.Module):
+    """BinaryLinear -> ``alpha * dot + beta`` per class (argmax outside)."""
+
+    def __init__(self, n_in: int, n_classes: int, scale: bool = False, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.linear = BinaryLinear(n_in, n_classes, scale, generator)
+        self.alpha = nn.Parameter(torch.full((n_classes,), 1.0 / float(np.sqrt(n_in)), dtype=torch.float32))
+        self.beta = nn.Parameter(torch.zeros(n_classes, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x) * self.alpha + self.beta
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """float64 ``(alpha, beta)`` of the exported argmax layer.
+
+        ``alpha = float64(alpha_param) * float64(mean |latent|)`` with scaling,
+        else ``float64(alpha_param)``; ``beta = float64(beta_param)``.
+        """
+        alpha = self.alpha.detach().double().cpu().numpy()
+        a = self.linear.row_scale()
+        if a is not None:
+            alpha = alpha * a.detach().double().cpu().numpy()
+        return alpha, self.beta.detach().double().cpu().numpy()
+
+    def eval_scores(self, s: np.ndarray) -> np.ndarray:
+        """float64 scores for ±1 float64 inputs: ``alpha * dot + beta`` on integer dots."""
+        w = self.linear.int_weights().astype(np.float64)
+        d = s @ w.T
+        alpha, beta = self.affine()
+        t = torch.mul(torch.from_numpy(alpha)[None, :], torch.from_numpy(d))
+        return torch.add(t, torch.from_numpy(beta)[None, :]).numpy()
+
+
+class BNNModule(nn.Module):
+    """A trainable BNN of widths ``(n, h_1, ..., h_k, c)`` (see the module docstring).
+
+    Parameters are initialised from ``generator`` (or torch's global generator).
+    State-dict keys: ``hidden.{i}.linear.weight``, ``hidden.{i}.linear.use_scale``,
+    ``hidden.{i}.bn.{weight,bias,running_mean,running_var,num_batches_tracked}``,
+    ``output.linear.weight``, ``output.linear.use_scale``, ``output.alpha``, ``output.beta``.
+    """
+
+    def __init__(self, widths: Sequence[int], ste: str = "ste", scale: bool = False,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        widths = [int(w) for w in widths]
+        if len(widths) < 2 or any(w < 1 for w in widths):
+            raise ModelError(f"arch: need at least inputs and classes, all positive, got {widths}")
+        if widths[-1] < 2:
+            raise ModelError(f"arch: need at least 2 classes, got {widths[-1]}")
+        self.widths = tuple(widths)
+        self.ste = ste
+        self.hidden = nn.ModuleList(
+            HiddenBlock(widths[i], widths[i + 1], ste, scale, generator) for i in range(len(widths) - 2)
+        )
+        self.output = OutputBlock(widths[-2], widths[-1], scale, generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Training mode: float32 scores. Eval mode: float64 exact-semantics scores."""
+        if not self.training:
+            s = x.detach().double().cpu().numpy()
+            return torch.from_numpy(self._eval_trace(s)[1])
+        for block in self.hidden:
+            x = block(x)
+        return self.output(x)
+
+    def _eval_trace(self, s: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        codes = []
+        for block in self.hidden:
+            bits = block.eval_bits(s)
+            codes.append(bits)
+            s = 2.0 * bits.astype(np.float64) - 1.0
+        return codes, self.output.eval_scores(s)
+
+    @torch.no_grad()
+    def trace_bits(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+        """Eval-mode semantics on 0/1 rows: (hidden codes (N, m_l) uint8, float64 scores, classes)."""
+        X = np.asarray(X)
+        s = 2.0 * X.astype(np.float64) - 1.0
+        codes, scores = self._eval_trace(s)
+        classes = torch.argmax(torch.from_numpy(scores), dim=1).numpy().astype(np.int64)
+        return codes, scores, classes

@@ -1,0 +1,256 @@
+"""Training BNNs with torch and exporting them exactly; accuracy on data sets.
+
+:func:`train_bnn` trains a :class:`~bnnverify.torch_modules.BNNModule` with
+Adam and cross-entropy (latent weights clipped to ``[-1, 1]`` after each
+step, as in BinaryConnect), then folds it with
+:func:`bnnverify.export.export_model` into a :class:`BNN` and measures it
+with the reference evaluator. It is deterministic for a seed: parameters and
+batch order come from a private ``torch.Generator`` seeded with ``seed``, and
+torch runs single-threaded during training (the previous thread count is
+restored afterwards).
+
+Snapshots (for the information plane): with ``snapshots=DIR`` the exported
+model is written after each epoch in ``snapshot_epochs`` (default: every
+epoch, including epoch 0 = before training) as ``DIR/epoch_0000.npz``, ...,
+with metadata ``epoch``, ``dataset``, ``seed``, ``ste``, ``hidden``, ``scale``,
+``min_margin``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from encoders.layers import BNN
+
+from .data import Dataset, load_dataset
+from .errors import DataError, ModelError
+from .modelio import save_model
+from .reference import Evaluator
+
+__all__ = [
+    "TrainResult",
+    "ClassAccuracy",
+    "Accuracy",
+    "train_bnn",
+    "evaluate_model",
+    "snapshot_path",
+    "DEFAULT_LR",
+    "DEFAULT_BATCH_SIZE",
+]
+
+#: Adam's learning rate unless told otherwise.
+DEFAULT_LR = 0.01
+#: Mini-batch size unless told otherwise.
+DEFAULT_BATCH_SIZE = 128
+#: Latent weights are clipped to [-LATENT_CLIP, LATENT_CLIP] after each step.
+LATENT_CLIP = 1.0
+#: Threads torch uses while training (1 = deterministic and fastest for small nets).
+TRAIN_THREADS = 1
+
+
+@dataclass(frozen=True)
+class ClassAccuracy:
+    """Accuracy of one class: ``correct`` of ``n`` examples labelled ``label``."""
+
+    label: int
+    n: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else math.nan
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Accuracy of a model on a data set (exact counts; the evaluator's classes)."""
+
+    dataset: str
+    n: int
+    correct: int
+    per_class: tuple[ClassAccuracy, ...]
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.n if self.n else math.nan
+
+    def as_dict(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "n": self.n,
+            "correct": self.correct,
+            "accuracy": self.accuracy,
+            "per_class": [
+                {"label": c.label, "n": c.n, "correct": c.correct, "accuracy": c.accuracy} for c in self.per_class
+            ],
+        }
+
+
+def evaluate_model(net: BNN, data: Dataset) -> Accuracy:
+    """Accuracy and per-class accuracy of ``net`` on ``data`` with the reference evaluator.
+
+    Raises :class:`DataError` if the widths differ or a label is not a class of the model.
+    """
+    if data.n_inputs != net.n_inputs:
+        raise DataError(
+            f"data set {data.name}: rows have {data.n_inputs} bits but the model has n_inputs={net.n_inputs}"
+        )
+    if len(data) and int(data.y.max()) >= net.n_classes:
+        raise DataError(
+            f"data set {data.name}: label {int(data.y.max())} is not a class of the model "
+            f"({net.n_classes} classes)"
+        )
+    pred = Evaluator(net).classify(data.X) if len(data) else np.zeros(0, np.int64)
+    ok = pred == data.y
+    per = tuple(
+        ClassAccuracy(c, int((data.y == c).sum()), int(ok[data.y == c].sum())) for c in range(net.n_classes)
+    )
+    return Accuracy(data.name, len(data), int(ok.sum()), per)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_bnn` returns.
+
+    ``test_accuracy`` is NaN when there is no test set (a :class:`Dataset`
+    passed without ``test_data``). ``min_margin`` is the export's smallest
+    folding margin (see :mod:`bnnverify.export`). ``module`` is the trained
+    torch module (eval mode).
+    """
+
+    model: BNN
+    train_accuracy: float
+    test_accuracy: float
+    min_margin: float
+    snapshots: tuple[Path, ...]
+    seconds: float
+    module: object = field(default=None, compare=False, repr=False)
+
+
+def snapshot_path(directory: Path, epoch: int) -> Path:
+    """``DIR/epoch_0007.npz``."""
+    return Path(directory) / f"epoch_{epoch:04d}.npz"
+
+
+def _to_pm1(X: np.ndarray):
+    import torch
+
+    return torch.from_numpy(2.0 * np.asarray(X, dtype=np.float32) - 1.0)
+
+
+def train_bnn(
+    dataset: "Dataset | str",
+    hidden: Sequence[int],
+    *,
+    epochs: int,
+    seed: int,
+    ste: str = "ste",
+    scale: bool = False,
+    lr: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    snapshots: "Path | str | None" = None,
+    snapshot_epochs: Iterable[int] | None = None,
+    progress: bool = False,
+    test_data: Dataset | None = None,
+) -> TrainResult:
+    """Train a BNN of hidden widths ``hidden`` and export it exactly.
+
+    ``dataset`` is a name (trained on its ``"train"`` split, tested on
+    ``"test"``) or a :class:`Dataset` (trained on all of it, tested on
+    ``test_data`` if given).
+
+    >>> r = train_bnn("ib12", [6, 4], epochs=2, seed=0)
+    >>> r.model.widths, 0.0 <= r.test_accuracy <= 1.0
+    ((12, 6, 4, 2), True)
+    """
+    import torch
+    from tqdm import tqdm
+
+    from .export import export_model
+    from .torch_modules import STE_KINDS, BNNModule
+
+    if isinstance(dataset, Dataset):
+        train, test = dataset, test_data
+        ds_name = dataset.name
+    else:
+        ds_name = str(dataset)
+        train, test = load_dataset(ds_name, "train"), load_dataset(ds_name, "test")
+    hidden = [int(h) for h in hidden]
+    if any(h < 1 for h in hidden):
+        raise ModelError(f"hidden: widths must be positive, got {hidden}")
+    if ste not in STE_KINDS:
+        raise ModelError(f"ste: unknown estimator {ste!r}; valid: {', '.join(STE_KINDS)}")
+    if epochs < 0:
+        raise ModelError(f"epochs: must be >= 0, got {epochs}")
+    if batch_size < 2:
+        raise ModelError(f"batch_size: must be >= 2 (batch norm needs 2 rows), got {batch_size}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ModelError(f"lr: must be a positive number, got {lr}")
+    if len(train) < 2:
+        raise DataError(f"data set {train.name}: need at least 2 training examples, got {len(train)}")
+    n_classes = max(train.n_classes, 2)
+    widths = (train.n_inputs, *hidden, n_classes)
+    snap_dir = Path(snapshots) if snapshots is not None else None
+    snap_set = set(range(epochs + 1)) if snapshot_epochs is None else {int(e) for e in snapshot_epochs}
+    meta_base = {
+        "dataset": ds_name,
+        "seed": str(seed),
+        "ste": ste,
+        "hidden": ",".join(str(h) for h in hidden),
+        "scale": str(bool(scale)).lower(),
+    }
+
+    t0 = time.perf_counter()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    written: list[Path] = []
+    try:
+        gen = torch.Generator().manual_seed(int(seed))
+        module = BNNModule(widths, ste=ste, scale=scale, generator=gen)
+        opt = torch.optim.Adam(module.parameters(), lr=lr)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        Xt, yt = _to_pm1(train.X), torch.from_numpy(np.array(train.y, dtype=np.int64))
+        N = len(train)
+        latent = [b.linear.weight for b in module.hidden] + [module.output.linear.weight]
+
+        def snapshot(epoch: int) -> None:
+            if snap_dir is None or epoch not in snap_set:
+                return
+            module.eval()
+            net, margin = export_model(module, None, train.thermometer_levels)
+            net = dataclasses.replace(net, metadata={**meta_base, "epoch": str(epoch), "min_margin": repr(margin)})
+            written.append(save_model(net, snapshot_path(snap_dir, epoch)))
+
+        snapshot(0)
+        for epoch in tqdm(range(1, epochs + 1), disable=not progress, desc="training", unit="epoch"):
+            module.train()
+            perm = torch.randperm(N, generator=gen)
+            starts = list(range(0, N, batch_size))
+            if N - starts[-1] < 2 and len(starts) > 1:  # batch norm cannot train on one row
+                starts.pop()
+            for k, s in enumerate(starts):
+                e = starts[k + 1] if k + 1 < len(starts) else N
+                idx = perm[s:e]
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(module(Xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    for w in latent:
+                        w.clamp_(-LATENT_CLIP, LATENT_CLIP)
+            snapshot(epoch)
+        module.eval()
+        meta = {**meta_base, "epochs": str(epochs), "lr": repr(float(lr)), "batch_size": str(batch_size)}
+        net, margin = export_model(module, meta, train.thermometer_levels)
+    finally:
+        torch.set_num_threads(threads)
+    train_acc = evaluate_model(net, train).accuracy
+    test_acc = evaluate_model(net, test).accuracy if test is not None and len(test) else math.nan
+    return TrainResult(net, train_acc, test_acc, margin, tuple(written), time.perf_counter() - t0, module)
