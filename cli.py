@@ -145,6 +145,129 @@ def import_group() -> None:
 
 # --- section: train, import torch (foundation: training) -------------------
 
+
+def _int_list(value: str, what: str) -> list[int]:
+    from bnnverify.errors import DataError
+
+    try:
+        out = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise DataError(f"{what}: expected comma-separated integers like 10,7,5, got {value!r}") from None
+    if not out:
+        raise DataError(f"{what}: expected comma-separated integers like 10,7,5, got {value!r}")
+    return out
+
+
+def _fmt_float(x: float) -> Any:
+    """A float for JSON: NaN/inf become null."""
+    import math
+
+    return x if math.isfinite(x) else None
+
+
+@main.command()
+@click.option("--dataset", required=True, metavar="NAME_OR_NPZ",
+              help="ib12, digits, digits-thermo<L>, or a .npz with X (0/1) and y.")
+@click.option("--hidden", required=True, metavar="W1,W2,...", help="Hidden layer widths, e.g. 10,7,5,4,3.")
+@click.option("--epochs", type=click.IntRange(min=0), required=True)
+@click.option("--seed", type=int, required=True, help="Seed: same seed, same model.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
+@click.option("--snapshots", type=click.Path(file_okay=False), default=None,
+              help="Directory for one exported model per epoch (epoch_0000.npz, ...).")
+@click.option("--ste", type=click.Choice(["ste", "approx_sign"]), default="ste", show_default=True,
+              help="Straight-through estimator of the sign's gradient.")
+@click.option("--scale", is_flag=True, help="XNOR-style per-neuron scale mean|latent weight|.")
+@click.option("--lr", type=float, default=None, help="Adam learning rate (default 0.01).")
+@click.option("--batch-size", type=int, default=None, help="Mini-batch size (default 128).")
+@click.option("--torch-state", type=click.Path(dir_okay=False), default=None,
+              help="Also save the torch state_dict (for `bnnverify import torch`).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def train(dataset, hidden, epochs, seed, out, snapshots, ste, scale, lr, batch_size, torch_state, as_json) -> None:
+    """Train a BNN with torch and export it exactly to a model file."""
+    from bnnverify.modelio import save_model
+    from bnnverify.train import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_bnn
+
+    res = train_bnn(
+        dataset, _int_list(hidden, "--hidden"), epochs=epochs, seed=seed, ste=ste, scale=scale,
+        lr=DEFAULT_LR if lr is None else lr, batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
+        snapshots=snapshots, progress=not as_json and sys.stderr.isatty(),
+    )
+    save_model(res.model, out)
+    if torch_state:
+        import torch
+
+        from bnnverify.atomic import atomic_write
+
+        with atomic_write(torch_state, "wb") as fh:
+            torch.save(res.module.state_dict(), fh)
+    if as_json:
+        emit_json({
+            "model": str(out), "widths": list(res.model.widths), "train_accuracy": _fmt_float(res.train_accuracy),
+            "test_accuracy": _fmt_float(res.test_accuracy), "min_margin": _fmt_float(res.min_margin),
+            "snapshots": len(res.snapshots), "seconds": res.seconds,
+        })
+        return
+    w = "-".join(str(x) for x in res.model.widths)
+    click.echo(f"trained BNN {w} on {dataset} ({epochs} epochs, seed {seed}, {ste}) in {res.seconds:.1f} s")
+    click.echo(f"train accuracy: {res.train_accuracy:.4f}")
+    click.echo(f"test accuracy:  {res.test_accuracy:.4f}")
+    click.echo(f"smallest folding margin: {res.min_margin:.3g} (distance of a real threshold to an integer)")
+    if res.snapshots:
+        click.echo(f"snapshots: {len(res.snapshots)} in {snapshots}")
+    click.echo(f"wrote {out}")
+
+
+@main.command("eval")
+@click.argument("model", type=click.Path())
+@click.option("--dataset", default=None, metavar="NAME", help="A built-in data set (see `bnnverify train`).")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@click.option("--data", "data_file", type=click.Path(), default=None, help="A .npz with X (0/1) and y.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def eval_(model, dataset, split, data_file, as_json) -> None:
+    """Accuracy (and per-class accuracy) of MODEL with the reference evaluator."""
+    from bnnverify.data import load_data_file, load_dataset
+    from bnnverify.train import evaluate_model
+
+    if (dataset is None) == (data_file is None):
+        raise click.UsageError("give exactly one of --dataset NAME or --data FILE")
+    net = load_model_arg(model)
+    ds = load_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
+    acc = evaluate_model(net, ds)
+    if as_json:
+        d = acc.as_dict()
+        d["accuracy"] = _fmt_float(d["accuracy"])
+        for c in d["per_class"]:
+            c["accuracy"] = _fmt_float(c["accuracy"])
+        emit_json({"model": str(model), **d})
+        return
+    click.echo(f"{model} on {acc.dataset}: accuracy {acc.accuracy:.4f} ({acc.correct} of {acc.n})")
+    for c in acc.per_class:
+        if c.n:
+            click.echo(f"  class {c.label}: {c.accuracy:.4f} ({c.correct} of {c.n})")
+
+
+@import_group.command("torch")
+@click.argument("state_dict", type=click.Path())
+@click.option("--arch", required=True, metavar="N,H1,...,C", help="Widths, e.g. 12,10,7,5,4,3,2.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def import_torch(state_dict, arch, out, as_json) -> None:
+    """Import a state_dict of bnnverify's torch BNN modules (exact batch-norm folding)."""
+    from bnnverify.importers.torch_state import import_torch_state_report
+    from bnnverify.modelio import save_model
+
+    net, margin = import_torch_state_report(state_dict, _int_list(arch, "--arch"))
+    save_model(net, out)
+    if as_json:
+        emit_json({"model": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})
+    else:
+        click.echo(f"imported BNN {'-'.join(map(str, net.widths))} from {state_dict}; "
+                   f"smallest folding margin {margin:.3g}; wrote {out}")
+
+
 # --- section: count (BDD engine) -------------------------------------------
 
 # --- section: export-cnf (CNF engine) --------------------------------------
@@ -418,6 +541,268 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
 
 
 # --- section: info, infoplane, codes (information) -------------------------
+
+
+def _info_dataset_options(fn: Callable) -> Callable:
+    """--dataset/--split/--index/--rows: a data set as the distribution, or a centre from it."""
+    opts = [
+        click.option("--dataset", default=None, metavar="NAME",
+                     help="The data set's rows as the distribution (ib12, digits, digits-thermo<L>, a .npz); "
+                          "with --hamming K: the mixture of radius-K balls around its rows (label = the row's); "
+                          "with --index I: the centre input."),
+        click.option("--split", default="all", show_default=True, type=click.Choice(["train", "test", "all"]),
+                     help="Which split of --dataset."),
+        click.option("--index", "index", type=int, default=None, metavar="I",
+                     help="With --dataset: the I-th row is the centre of the region."),
+        click.option("--rows", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="With --dataset and --hamming: balls around the first N rows only."),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _info_labels(spec: str, net):
+    """'dataset', 'model', 'final' or a label model file."""
+    from bnnverify.errors import DataError
+
+    if spec in ("dataset", "model", "final"):
+        return spec
+    from pathlib import Path
+
+    if not Path(spec).exists():
+        raise DataError(f"--labels {spec!r}: not 'dataset', 'model' or an existing model file")
+    teacher = load_model_arg(spec)
+    if teacher.n_inputs != net.n_inputs:
+        raise DataError(f"--labels {spec}: the label model has {teacher.n_inputs} inputs, the model has {net.n_inputs}")
+    return teacher
+
+
+def _info_distribution(net, opts: dict):
+    """(region, dataset, radius) from the shared options: exactly one distribution."""
+    from bnnverify.data import load_dataset
+    from bnnverify.errors import DataError
+
+    ds = None
+    if opts["dataset"] is not None:
+        ds = load_dataset(opts["dataset"], opts["split"])
+        if ds.n_inputs != net.n_inputs:
+            raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
+    elif opts["index"] is not None or opts["rows"] is not None:
+        raise DataError("--index and --rows need --dataset NAME")
+    region_given = any(opts[k] is not None for k in ("region_kind", "hamming", "linf", "free"))
+    center = None
+    if ds is not None and opts["index"] is not None:
+        if not 0 <= opts["index"] < len(ds.X):
+            raise DataError(f"--index {opts['index']}: data set {ds.name} has rows 0..{len(ds.X) - 1}")
+        if opts["input_spec"] is not None:
+            raise DataError("give one centre: --input or --dataset/--index")
+        center = ds.X[opts["index"]]
+    if ds is not None and center is None:
+        if opts["hamming"] is not None and opts["input_spec"] is None:
+            if opts["rows"] is not None:
+                ds = dataclasses_replace_rows(ds, opts["rows"])
+            return None, ds, opts["hamming"]
+        if region_given:
+            raise DataError("--dataset is the distribution; a region around an input needs --index I or --input")
+        return None, ds, None
+    region = region_from_options(net, region_kind=opts["region_kind"], hamming=opts["hamming"], linf=opts["linf"],
+                                 input_spec=opts["input_spec"], mutable=opts["mutable"], free=opts["free"],
+                                 center=center)
+    return region, None, None
+
+
+def dataclasses_replace_rows(ds, n_rows: int):
+    """The first ``n_rows`` rows of a data set."""
+    import dataclasses
+
+    return dataclasses.replace(ds, name=f"{ds.name}[:{n_rows}]", X=ds.X[:n_rows], y=ds.y[:n_rows])
+
+
+def _fmt_bits(x: float) -> str:
+    return f"{x:.6f}"
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@region_options
+@_info_dataset_options
+@click.option("--labels", "labels_spec", default=None, metavar="dataset|model|MODEL2",
+              help="Y: the data set's label (default with --dataset), the model's own prediction "
+                   "(default with a region), or the class given by another model file.")
+@click.option("--method", type=click.Choice(["auto", "enum", "bdd"]), default="auto", show_default=True,
+              help="Region counts: enumerate with the evaluator, BDD, or auto (enumerate up to 10^7 members).")
+@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES",
+              help="BDD node budget (exit 3 beyond it).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
+         labels_spec, method, budget, as_json) -> None:
+    """Exact I(X;T), I(T;Y), H(T|Y) of every hidden layer of MODEL.
+
+    The distribution is uniform on a region (--region whole, --hamming K
+    --input X, ...), a data set's rows (--dataset NAME) or the mixture of
+    Hamming balls around them (--dataset NAME --hamming K). Counts are exact;
+    entropies are in bits.
+    """
+    from bnnverify.information import info_over_balls, info_over_dataset, info_over_region
+
+    net = load_model_arg(model)
+    opts = dict(region_kind=region_kind, hamming=hamming, linf=linf, input_spec=input_spec, mutable=mutable,
+                free=free, dataset=dataset, split=split, index=index, rows=rows)
+    region, ds, radius = _info_distribution(net, opts)
+    default = "dataset" if ds is not None else "model"
+    labels = _info_labels(labels_spec or default, net)
+    if labels == "final":
+        from bnnverify.errors import DataError
+
+        raise DataError("--labels final is only for infoplane (the last snapshot); give a model file")
+    if ds is None:
+        rep = info_over_region(net, region, labels=labels, method=method, budget=budget)
+    elif radius is None:
+        rep = info_over_dataset(net, ds, labels=labels)
+    else:
+        rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget)
+    if as_json:
+        emit_json(rep.to_json())
+        return
+    from bnnverify.infoplane import describe_source
+
+    src = describe_source(rep.region)
+    click.echo(f"{model}: {net!r} over {src}; region size {rep.region_size}")
+    ytext = {"dataset": "the data set's label", "model": "the model's own prediction"}.get(
+        rep.labels.value, f"the class of {labels_spec}")
+    click.echo(f"Y = {ytext}; "
+               f"H(Y) = {_fmt_bits(rep.H_Y)} bits; counts by {rep.method.value} in {rep.seconds:.2f} s")
+    head = ("layer", "width", "codes", "H(T)=I(X;T)", "I(T;Y)", "H(T|Y)", "H(Y|T)")
+    rows_ = [(str(li.layer), str(li.width), str(li.codes), _fmt_bits(li.H_T), _fmt_bits(li.I_TY),
+              _fmt_bits(li.H_T_given_Y), _fmt_bits(li.H_Y_given_T)) for li in rep.layers]
+    widths = [max(len(h), *(len(r[i]) for r in rows_)) for i, h in enumerate(head)]
+    click.echo("  ".join(h.rjust(w) for h, w in zip(head, widths)))
+    for r in rows_:
+        click.echo("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+
+
+@main.command()
+@click.argument("snapshot_dir", type=click.Path())
+@region_options
+@_info_dataset_options
+@click.option("--labels", "labels_spec", default=None, metavar="dataset|model|final|MODEL2",
+              help="Y: the data set's label (default with --dataset), each snapshot's own prediction, the "
+                   "final snapshot's prediction (default with a region) or another model's class.")
+@click.option("--method", type=click.Choice(["auto", "enum", "bdd"]), default="auto", show_default=True,
+              help="Region counts: enumerate with the evaluator, BDD, or auto.")
+@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="PNG",
+              help="Draw the information plane to this PNG.")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), metavar="CSV",
+              help="Write every (epoch, layer) point to this CSV.")
+@click.option("--title", default=None, help="Plot title (default: names the distribution and Y).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (all points).")
+@handle_errors
+def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
+              labels_spec, method, budget, plot_path, out_path, title, as_json) -> None:
+    """The exact information plane of the snapshots in SNAPSHOT_DIR.
+
+    SNAPSHOT_DIR holds the per-epoch models written by `bnnverify train
+    --snapshots DIR`. For every epoch and hidden layer, (I(X;T), I(T;Y)) over
+    the chosen distribution; --plot draws it (x: I(X;T), y: I(T;Y), a curve
+    per layer, colour = epoch), --out writes the points as CSV.
+    """
+    from bnnverify.infoplane import compute_infoplane, describe_source, load_snapshots, plot_infoplane, write_csv
+
+    snaps = load_snapshots(snapshot_dir)
+    net = snaps[0].net
+    opts = dict(region_kind=region_kind, hamming=hamming, linf=linf, input_spec=input_spec, mutable=mutable,
+                free=free, dataset=dataset, split=split, index=index, rows=rows)
+    region, ds, radius = _info_distribution(net, opts)
+    labels = _info_labels(labels_spec or ("dataset" if ds is not None else "final"), net)
+    bar = None
+    if not as_json and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(snaps), unit="epoch", file=sys.stderr)
+    try:
+        plane = compute_infoplane(snaps, region=region, dataset=ds, radius=radius, labels=labels, method=method,
+                                  budget=budget, progress=(lambda e: bar.update(1)) if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
+    if out_path:
+        write_csv(plane, out_path)
+    if plot_path:
+        plot_infoplane(plane, plot_path, title)
+    if as_json:
+        emit_json({"source": dict(plane.source), "labels": plane.labels.value, "method": plane.method.value,
+                   "seconds": plane.seconds,
+                   "points": [{"epoch": p.epoch, "layer": p.layer, "width": p.width, "codes": p.codes,
+                               "I_XT": p.I_XT, "I_TY": p.I_TY, "H_T_given_Y": p.H_T_given_Y, "H_Y": p.H_Y,
+                               "region_size": p.region_size} for p in plane.points]})
+        return
+    ep = plane.epochs
+    click.echo(f"{len(snaps)} snapshots (epochs {ep[0]}..{ep[-1]}) of {net!r} over {describe_source(plane.source)}; "
+               f"{plane.label_note}; counts by {plane.method.value} in {plane.seconds:.2f} s")
+    click.echo("layer  width  I(X;T) first -> last   I(T;Y) first -> last")
+    for layer in plane.layers:
+        c = plane.curve(layer)
+        click.echo(f"{layer:5d}  {c[0].width:5d}  {c[0].I_XT:7.4f} -> {c[-1].I_XT:7.4f}   "
+                   f"{c[0].I_TY:7.4f} -> {c[-1].I_TY:7.4f}")
+    for what, p in (("CSV", out_path), ("plot", plot_path)):
+        if p:
+            click.echo(f"{what}: {p}")
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--layer", type=int, required=True, metavar="L",
+              help="Hidden layer L (1-based): edges go from its codes to layer L+1's (the class, for the last).")
+@region_options
+@_info_dataset_options
+@click.option("--method", type=click.Choice(["auto", "enum", "bdd"]), default="auto", show_default=True,
+              help="Region counts: enumerate with the evaluator, BDD, or auto.")
+@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
+@click.option("--graph", "graph_path", default=None, type=click.Path(dir_okay=False), metavar="GRAPHML",
+              help="Write the code graph as GraphML (counts exact: long, or strings beyond 2^63).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@handle_errors
+def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
+          method, budget, graph_path, as_json) -> None:
+    """The code graph of MODEL between hidden layer L and L+1.
+
+    Nodes: the reachable codes of both layers with their exact input counts;
+    edges: how many inputs pass from a code of L to a code of L+1. A code of
+    L+1 with several incoming edges is where the network merges inputs.
+    """
+    from bnnverify.codegraph import code_graph, write_graphml
+    from bnnverify.errors import DataError
+
+    net = load_model_arg(model)
+    opts = dict(region_kind=region_kind, hamming=hamming, linf=linf, input_spec=input_spec, mutable=mutable,
+                free=free, dataset=dataset, split=split, index=index, rows=rows)
+    region, ds, radius = _info_distribution(net, opts)
+    if radius is not None:
+        raise DataError("codes: --dataset with --hamming (ball mixtures) is not supported; use --index I")
+    g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget)
+    if graph_path:
+        write_graphml(g, graph_path)
+    a = [d for _, d in g.nodes(data=True) if d["layer"] == layer]
+    b = [(n, d) for n, d in g.nodes(data=True) if d["layer"] == layer + 1]
+    merging = sorted(((g.in_degree(n), n, d["count"]) for n, d in b if g.in_degree(n) > 1), reverse=True)
+    summary = {"layer": layer, "total": g.graph["total"], "codes_in": len(a), "codes_out": len(b),
+               "edges": g.number_of_edges(), "merging_codes": len(merging),
+               "largest_merges": [{"code": n, "in_codes": k, "count": c} for k, n, c in merging[:5]],
+               "graph": graph_path}
+    if as_json:
+        emit_json(summary)
+        return
+    nxt = "classes" if layer == len(net.hidden) else f"layer {layer + 1} codes"
+    click.echo(f"{model}: {net!r}, layer {layer} -> {nxt}, {summary['total']} inputs")
+    click.echo(f"layer {layer}: {len(a)} codes; {nxt}: {len(b)}; edges: {g.number_of_edges()}")
+    click.echo(f"{len(merging)} of the {len(b)} {nxt} merge several layer-{layer} codes")
+    for k, n, c in merging[:5]:
+        click.echo(f"  {n}: {k} codes merge, {c} inputs")
+    if graph_path:
+        click.echo(f"GraphML: {graph_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

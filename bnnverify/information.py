@@ -499,7 +499,8 @@ def info_over_dataset(net: BNN, dataset: Any, *, labels: Labels = "dataset") -> 
     ``labels`` is ``"dataset"`` (its labels), ``"model"`` (Ŷ) or a label :class:`BNN`.
     """
     X, y = _dataset_rows(net, dataset)
-    return info_from_rows(net, X, labels=labels, y=y, region={"kind": "dataset", "name": str(dataset.name)})
+    return info_from_rows(net, X, labels=labels, y=y,
+                          region={"kind": "dataset", "name": str(dataset.name), "size": len(X)})
 
 
 def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "dataset",

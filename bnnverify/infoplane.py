@@ -1,0 +1,323 @@
+"""The information plane of BNN training, computed exactly per snapshot.
+
+For the per-epoch model snapshots written by ``bnnverify train --snapshots
+DIR`` (``DIR/epoch_0000.npz``, …), every hidden layer's ``(I(X;T), I(T;Y))``
+per epoch over one distribution: uniform on a region, a data set's rows, or
+the mixture of Hamming balls around a data set's rows. The counts are exact
+(:mod:`bnnverify.information`); nothing is binned or estimated.
+
+Regions small enough are enumerated once and every snapshot runs over the
+same member array (one evaluator trace gives all layers), which is what makes
+hundreds of snapshots cheap.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from encoders.layers import BNN
+from encoders.regions import Region
+
+from .atomic import atomic_write
+from .errors import DataError, RegionError
+from .information import (
+    CountMethod,
+    InfoReport,
+    LabelKind,
+    info_from_rows,
+    info_over_balls,
+    info_over_region,
+    resolve_method,
+)
+from .modelio import load_model
+
+__all__ = [
+    "Snapshot",
+    "PlanePoint",
+    "InfoPlane",
+    "load_snapshots",
+    "compute_infoplane",
+    "write_csv",
+    "plot_infoplane",
+    "CSV_COLUMNS",
+    "MATERIALIZE_LIMIT",
+]
+
+#: Regions with at most this many members are enumerated once into memory and
+#: reused for every snapshot; larger ones are counted per snapshot.
+MATERIALIZE_LIMIT = 1 << 21
+
+#: Columns of the CSV written by :func:`write_csv`, in order.
+CSV_COLUMNS = ("epoch", "layer", "width", "codes", "I_XT", "I_TY", "H_T_given_Y", "H_Y", "region_size",
+               "labels", "method", "snapshot")
+
+_EPOCH_IN_NAME = re.compile(r"(\d+)")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One saved model of a training run."""
+
+    epoch: int
+    path: Path
+    net: BNN
+
+
+@dataclass(frozen=True)
+class PlanePoint:
+    """One layer at one epoch."""
+
+    epoch: int
+    layer: int
+    width: int
+    codes: int
+    I_XT: float
+    I_TY: float
+    H_T_given_Y: float
+    H_Y: float
+    region_size: int
+    snapshot: str
+
+
+@dataclass(frozen=True)
+class InfoPlane:
+    """Every layer's information per epoch, plus where and how it was measured."""
+
+    source: Mapping[str, Any]
+    labels: LabelKind
+    method: CountMethod
+    points: tuple[PlanePoint, ...]
+    seconds: float
+    label_note: str = ""
+
+    @property
+    def epochs(self) -> tuple[int, ...]:
+        return tuple(sorted({p.epoch for p in self.points}))
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return tuple(sorted({p.layer for p in self.points}))
+
+    def curve(self, layer: int) -> tuple[PlanePoint, ...]:
+        """The points of one layer, by epoch."""
+        return tuple(sorted((p for p in self.points if p.layer == layer), key=lambda p: p.epoch))
+
+
+def _epoch_of(path: Path, net: BNN) -> int:
+    meta = net.metadata.get("epoch")
+    if meta is not None:
+        try:
+            return int(meta)
+        except ValueError:
+            raise DataError(f"{path}: metadata 'epoch' is {meta!r}, not an integer") from None
+    m = _EPOCH_IN_NAME.findall(path.stem)
+    if not m:
+        raise DataError(f"{path}: no 'epoch' metadata and no epoch number in the file name")
+    return int(m[-1])
+
+
+def load_snapshots(directory: "str | os.PathLike[str]") -> list[Snapshot]:
+    """The model snapshots (``*.npz``) of a directory, by epoch; they must share one architecture."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise DataError(f"snapshot directory {d}: no such directory")
+    files = sorted(d.glob("*.npz"))
+    if not files:
+        raise DataError(f"snapshot directory {d}: holds no .npz model snapshots")
+    snaps = []
+    for f in files:
+        net = load_model(f)
+        snaps.append(Snapshot(_epoch_of(f, net), f, net))
+    snaps.sort(key=lambda s: (s.epoch, s.path.name))
+    seen: dict[int, Path] = {}
+    for s in snaps:
+        if s.epoch in seen:
+            raise DataError(f"snapshot directory {d}: {seen[s.epoch].name} and {s.path.name} are both epoch {s.epoch}")
+        seen[s.epoch] = s.path
+        if s.net.widths != snaps[0].net.widths:
+            raise DataError(
+                f"{s.path}: architecture {s.net!r} differs from {snaps[0].path.name}'s {snaps[0].net!r}"
+            )
+    return snaps
+
+
+def _labels_for(labels: Any, snaps: Sequence[Snapshot]) -> Any:
+    """``"final"`` means: the last snapshot's classes are the labels for every epoch."""
+    if isinstance(labels, str) and labels == "final":
+        return snaps[-1].net
+    return labels
+
+
+def _points(rep: InfoReport, snap: Snapshot) -> list[PlanePoint]:
+    return [
+        PlanePoint(snap.epoch, li.layer, li.width, li.codes, li.I_XT, li.I_TY, li.H_T_given_Y, rep.H_Y,
+                   rep.region_size, snap.path.name)
+        for li in rep.layers
+    ]
+
+
+def compute_infoplane(
+    snapshots: "Sequence[Snapshot] | str | os.PathLike[str]",
+    *,
+    region: Region | None = None,
+    dataset: Any = None,
+    radius: int | None = None,
+    labels: Any = None,
+    method: str | CountMethod = "auto",
+    budget: int | None = None,
+    progress: Any = None,
+) -> InfoPlane:
+    """The exact information plane of a run.
+
+    Exactly one of ``region`` (uniform on it) or ``dataset`` (its rows; with
+    ``radius``, the mixture of Hamming balls of that radius around them).
+    ``labels``: ``"dataset"`` (default with a data set), ``"model"`` (each
+    snapshot's own prediction), ``"final"`` (default with a region: the last
+    snapshot's prediction, a fixed target for every epoch) or a label :class:`BNN`.
+    ``progress`` is called with each finished epoch if given.
+    """
+    t0 = time.perf_counter()
+    snaps = list(snapshots) if not isinstance(snapshots, (str, os.PathLike)) else load_snapshots(snapshots)
+    if not snaps:
+        raise DataError("information plane: no snapshots")
+    if (region is None) == (dataset is None):
+        raise RegionError("information plane: give exactly one of a region or a data set")
+    if labels is None:
+        labels = "dataset" if dataset is not None else "final"
+    lab = _labels_for(labels, snaps)
+    net0 = snaps[0].net
+    points: list[PlanePoint] = []
+    if dataset is not None and radius is None:
+        X = np.asarray(dataset.X, dtype=np.uint8)
+        if X.ndim != 2 or X.shape[1] != net0.n_inputs:
+            raise DataError(f"data set {dataset.name!r}: rows have {X.shape[-1]} bits, the model expects {net0.n_inputs}")
+        y = np.asarray(dataset.y, dtype=np.int64)
+        source: dict[str, Any] = {"kind": "dataset", "name": str(dataset.name), "size": len(X)}
+        meth = CountMethod.EVALUATOR
+        for s in snaps:
+            points += _points(info_from_rows(s.net, X, labels=lab, y=y, region=source), s)
+            if progress:
+                progress(s.epoch)
+    elif dataset is not None:
+        source = {"kind": "dataset-balls", "name": str(dataset.name), "radius": int(radius or 0), "rows": len(dataset.X)}
+        meth = None
+        for s in snaps:
+            rep = info_over_balls(s.net, dataset, int(radius or 0), labels=lab, method=method, budget=budget)
+            meth = rep.method
+            points += _points(rep, s)
+            if progress:
+                progress(s.epoch)
+    else:
+        assert region is not None
+        if region.n != net0.n_inputs:
+            raise RegionError(f"the region has {region.n} bits, the model expects {net0.n_inputs}")
+        source = region.describe()
+        meth = resolve_method(region, method)
+        if isinstance(lab, str) and lab == LabelKind.DATASET.value:
+            raise RegionError("labels 'dataset' need a data set (a region has no labels): use model, final or a model file")
+        if meth is CountMethod.ENUM and region.size <= MATERIALIZE_LIMIT:
+            X = np.concatenate(list(region.members()))
+            for s in snaps:
+                points += _points(info_from_rows(s.net, X, labels=lab, region=source, method=meth), s)
+                if progress:
+                    progress(s.epoch)
+        else:
+            for s in snaps:
+                points += _points(info_over_region(s.net, region, labels=lab, method=meth, budget=budget), s)
+                if progress:
+                    progress(s.epoch)
+    kind = LabelKind.TEACHER if isinstance(lab, BNN) else LabelKind(lab)
+    note = {LabelKind.DATASET: "Y = data-set label", LabelKind.MODEL: "Y = each snapshot's own prediction"}.get(
+        kind, "Y = the final snapshot's prediction" if isinstance(labels, str) and labels == "final"
+        else "Y = a label model's prediction")
+    return InfoPlane(source, kind, meth or CountMethod.BDD, tuple(points), time.perf_counter() - t0, note)
+
+
+def write_csv(plane: InfoPlane, path: "str | os.PathLike[str]") -> Path:
+    """One row per (epoch, layer), columns :data:`CSV_COLUMNS`; written atomically."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for p in sorted(plane.points, key=lambda p: (p.epoch, p.layer)):
+        w.writerow([p.epoch, p.layer, p.width, p.codes, repr(p.I_XT), repr(p.I_TY), repr(p.H_T_given_Y),
+                    repr(p.H_Y), p.region_size, plane.labels.value, plane.method.value, p.snapshot])
+    path = Path(path)
+    with atomic_write(path, "w") as fh:
+        fh.write(buf.getvalue())
+    return path
+
+
+#: Marker per layer (cycled), so curves stay distinguishable without colour.
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
+
+
+def describe_source(source: Mapping[str, Any]) -> str:
+    """A short human description of where the plane was measured."""
+    kind = source.get("kind")
+    if kind == "dataset":
+        return f"data set {source.get('name')} ({source.get('size')} rows)"
+    if kind == "dataset-balls":
+        return f"Hamming balls r={source.get('radius')} around {source.get('rows')} rows of {source.get('name')}"
+    if kind == "whole":
+        return f"all 2^{source.get('n')} inputs"
+    if kind == "hamming":
+        return f"Hamming ball r={source.get('radius')} ({source.get('size')} inputs)"
+    return f"{kind} region ({source.get('size')} inputs)"
+
+
+def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str | None = None,
+                   *, dpi: int = 110) -> Path:
+    """Draw the information plane (x: I(X;T), y: I(T;Y); a curve per layer, colour = epoch) to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize
+
+    epochs = plane.epochs
+    norm = Normalize(vmin=min(epochs), vmax=max(epochs) if max(epochs) > min(epochs) else min(epochs) + 1)
+    cmap = plt.get_cmap("viridis")
+    fig, ax = plt.subplots(figsize=(7.0, 5.0))
+    sc = None
+    for i, layer in enumerate(plane.layers):
+        pts = plane.curve(layer)
+        x = [p.I_XT for p in pts]
+        y = [p.I_TY for p in pts]
+        e = [p.epoch for p in pts]
+        ax.plot(x, y, color="0.6", linewidth=0.7, zorder=1)
+        sc = ax.scatter(x, y, c=e, cmap=cmap, norm=norm, s=22, marker=_MARKERS[i % len(_MARKERS)],
+                        edgecolors="black", linewidths=0.3, zorder=2,
+                        label=f"layer {layer} ({pts[0].width} neurons)")
+        ax.annotate(f"L{layer}", (x[-1], y[-1]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    h_y = max(p.H_Y for p in plane.points)
+    ax.axhline(h_y, color="tab:red", linestyle=":", linewidth=0.8, label=f"H(Y) = {h_y:.3f} bits")
+    ax.set_xlabel("I(X;T) = H(T)  [bits]")
+    ax.set_ylabel("I(T;Y)  [bits]")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, linewidth=0.3, alpha=0.5)
+    cb = fig.colorbar(sc, ax=ax)
+    cb.set_label("epoch")
+    ax.set_title(title or f"Exact information plane — {describe_source(plane.source)}\n{plane.label_note}",
+                 fontsize=10)
+    leg = ax.legend(fontsize=7, loc="lower right", title="marker = layer; colour = epoch", title_fontsize=7)
+    for h in leg.legend_handles:
+        if hasattr(h, "set_facecolor"):
+            h.set_facecolor("white")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    path = Path(path)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
