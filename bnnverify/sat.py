@@ -1,0 +1,372 @@
+"""SAT questions about BNNs, answered with replayed witnesses.
+
+Every function here encodes with :mod:`encoders.cnf`, solves with a PySAT
+solver under a real wall-clock limit (:mod:`encoders.solving`), and decodes
+any model it returns; the decoded input is replayed through the reference
+:class:`~bnnverify.reference.Evaluator` (membership in the region, class,
+hidden codes) before it is returned. A mismatch is a bug and raises
+:class:`~bnnverify.errors.ReplayMismatch`; nothing is claimed without proof
+(``UNSAT`` is a proof; ``TIMEOUT``/``UNKNOWN`` decide nothing).
+
+>>> import numpy as np
+>>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from encoders.regions import HammingBall
+>>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([3]))
+>>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> net = BNN((h,), o)
+>>> r = sat_find_class(net, HammingBall(np.array([1, 1, 1], np.uint8), 1), [1])
+>>> r.status.value, r.witness_class
+('sat', 1)
+>>> sat_max_radius(net, np.array([0, 0, 0], np.uint8)).radius
+2
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS, resolve_encoding
+from encoders.cnf import CnfFormula, class_formula, disagreement_formula, encode
+from encoders.layers import BNN
+from encoders.regions import HammingBall, Region
+from encoders.solving import (
+    DEFAULT_SOLVER,
+    NATIVE_CARD_SOLVERS,
+    SOLVERS,
+    SatStatus,
+    SolverSession,
+    resolve_solver,
+)
+
+from .errors import ModelError, RegionError, ReplayMismatch, SolverError
+from .reference import Evaluator, unpack_bits
+
+__all__ = [
+    "SatStatus",
+    "SatResult",
+    "RadiusResult",
+    "SOLVERS",
+    "ENCODINGS",
+    "DEFAULT_SOLVER",
+    "DEFAULT_ENCODING",
+    "resolve_solver",
+    "resolve_encoding",
+    "sat_find_class",
+    "sat_find_each_class",
+    "sat_find_disagreement",
+    "sat_max_radius",
+    "count_projected",
+    "replay_class_witness",
+]
+
+
+@dataclass(frozen=True)
+class SatResult:
+    """One SAT question's answer.
+
+    ``witness`` (uint8 bits) and ``witness_class`` are set only for ``SAT`` and
+    have been replayed; ``seconds`` is the total wall-clock time (encoding and
+    solving; ``encode_seconds`` of it was spent encoding).
+    """
+
+    status: SatStatus
+    witness: np.ndarray | None
+    witness_class: int | tuple[int, int] | None
+    seconds: float
+    solver: str
+    encoding: str
+    n_vars: int
+    n_clauses: int
+    encode_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RadiusResult:
+    """The largest Hamming radius proven robust around a centre.
+
+    ``SAT``: ``radius`` is exact and ``counterexample`` (replayed, at distance
+    ``radius + 1``) has class ``counterexample_class``; ``UNSAT``: robust up to
+    the largest radius searched (``radius``); ``TIMEOUT``: ``radius`` is only a
+    lower bound (the largest radius proven before the time ran out).
+    """
+
+    status: SatStatus
+    radius: int | None
+    counterexample: np.ndarray | None
+    seconds: float
+    counterexample_class: int | None = None
+
+
+def _choose(solver: str | None, encoding: str | None) -> tuple[str, str]:
+    enc = resolve_encoding(encoding)
+    if solver is None and enc == "native":
+        solver = "minicard"
+    name = resolve_solver(solver)
+    if enc == "native" and name not in NATIVE_CARD_SOLVERS:
+        raise SolverError(
+            f"encoding 'native' needs a solver with native cardinality constraints "
+            f"({', '.join(sorted(NATIVE_CARD_SOLVERS))}), got {name!r}"
+        )
+    return name, enc
+
+
+def _remaining(timeout: float | None, start: float) -> float | None:
+    return None if timeout is None else timeout - (time.perf_counter() - start)
+
+
+def replay_class_witness(
+    net: BNN, region: Region, x: np.ndarray, classes: Iterable[int], formula: CnfFormula | None = None,
+    model: np.ndarray | None = None, net_index: int = 0,
+) -> int:
+    """Replay a claimed witness: in the region, class in ``classes``, codes as decoded.
+
+    Returns the replayed class, or raises :class:`ReplayMismatch`.
+    """
+    x = np.asarray(x, dtype=np.uint8)
+    if not bool(region.contains(x[None, :])[0]):
+        raise ReplayMismatch(f"SAT witness is not in the region {region.describe().get('kind')}")
+    tr = Evaluator(net).trace(x[None, :])
+    cls = int(tr.classes[0])
+    allowed = {int(c) for c in classes}
+    if cls not in allowed:
+        raise ReplayMismatch(f"SAT witness replays to class {cls}, the formula claimed one of {sorted(allowed)}")
+    if formula is not None and model is not None:
+        for l, packed in enumerate(tr.codes):
+            want = unpack_bits(packed, net.hidden[l].n_outputs)[0]
+            got = formula.decode_codes(model, net_index)[l]
+            if not np.array_equal(want, got):
+                j = int(np.flatnonzero(want != got)[0])
+                raise ReplayMismatch(
+                    f"SAT model's hidden layer {l} neuron {j} is {int(got[j])}, the evaluator computes {int(want[j])}"
+                )
+    return cls
+
+
+def _default_bits(region: Region) -> np.ndarray | None:
+    c = getattr(region, "center", None)
+    if c is None:
+        c = getattr(region, "values", None)
+    return None if c is None else np.asarray(c, dtype=np.uint8)
+
+
+def sat_find_class(
+    net: BNN,
+    region: Region,
+    classes: Iterable[int],
+    *,
+    solver: str | None = None,
+    encoding: str | None = None,
+    timeout: float | None = None,
+    ball_aware: bool = True,
+) -> SatResult:
+    """Is there a member of ``region`` whose class is in ``classes``?
+
+    Robustness of a centre: ``classes`` = every class but the predicted one
+    (``UNSAT`` proves robustness).
+    """
+    start = time.perf_counter()
+    name, enc = _choose(solver, encoding)
+    classes = sorted({int(c) for c in classes})
+    f = class_formula(net, region, classes, encoding=enc, ball_aware=ball_aware)
+    t_enc = time.perf_counter() - start
+    rem = _remaining(timeout, start)
+    if rem is not None and rem <= 0:
+        return SatResult(SatStatus.TIMEOUT, None, None, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+    with SolverSession(name, f.clauses, f.atmosts) as s:
+        out = s.solve((), rem)
+    witness = cls = None
+    if out.status is SatStatus.SAT:
+        witness = f.decode_inputs(out.model, _default_bits(region))
+        cls = replay_class_witness(net, region, witness, classes, f, out.model)
+    return SatResult(out.status, witness, cls, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+
+
+def sat_find_each_class(
+    net: BNN,
+    region: Region,
+    targets: Iterable[int],
+    *,
+    solver: str | None = None,
+    encoding: str | None = None,
+    timeout: float | None = None,
+) -> dict[int, SatResult]:
+    """For each target class, a member of ``region`` with that class — one formula,
+    one incremental solver, the target chosen by assumption. ``timeout`` is per target.
+    """
+    start = time.perf_counter()
+    name, enc = _choose(solver, encoding)
+    f = encode(net, region, encoding=enc)
+    t_enc = time.perf_counter() - start
+    results: dict[int, SatResult] = {}
+    lits = f.networks[0].class_lits
+    with SolverSession(name, f.clauses, f.atmosts) as s:
+        for c in targets:
+            c = int(c)
+            if not 0 <= c < net.n_classes:
+                raise ModelError(f"class {c} is outside 0..{net.n_classes - 1}")
+            t0 = time.perf_counter()
+            lit = lits[c]
+            if lit == -f.true_lit:
+                results[c] = SatResult(SatStatus.UNSAT, None, None, time.perf_counter() - t0, name, enc, f.n_vars, f.n_clauses, t_enc)
+                continue
+            out = s.solve([] if lit == f.true_lit else [lit], timeout)
+            w = k = None
+            if out.status is SatStatus.SAT:
+                w = f.decode_inputs(out.model, _default_bits(region))
+                k = replay_class_witness(net, region, w, [c], f, out.model)
+            results[c] = SatResult(out.status, w, k, out.seconds, name, enc, f.n_vars, f.n_clauses, t_enc)
+    return results
+
+
+def sat_find_disagreement(
+    net_a: BNN,
+    net_b: BNN,
+    region: Region,
+    *,
+    solver: str | None = None,
+    encoding: str | None = None,
+    timeout: float | None = None,
+) -> SatResult:
+    """A member of ``region`` where the two networks' classes differ (a miter).
+
+    ``witness_class`` is ``(class_a, class_b)``; ``UNSAT`` proves the networks
+    agree on every member of the region.
+    """
+    start = time.perf_counter()
+    name, enc = _choose(solver, encoding)
+    if net_a.n_inputs != net_b.n_inputs:
+        raise ModelError(f"networks have {net_a.n_inputs} and {net_b.n_inputs} inputs")
+    f = disagreement_formula(net_a, net_b, region, encoding=enc)
+    t_enc = time.perf_counter() - start
+    rem = _remaining(timeout, start)
+    if rem is not None and rem <= 0:
+        return SatResult(SatStatus.TIMEOUT, None, None, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+    with SolverSession(name, f.clauses, f.atmosts) as s:
+        out = s.solve((), rem)
+    witness = pair = None
+    if out.status is SatStatus.SAT:
+        witness = f.decode_inputs(out.model, _default_bits(region))
+        ca = replay_class_witness(net_a, region, witness, range(net_a.n_classes), f, out.model, 0)
+        cb = replay_class_witness(net_b, region, witness, range(net_b.n_classes), f, out.model, 1)
+        if ca == cb:
+            raise ReplayMismatch(f"miter witness replays to the same class {ca} on both networks")
+        pair = (ca, cb)
+    return SatResult(out.status, witness, pair, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+
+
+#: First radius bound of the staged search when ``max_radius`` is not given
+#: (doubled while every radius up to it is robust).
+FIRST_RADIUS_STAGE = 4
+
+
+def sat_max_radius(
+    net: BNN,
+    center: np.ndarray,
+    *,
+    mutable: np.ndarray | None = None,
+    max_radius: int | None = None,
+    solver: str | None = None,
+    timeout: float | None = None,
+    encoding: str | None = None,
+) -> RadiusResult:
+    """The largest Hamming radius around ``center`` where the class cannot change.
+
+    Radii 1, 2, ... are decided on one ball-aware formula built for the
+    largest radius of the stage, each radius selected by assuming its
+    "at most r flips" literal, in one incremental solver. Without
+    ``max_radius`` the stage bound starts at :data:`FIRST_RADIUS_STAGE` and
+    doubles (a new formula) up to the number of mutable bits. ``timeout``
+    bounds the whole search.
+    """
+    start = time.perf_counter()
+    name, enc = _choose(solver, encoding)
+    center = np.asarray(center, dtype=np.uint8)
+    probe = HammingBall(center, 0, mutable)  # validates centre and mask
+    m = len(probe.mutable_indices)
+    limit = m if max_radius is None else int(max_radius)
+    if limit < 0 or limit > center.shape[0]:
+        raise RegionError(f"max_radius: must be between 0 and {center.shape[0]}, got {max_radius}")
+    limit = min(limit, m)
+    pred = Evaluator(net).classify_one(center)
+    others = [c for c in range(net.n_classes) if c != pred]
+    proven = 0
+    stage = limit if max_radius is not None else min(limit, FIRST_RADIUS_STAGE)
+    while proven < limit:
+        region = HammingBall(center, stage, mutable)
+        f = encode(net, region, encoding=enc, ball_aware=True)
+        f.add_clause([f.networks[0].class_lits[c] for c in others])
+        with SolverSession(name, f.clauses, f.atmosts) as s:
+            for r in range(proven + 1, stage + 1):
+                rem = _remaining(timeout, start)
+                if rem is not None and rem <= 0:
+                    return RadiusResult(SatStatus.TIMEOUT, proven, None, time.perf_counter() - start)
+                out = s.solve([f.radius_lits[r]] if f.radius_lits else [], rem)
+                if out.status is SatStatus.UNSAT:
+                    proven = r
+                    continue
+                if out.status is SatStatus.SAT:
+                    ball = HammingBall(center, r, mutable)
+                    x = f.decode_inputs(out.model, center)
+                    cls = replay_class_witness(net, ball, x, others, f, out.model)
+                    dist = int((x != center).sum())
+                    if dist != r:
+                        raise ReplayMismatch(f"radius {r - 1} was proven robust, yet a counterexample at distance {dist}")
+                    return RadiusResult(SatStatus.SAT, proven, x, time.perf_counter() - start, cls)
+                return RadiusResult(out.status, proven, None, time.perf_counter() - start)
+        stage = min(limit, 2 * stage)
+    return RadiusResult(SatStatus.UNSAT, proven, None, time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence C-level writes to stdout (Ganak prints progress lines)."""
+    sys.stdout.flush()
+    try:
+        fd = os.dup(1)
+    except OSError:  # pragma: no cover - no stdout
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(fd, 1)
+        os.close(fd)
+
+
+def count_projected(
+    net: BNN,
+    region: Region,
+    classes: Iterable[int],
+    *,
+    negate: bool = False,
+    encoding: str | None = None,
+) -> int | None:
+    """Exact number of members of ``region`` whose class is in ``classes`` (``negate``:
+    not in), by projected model counting with Ganak (``pyganak``) on the inputs.
+
+    Returns ``None`` if ``pyganak`` is not installed (optional extra ``count``).
+    """
+    try:
+        import pyganak
+    except ImportError:
+        return None
+    enc = resolve_encoding(encoding)
+    if enc == "native":
+        enc = DEFAULT_ENCODING
+    f = class_formula(net, region, classes, negate=negate, encoding=enc)
+    counter = pyganak.Counter()
+    counter.new_vars(f.n_vars)
+    counter.add_clauses(f.clauses)
+    counter.set_sampling_set(list(f.input_vars))
+    with _quiet_stdout():
+        return int(counter.count())
+

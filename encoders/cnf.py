@@ -1,0 +1,478 @@
+"""BNNs and regions into CNF (PySAT), exactly: the formula's models are the executions.
+
+One :class:`~pysat.formula.IDPool` per formula: input ``i`` (0-based) is
+variable ``i + 1``; then every hidden code variable, network by network and
+layer by layer; then auxiliaries (counter outputs, class literals, ...). So
+a model decodes to the input bits and the hidden codes, and the projection
+set of an export is exactly ``1..n``.
+
+* A hidden neuron is ``code <-> (agreement count >= t)`` in both directions
+  (``encoders.cardinality_cnf``). Before anything is encoded, constants are
+  folded: inputs the region fixes and codes that cannot change in the region
+  are constants, a neuron whose count stays on one side of its threshold for
+  every member becomes a unit clause, and its constant is folded into the
+  next layer.
+* Regions: a cube is unit clauses; a Hamming ball lives on the *one* copy of
+  the inputs: the flips are input literals (``x_i`` if the centre bit is 0,
+  ``-x_i`` otherwise) under one at-most-k, non-mutable bits are units; an L∞
+  box over thermometer features is units plus ``b_{j+1} -> b_j`` chains.
+* Ball-aware first layer (default on Hamming balls): relative to the centre,
+  a first-layer neuron's agreement count is ``A0 + F - 2C`` (on at the
+  centre; ``A0 - F + 2C`` if off), where ``F`` is the number of flips and
+  ``C`` the flips on the neuron's *critical side* (agreeing inputs for an on
+  neuron, disagreeing for an off one). So the neuron leaves its centre value
+  iff ``2C - F >= g`` (its margin), decided from one shared flip counter
+  ``F`` (capped at k+1, its top output is the ball) and a counter of ``C``
+  capped at k: about 2(k+1) clauses per neuron besides its counter.
+* The argmax layer exactly: exact unary counters of each class's agreement
+  count; for each pair c < d a literal ``p <-> c beats d``, defined value by
+  value of ``A_c`` from the set of ``A_d`` where c wins, as decided by
+  :func:`encoders.layers.beats` on the integer dot products (float64 score,
+  ties to the lower index); ``class = c <-> AND_d (c beats d)``.
+
+>>> import numpy as np
+>>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from encoders.regions import Whole
+>>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
+>>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> f = class_formula(BNN((h,), o), Whole(2), [1])
+>>> f.input_vars, f.networks[0].codes
+((1, 2), ((3, 4),))
+>>> "c ind 1 2 0" in f.to_dimacs()
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+from pysat.formula import IDPool
+
+from .cardinality_cnf import ClauseSink, atmost, reified_atleast, resolve_encoding, unary_counter
+from .errors import ModelError, RegionError
+from .layers import BNN, ArgmaxLayer, beats
+from .regions import Cube, HammingBall, LinfBox, Region, Whole
+
+__all__ = [
+    "NetworkVars",
+    "CnfFormula",
+    "encode",
+    "class_formula",
+    "disagreement_formula",
+    "dimacs",
+]
+
+#: Marks a layer input that is a variable (not a folded constant).
+_VAR = -1
+
+
+@dataclass(frozen=True)
+class NetworkVars:
+    """Where one network lives in a formula.
+
+    ``codes[l][j]`` is the variable of hidden layer ``l``'s neuron ``j``;
+    ``constants[l][j]`` is its folded value (0/1) or -1 if it varies in the
+    region; ``class_lits[c]`` is a literal true iff the class is ``c``.
+    """
+
+    codes: tuple[tuple[int, ...], ...]
+    constants: tuple[tuple[int, ...], ...]
+    class_lits: tuple[int, ...]
+
+
+@dataclass(eq=False)
+class CnfFormula:
+    """A built formula: clauses (and native at-most constraints) over one pool.
+
+    ``radius_lits[r]`` (ball-aware Hamming balls) is a literal meaning "at most
+    ``r`` flips"; assume it to restrict the ball to radius ``r``.
+    """
+
+    pool: IDPool
+    clauses: list[list[int]]
+    atmosts: list[tuple[list[int], int]]
+    n_inputs: int
+    networks: tuple[NetworkVars, ...]
+    encoding: str
+    ball_aware: bool
+    true_lit: int
+    radius_lits: tuple[int, ...] = ()
+
+    @property
+    def input_vars(self) -> tuple[int, ...]:
+        return tuple(range(1, self.n_inputs + 1))
+
+    @property
+    def n_vars(self) -> int:
+        return int(self.pool.top)
+
+    @property
+    def n_clauses(self) -> int:
+        return len(self.clauses) + len(self.atmosts)
+
+    def add_clause(self, clause: Sequence[int]) -> None:
+        """Add a clause (constants simplified as in :class:`ClauseSink`)."""
+        t = self.true_lit
+        if any(l == t for l in clause):
+            return
+        out = [int(l) for l in clause if l != -t]
+        self.clauses.append(out if out else [-t])
+
+    def new_var(self) -> int:
+        return self.pool.id()
+
+    def decode_inputs(self, model: np.ndarray, default: np.ndarray | None = None) -> np.ndarray:
+        """The input bits of a model (variables missing from it take ``default``)."""
+        return self._values(model, self.input_vars, default)
+
+    def decode_codes(self, model: np.ndarray, net: int = 0) -> list[np.ndarray]:
+        """Every hidden layer's code bits of network ``net`` in a model."""
+        return [self._values(model, layer, None) for layer in self.networks[net].codes]
+
+    @staticmethod
+    def _values(model: np.ndarray, variables: Sequence[int], default: np.ndarray | None) -> np.ndarray:
+        m = np.asarray(model, dtype=np.int64)
+        v = np.asarray(variables, dtype=np.int64)
+        out = np.zeros(len(v), dtype=np.uint8) if default is None else np.array(default, dtype=np.uint8)
+        ok = v <= len(m)
+        out[ok] = (m[v[ok] - 1] > 0).astype(np.uint8)
+        return out
+
+    def to_dimacs(self, projection: bool = True, comments: Sequence[str] = ()) -> str:
+        """DIMACS text; with ``projection``, ``c ind``/``c p show`` lines on the inputs."""
+        return dimacs(self, projection=projection, comments=comments)
+
+
+def dimacs(formula: CnfFormula, projection: bool = True, comments: Sequence[str] = ()) -> str:
+    """The formula as DIMACS CNF (native at-most constraints are not expressible)."""
+    if formula.atmosts:
+        raise ModelError(
+            "encoding 'native' keeps at-most constraints that DIMACS CNF cannot hold; "
+            "export with a clausal encoding"
+        )
+    lines = [f"c {c}" for c in comments]
+    lines.append(f"p cnf {formula.n_vars} {len(formula.clauses)}")
+    if projection:
+        ind = " ".join(map(str, formula.input_vars))
+        lines.append("c t pmc")
+        lines.append(f"c ind {ind} 0")
+        lines.append(f"c p show {ind} 0")
+    lines.extend(" ".join(map(str, c)) + " 0" for c in formula.clauses)
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
+# building
+
+
+class _Builder:
+    def __init__(self, n: int, nets: Sequence[BNN], encoding: str) -> None:
+        self.n = n
+        self.encoding = encoding
+        self.pool = IDPool()
+        self.inputs = [self.pool.id(("x", i)) for i in range(n)]
+        self.code_vars = [
+            [[self.pool.id(("h", q, l, j)) for j in range(layer.n_outputs)] for l, layer in enumerate(net.hidden)]
+            for q, net in enumerate(nets)
+        ]
+        self.sink = ClauseSink(self.pool)
+        self.T = self.sink.true_lit
+
+    # -- literal helpers -------------------------------------------------------
+    @staticmethod
+    def _ge(outs: list[int], T: int, a: int) -> int:
+        """Literal for ``count >= a`` from exact unary outputs."""
+        if a <= 0:
+            return T
+        if a > len(outs):
+            return -T
+        return outs[a - 1]
+
+    # -- regions -----------------------------------------------------------------
+    def region(self, region: Region, ball_aware: bool, radius_cap: int | None):
+        """Constrain the inputs; returns (input constants, ball info or None)."""
+        n = self.n
+        vals = np.full(n, _VAR, dtype=np.int64)
+        add = self.sink.add
+        ball = None
+        if isinstance(region, Whole):
+            pass
+        elif isinstance(region, Cube):
+            for i in np.flatnonzero(region.fixed_mask):
+                vals[i] = int(region.values[i])
+        elif isinstance(region, HammingBall):
+            x = region.center.astype(np.int64)
+            mut = np.zeros(n, dtype=bool)
+            mut[region.mutable_indices] = True
+            vals[~mut] = x[~mut]
+            R = region.radius if radius_cap is None else max(region.radius, int(radius_cap))
+            R = min(R, int(mut.sum()))
+            flips = {int(i): (self.inputs[i] if x[i] == 0 else -self.inputs[i]) for i in np.flatnonzero(mut)}
+            if R == 0:
+                vals[:] = x
+            ball = {"center": x, "mutable": mut, "R": R, "flips": flips, "radius": min(region.radius, R)}
+            if ball_aware and R > 0:
+                F = unary_counter(self.sink, list(flips.values()), R + 1)
+                ball["F"] = F
+                if len(F) > R:
+                    add([-F[R]])
+                ball["radius_lits"] = tuple(-self._ge(F, self.T, r + 1) for r in range(R + 1))
+                if region.radius < R:
+                    add([ball["radius_lits"][region.radius]])
+            elif R > 0:
+                atmost(self.sink, list(flips.values()), region.radius, self.encoding)
+        elif isinstance(region, LinfBox):
+            L = region.levels
+            lo, hi = region.bounds
+            for f in range(n // L):
+                for j in range(L):
+                    i = f * L + j
+                    if j < lo[f]:
+                        vals[i] = 1
+                    elif j >= hi[f]:
+                        vals[i] = 0
+                for j in range(int(lo[f]), int(hi[f]) - 1):  # free bits: b_{j+1} -> b_j
+                    i = f * L + j
+                    add([-self.inputs[i + 1], self.inputs[i]])
+        else:
+            raise RegionError(f"region kind {getattr(region, 'kind', type(region).__name__)!r} has no CNF encoding")
+        for i in np.flatnonzero(vals != _VAR):
+            add([self.inputs[i] if vals[i] else -self.inputs[i]])
+        return vals, ball
+
+    # -- hidden layers ---------------------------------------------------------------
+    def generic_layer(self, layer, in_lits: list[int], in_vals: np.ndarray, out_vars: list[int], ball) -> np.ndarray:
+        """Encode a threshold layer generically; returns its output constants (-1 = variable)."""
+        W = layer.weights.astype(np.int64)
+        m_in = W.shape[1]
+        t_all = -((-(layer.thresholds.astype(np.int64) + m_in)) // 2)  # A >= t  <->  dot >= theta
+        var_idx = np.flatnonzero(in_vals == _VAR)
+        const_idx = np.flatnonzero(in_vals != _VAR)
+        out = np.full(len(out_vars), _VAR, dtype=np.int64)
+        add = self.sink.add
+        for j, y in enumerate(out_vars):
+            w = W[j]
+            agree_const = int(((w[const_idx] == 1) == (in_vals[const_idx] == 1)).sum())
+            t = int(t_all[j]) - agree_const
+            if ball is not None:  # first layer on a Hamming ball: at most R flips
+                x, R = ball["center"], ball["R"]
+                agree_c = (w[var_idx] == 1) == (x[var_idx] == 1)
+                a0 = int(agree_c.sum())
+                lo, hi = a0 - min(R, a0), a0 + min(R, len(var_idx) - a0)
+            else:
+                lo, hi = 0, len(var_idx)
+            if lo >= t:
+                out[j] = 1
+            elif hi < t:
+                out[j] = 0
+            else:
+                lits = [in_lits[i] if w[i] == 1 else -in_lits[i] for i in var_idx]
+                reified_atleast(self.sink, y, lits, t, self.encoding)
+                continue
+            add([y] if out[j] else [-y])
+        return out
+
+    def ball_layer(self, layer, out_vars: list[int], ball) -> np.ndarray:
+        """First layer on a Hamming ball, encoded relative to the centre (see module doc)."""
+        W = layer.weights.astype(np.int64)
+        n = W.shape[1]
+        x, mut, R, flips, F = ball["center"], ball["mutable"], ball["R"], ball["flips"], ball["F"]
+        t_all = -((-(layer.thresholds.astype(np.int64) + n)) // 2)
+        agree = (W == 1) == (x[None, :] == 1)
+        A0 = agree.sum(axis=1)
+        mut_idx = np.flatnonzero(mut)
+        T = self.T
+        add = self.sink.add
+        ge = self._ge
+        out = np.full(len(out_vars), _VAR, dtype=np.int64)
+        for j, y in enumerate(out_vars):
+            t, a0 = int(t_all[j]), int(A0[j])
+            on = a0 >= t
+            crit = mut_idx[agree[j, mut_idx] == on]
+            g = a0 - t + 1 if on else t - a0
+            if g > min(R, len(crit)):
+                out[j] = int(on)
+                add([y] if on else [-y])
+                continue
+            C = unary_counter(self.sink, [flips[int(i)] for i in crit], min(R, len(crit)))
+            z = -y if on else y  # z: the neuron differs from its centre value
+            for f in range(R + 1):
+                c = (g + f + 1) // 2
+                add([-z, -ge(F, T, f), ge(C, T, c)])
+                add([z, ge(F, T, f + 1), -ge(C, T, c)])
+        return out
+
+    # -- argmax ----------------------------------------------------------------------
+    def argmax(self, out: ArgmaxLayer, in_lits: list[int], in_vals: np.ndarray) -> tuple[int, ...]:
+        W = out.weights.astype(np.int64)
+        m = W.shape[1]
+        T = self.T
+        add = self.sink.add
+        ge = self._ge
+        var_idx = np.flatnonzero(in_vals == _VAR)
+        const_idx = np.flatnonzero(in_vals != _VAR)
+        base, counters = [], []
+        for c in range(out.n_classes):
+            w = W[c]
+            base.append(int(((w[const_idx] == 1) == (in_vals[const_idx] == 1)).sum()))
+            lits = [in_lits[i] if w[i] == 1 else -in_lits[i] for i in var_idx]
+            counters.append(unary_counter(self.sink, lits, len(lits)))
+        k = len(var_idx)
+
+        def lit_ge(c: int, a: int) -> int:  # A_c >= a
+            return ge(counters[c], T, a - base[c])
+
+        pair: dict[tuple[int, int], int] = {}
+        for c in range(out.n_classes):
+            for d in range(c + 1, out.n_classes):
+                pair[(c, d)] = self._beats_literal(out, c, d, m, base, k, lit_ge)
+        class_lits = []
+        for c in range(out.n_classes):
+            ps = [pair[(c, d)] if c < d else -pair[(d, c)] for d in range(out.n_classes) if d != c]
+            if all(p == T for p in ps):
+                class_lits.append(T)
+                continue
+            if any(p == -T for p in ps):
+                class_lits.append(-T)
+                continue
+            v = self.sink.new_var()
+            for p in ps:
+                add([-v, p])
+            add([v] + [-p for p in ps])
+            class_lits.append(v)
+        return tuple(class_lits)
+
+    def _beats_literal(self, out, c, d, m, base, k, lit_ge) -> int:
+        """A literal ``p <-> class c beats class d`` (c < d), or a constant."""
+        T = self.T
+        a_vals = base[c] + np.arange(k + 1, dtype=np.int64)
+        b_vals = base[d] + np.arange(k + 1, dtype=np.int64)
+        sc = np.float64(out.scale[c]) * (2 * a_vals - m).astype(np.float64) + np.float64(out.bias[c])
+        sd = np.float64(out.scale[d]) * (2 * b_vals - m).astype(np.float64) + np.float64(out.bias[d])
+        win = (sc[:, None] > sd[None, :]) | (sc[:, None] == sd[None, :])  # c < d: ties go to c
+        # the comparison is the evaluator's rule: confirm it with `beats` where the rows change
+        for ia in range(k + 1):
+            row = win[ia]
+            cols = {0, k} | set((np.flatnonzero(row[1:] != row[:-1]) + np.array([[0], [1]])).ravel().tolist())
+            for ib in cols:
+                if bool(row[ib]) != beats(out, c, d, int(2 * a_vals[ia] - m), int(2 * b_vals[ib] - m)):
+                    raise ModelError(f"output: score comparison of classes {c}, {d} is not reproducible")
+        if win.all():
+            return T
+        if not win.any():
+            return -T
+        p = self.sink.new_var()
+        add = self.sink.add
+        for ia, a in enumerate(a_vals.tolist()):
+            row = win[ia]
+            is_a = [-lit_ge(c, a), lit_ge(c, a + 1)]  # clause part for "A_c != a"
+            idx = np.flatnonzero(row)
+            if len(idx) == 0:
+                add([-p] + is_a)
+            elif len(idx) == k + 1:
+                add([p] + is_a)
+            else:
+                b1, b2 = int(b_vals[idx[0]]), int(b_vals[idx[-1]])
+                if len(idx) != idx[-1] - idx[0] + 1:
+                    raise ModelError(f"output: winning set of class {c} over {d} is not an interval")
+                add([-p] + is_a + [lit_ge(d, b1)])
+                add([-p] + is_a + [-lit_ge(d, b2 + 1)])
+                add([p] + is_a + [-lit_ge(d, b1), lit_ge(d, b2 + 1)])
+        return p
+
+    # -- whole network -------------------------------------------------------------
+    def network(self, q: int, net: BNN, in_vals: np.ndarray, ball, ball_aware: bool) -> NetworkVars:
+        lits = list(self.inputs)
+        vals = in_vals
+        consts = []
+        for l, layer in enumerate(net.hidden):
+            out_vars = self.code_vars[q][l]
+            if l == 0 and ball is not None and ball_aware and ball["R"] > 0:
+                vals = self.ball_layer(layer, out_vars, ball)
+            else:
+                vals = self.generic_layer(layer, lits, vals, out_vars, ball if l == 0 and ball is not None and ball["R"] > 0 else None)
+            lits = out_vars
+            consts.append(tuple(int(v) for v in vals))
+        class_lits = self.argmax(net.output, lits, vals)
+        return NetworkVars(
+            codes=tuple(tuple(layer) for layer in self.code_vars[q]),
+            constants=tuple(consts),
+            class_lits=class_lits,
+        )
+
+
+def encode(
+    nets: BNN | Sequence[BNN],
+    region: Region,
+    *,
+    encoding: str | None = None,
+    ball_aware: bool = True,
+    radius_cap: int | None = None,
+) -> CnfFormula:
+    """Encode one or more networks (sharing the input variables) over ``region``.
+
+    ``encoding`` names the neuron encoding (:data:`~encoders.cardinality_cnf.ENCODINGS`);
+    ``ball_aware`` encodes a Hamming ball's first layer relative to the centre;
+    ``radius_cap`` (Hamming balls) builds for radii up to it so that
+    ``radius_lits[r]`` can restrict the ball by assumption.
+    """
+    if isinstance(nets, BNN):
+        nets = [nets]
+    nets = list(nets)
+    enc = resolve_encoding(encoding)
+    n = region.n
+    for i, net in enumerate(nets):
+        if net.n_inputs != n:
+            raise RegionError(f"region has {n} bits, network {i} expects {net.n_inputs} inputs")
+    if isinstance(region, LinfBox) and region.levels <= 0:
+        raise RegionError("L-infinity box needs thermometer levels")
+    b = _Builder(n, nets, enc)
+    vals, ball = b.region(region, ball_aware, radius_cap)
+    nv = tuple(b.network(q, net, vals, ball, ball_aware) for q, net in enumerate(nets))
+    return CnfFormula(
+        pool=b.pool,
+        clauses=b.sink.clauses,
+        atmosts=b.sink.atmosts,
+        n_inputs=n,
+        networks=nv,
+        encoding=enc,
+        ball_aware=bool(ball_aware and ball is not None and "F" in ball),
+        true_lit=b.T,
+        radius_lits=(ball or {}).get("radius_lits", ()),
+    )
+
+
+def class_formula(
+    net: BNN,
+    region: Region,
+    classes: Iterable[int],
+    *,
+    negate: bool = False,
+    encoding: str | None = None,
+    ball_aware: bool = True,
+) -> CnfFormula:
+    """"x in region and class(x) in classes" (``negate``: class not in classes)."""
+    classes = sorted({int(c) for c in classes})
+    for c in classes:
+        if not 0 <= c < net.n_classes:
+            raise ModelError(f"class {c} is outside 0..{net.n_classes - 1}")
+    f = encode(net, region, encoding=encoding, ball_aware=ball_aware)
+    lits = f.networks[0].class_lits
+    chosen = [c for c in range(net.n_classes) if (c in classes) != negate]
+    f.add_clause([lits[c] for c in chosen])
+    return f
+
+
+def disagreement_formula(
+    net_a: BNN, net_b: BNN, region: Region, *, encoding: str | None = None, ball_aware: bool = True
+) -> CnfFormula:
+    """The miter "x in region and class_a(x) != class_b(x)" (shared input variables)."""
+    if net_a.n_classes != net_b.n_classes:
+        raise ModelError(f"networks have {net_a.n_classes} and {net_b.n_classes} classes")
+    f = encode([net_a, net_b], region, encoding=encoding, ball_aware=ball_aware)
+    la, lb = f.networks[0].class_lits, f.networks[1].class_lits
+    for c in range(net_a.n_classes):
+        f.add_clause([-la[c], -lb[c]])
+    return f
