@@ -54,6 +54,9 @@ __all__ = [
 #: The upper percentile reported for the time per instance.
 P95 = 95
 
+#: Seconds to wait for a Dask scheduler before giving up (it retries until then).
+DASK_CONNECT_TIMEOUT_S: float = 10.0
+
 
 @dataclass(frozen=True)
 class RegionSpec:
@@ -269,13 +272,13 @@ def _execute_local(net, query, tasks, jobs):
                 f.cancel()
 
 
-def _execute_dask(net, query, tasks, address):
+def _execute_dask(net, query, tasks, address, connect_timeout):
     try:
         from distributed import Client, as_completed
     except ImportError as e:  # pragma: no cover - a declared dependency
         raise DataError(f"--dask needs dask.distributed ({e})") from None
     try:
-        client = Client(address, timeout="10s")
+        client = Client(address, timeout=f"{connect_timeout}s")
     except (OSError, TimeoutError, ValueError) as e:
         raise DataError(f"cannot connect to the Dask scheduler at {address}: {e}") from None
     try:
@@ -301,6 +304,7 @@ def sweep(
     jobs: int = 1,
     dask: str | None = None,
     resume: bool = False,
+    dask_timeout: float = DASK_CONNECT_TIMEOUT_S,
     on_start: Callable[[int], None] | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> SweepSummary:
@@ -308,7 +312,8 @@ def sweep(
 
     ``indices`` selects instances (default: all). ``jobs > 1`` runs a local
     process pool; ``dask`` (``tcp://HOST:PORT``) submits the tasks to an
-    existing Dask scheduler. ``resume`` skips instances already in ``out``
+    existing Dask scheduler (waiting at most ``dask_timeout`` seconds to
+    connect). ``resume`` skips instances already in ``out``
     (without it, a non-empty ``out`` is refused). ``on_start`` is called
     with the number of instances already done, ``on_result`` with each new
     line (e.g. to drive a progress bar). The summary covers
@@ -348,7 +353,7 @@ def sweep(
         on_start(len(results))
     if todo:
         outp.parent.mkdir(parents=True, exist_ok=True)
-        stream = _execute_dask(net, query, todo, dask) if dask else _execute_local(net, query, todo, jobs)
+        stream = _execute_dask(net, query, todo, dask, dask_timeout) if dask else _execute_local(net, query, todo, jobs)
         with open(outp, "a", encoding="utf-8") as f:
             for line in stream:
                 f.write(json.dumps(line) + "\n")

@@ -1,0 +1,190 @@
+"""Robustness: every engine agrees with brute force (and with the others) on random networks."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from bnnverify.errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
+from bnnverify.robustness import (
+    AUTO_ENUM_MAX_SIZE,
+    check_robustness,
+    choose_method,
+    max_robust_radius,
+)
+from bnnverify.verdict import Method, Verdict
+from encoders.regions import HammingBall, Whole
+from strategies import all_inputs, bit_vectors, networks, plain_forward, regions
+
+
+def _available(*mods_methods):
+    out = []
+    for mod, m in mods_methods:
+        try:
+            importlib.import_module(mod)
+        except ImportError:
+            continue
+        out.append(m)
+    return out
+
+
+#: Engines that decide (yes/no) and engines that count.
+DECIDERS = [Method.ENUM, *_available(("bnnverify.sat", Method.SAT), ("bnnverify.counting", Method.BDD))]
+COUNTERS = [Method.ENUM, *_available(("bnnverify.counting", Method.BDD))]
+
+
+def brute(net, region):
+    """Members of the region and their classes, by the naive integer forward pass."""
+    X = all_inputs(net.n_inputs)
+    X = X[region.contains(X)]
+    return X, plain_forward(net, X)[2]
+
+
+def _region_around(data, net):
+    """A random region that contains its centre x (x returned too)."""
+    region = data.draw(regions(net))
+    if isinstance(region, Whole):
+        x = data.draw(bit_vectors(net.n_inputs))
+    elif hasattr(region, "values"):
+        x = np.asarray(region.values)
+    else:
+        x = np.asarray(region.center)
+    return x, region
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_verdicts_and_counterexamples_agree_with_brute_force(data):
+    net = data.draw(networks(n_inputs=st.integers(1, 9)) | networks(n_inputs=st.integers(2, 9), thermometer=3))
+    x, region = _region_around(data, net)
+    X, cls = brute(net, region)
+    pred = int(plain_forward(net, x[None, :])[2][0])
+    adversarial = cls != pred
+    for m in DECIDERS:
+        r = check_robustness(net, x, region, method=m)
+        assert r.method is m and r.predicted_class == pred
+        assert r.region["size"] == region.size == len(X)
+        if adversarial.any():
+            assert r.verdict is Verdict.NOT_ROBUST, m
+            w = r.counterexample
+            assert region.contains(w)[0]
+            assert int(plain_forward(net, w[None, :])[2][0]) == r.counterexample_class != pred
+        else:
+            assert r.verdict is Verdict.ROBUST and r.counterexample is None, m
+        assert r.adversarial_count is None and r.class_counts is None
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_counts_agree_with_brute_force(data):
+    net = data.draw(networks(n_inputs=st.integers(1, 9)) | networks(n_inputs=st.integers(2, 9), thermometer=2))
+    x, region = _region_around(data, net)
+    X, cls = brute(net, region)
+    pred = int(plain_forward(net, x[None, :])[2][0])
+    expect = tuple(int(v) for v in np.bincount(cls, minlength=net.n_classes))
+    for m in COUNTERS:
+        r = check_robustness(net, x, region, method=m, count=True)
+        assert r.class_counts == expect, m
+        assert r.adversarial_count == len(X) - expect[pred]
+        assert r.verdict is (Verdict.NOT_ROBUST if r.adversarial_count else Verdict.ROBUST)
+        if r.counterexample is not None:
+            assert region.contains(r.counterexample)[0]
+            assert int(plain_forward(net, r.counterexample[None, :])[2][0]) == r.counterexample_class != pred
+
+
+@settings(max_examples=40)
+@given(st.data())
+def test_max_radius_agrees_with_brute_force(data):
+    net = data.draw(networks(n_inputs=st.integers(1, 9)))
+    n = net.n_inputs
+    x = data.draw(bit_vectors(n))
+    mask = data.draw(st.none() | st.lists(st.booleans(), min_size=n, max_size=n).map(lambda v: np.array(v, bool)))
+    cap = data.draw(st.none() | st.integers(0, n))
+    X = all_inputs(n)
+    diff = X != x
+    inside = np.ones(len(X), bool) if mask is None else ~diff[:, ~mask].any(axis=1)
+    cls = plain_forward(net, X)[2]
+    pred = int(plain_forward(net, x[None, :])[2][0])
+    n_mut = n if mask is None else int(mask.sum())
+    limit = n_mut if cap is None else min(cap, n_mut)
+    dist = diff.sum(axis=1)
+    bad = inside & (cls != pred) & (dist <= limit)
+    expect = int(dist[bad].min()) - 1 if bad.any() else limit
+    for m in DECIDERS:
+        r = max_robust_radius(net, x, mutable=mask, max_radius=cap, method=m)
+        assert r.radius == expect and r.exact, (m, r)
+        assert r.max_radius == limit
+        if bad.any():
+            assert r.verdict is Verdict.NOT_ROBUST
+            assert int((r.counterexample != x).sum()) == expect + 1
+            assert int(plain_forward(net, r.counterexample[None, :])[2][0]) == r.counterexample_class != pred
+        else:
+            assert r.verdict is Verdict.ROBUST and r.counterexample is None
+
+
+def test_auto_choice_and_recorded_method():
+    assert choose_method("auto", AUTO_ENUM_MAX_SIZE, False) is Method.ENUM
+    assert choose_method("auto", AUTO_ENUM_MAX_SIZE + 1, False) is Method.SAT
+    assert choose_method("auto", AUTO_ENUM_MAX_SIZE + 1, True) is Method.BDD
+    with pytest.raises(DataError, match="SAT decides but does not count"):
+        choose_method("sat", 10, True)
+    with pytest.raises(DataError, match="unknown; choose one of enum, sat, bdd, auto"):
+        choose_method("magic", 10, False)
+
+
+def _tiny_net():
+    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+    h = ThresholdLayer(np.ones((1, 3), dtype=np.int8), np.array([3]))
+    o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+    return BNN((h,), o)
+
+
+def test_bad_inputs_raise_project_errors():
+    net = _tiny_net()
+    x = np.ones(3, np.uint8)
+    with pytest.raises(RegionError, match="does not contain the input"):
+        check_robustness(net, x, HammingBall(np.zeros(3, np.uint8), 1))
+    with pytest.raises(DataError, match="2 bits, the model expects 3"):
+        check_robustness(net, np.ones(2, np.uint8), Whole(2))
+    with pytest.raises(DataError, match="0 or 1"):
+        check_robustness(net, np.array([1, 2, 1]), Whole(3))
+    with pytest.raises(RegionError, match="between 0 and n=3"):
+        max_robust_radius(net, x, max_radius=4)
+
+
+def test_enumeration_beyond_its_limit_is_unknown_not_a_guess():
+    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+    n = 40
+    net = BNN((ThresholdLayer(np.ones((1, n), np.int8), np.array([0])),),
+              ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
+    r = check_robustness(net, np.ones(n, np.uint8), Whole(n), method="enum", count=True)
+    assert r.verdict is Verdict.UNKNOWN and r.class_counts is None
+    assert "budget exceeded" in r.note
+
+
+def test_a_witness_that_does_not_replay_is_a_bug(monkeypatch):
+    import bnnverify.enumeration as en
+
+    net = _tiny_net()
+    x = np.ones(3, np.uint8)
+    monkeypatch.setattr(en, "enum_find_class", lambda net, region, classes: np.ones(3, np.uint8))
+    with pytest.raises(ReplayMismatch, match="replays to the predicted class"):
+        check_robustness(net, x, HammingBall(x, 1), method="enum")
+
+
+def test_engine_budget_and_timeout_become_undecided(monkeypatch):
+    import bnnverify.enumeration as en
+
+    def over(*a, **k):
+        raise BudgetExceeded("more than 10 nodes")
+
+    monkeypatch.setattr(en, "enum_find_class", over)
+    x = np.ones(3, np.uint8)
+    r = check_robustness(_tiny_net(), x, HammingBall(x, 1), method="enum")
+    assert r.verdict is Verdict.UNKNOWN and r.note == "budget exceeded: more than 10 nodes"
+    assert r.to_json()["verdict"] == "unknown"
