@@ -1,0 +1,206 @@
+"""Exact counts over regions with the BDD engine, every witness replayed.
+
+Domain wrappers over :mod:`encoders.bdd`: per-class counts, a member of a
+set of classes, disagreements between two networks, joint counts of hidden
+codes (and classes) — the numbers behind adversarial counts, equivalence
+counts and the information measures. Counts are exact Python ints. Every
+witness is replayed on :class:`bnnverify.reference.Evaluator`; a mismatch
+raises :class:`~bnnverify.errors.ReplayMismatch` (a bug, never hidden).
+
+>>> import numpy as np
+>>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from encoders.regions import HammingBall
+>>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([1]))
+>>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> net = BNN((h,), o)
+>>> bdd_class_counts(net, HammingBall(np.array([1, 1, 0], dtype=np.uint8), 1))
+ClassCounts(region_size=4, counts=(3, 1))
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from encoders.bdd import BDDBudget, BDDCompiler, NetworkBDD
+from encoders.layers import BNN
+from encoders.regions import HammingBall, Region
+from encoders.results import ClassCounts, Disagreement, JointCounts
+
+from .errors import RegionError, ReplayMismatch
+from .reference import Evaluator
+
+__all__ = [
+    "BDDBudget",
+    "compile_network",
+    "bdd_class_counts",
+    "bdd_find_class",
+    "bdd_disagreements",
+    "bdd_joint_counts",
+    "bdd_code_counts",
+    "bdd_class_counts_by_radius",
+]
+
+
+def _check_sizes(net: BNN, region: Region, what: str = "network") -> None:
+    if region.n != net.n_inputs:
+        raise RegionError(f"region has {region.n} input bits, but the {what} has {net.n_inputs} inputs")
+
+
+def compile_network(net: BNN, region: Region, *, budget: BDDBudget | None = None) -> NetworkBDD:
+    """``net`` compiled over ``region`` in a fresh BDD manager."""
+    _check_sizes(net, region)
+    return BDDCompiler(net.n_inputs, budget=budget).compile(net, region)
+
+
+def _replay_class(net: BNN, x: np.ndarray, classes: Sequence[int], region: Region, who: str) -> int:
+    if not bool(region.contains(x[None, :])[0]):
+        raise ReplayMismatch(f"BDD witness is not a member of the region ({region.describe().get('kind')})")
+    c = int(Evaluator(net).classify(x[None, :])[0])
+    if c not in set(int(k) for k in classes):
+        raise ReplayMismatch(
+            f"BDD witness replays to class {c} on the {who}, expected one of {sorted(set(classes))}"
+        )
+    return c
+
+
+def bdd_class_counts(net: BNN, region: Region, *, budget: BDDBudget | None = None) -> ClassCounts:
+    """Exact number of members of ``region`` per class of ``net``."""
+    nb = compile_network(net, region, budget=budget)
+    return ClassCounts(region.size, nb.class_counts())
+
+
+def bdd_find_class(
+    net: BNN, region: Region, classes: Sequence[int], *, budget: BDDBudget | None = None
+) -> np.ndarray | None:
+    """A member of ``region`` whose class is in ``classes`` (uint8 bits), None iff none exists."""
+    cls = [int(c) for c in classes]
+    bad = [c for c in cls if not 0 <= c < net.n_classes]
+    if bad:
+        raise RegionError(f"classes: {bad[0]} is not a class of the network (0..{net.n_classes - 1})")
+    if not cls:
+        return None
+    nb = compile_network(net, region, budget=budget)
+    x = nb.witness(cls)
+    if x is not None:
+        _replay_class(net, x, cls, region, "network")
+    return x
+
+
+def bdd_disagreements(
+    net_a: BNN, net_b: BNN, region: Region, *, budget: BDDBudget | None = None
+) -> Disagreement:
+    """Confusion counts (class of A × class of B) over ``region`` and a replayed witness."""
+    _check_sizes(net_a, region, "first network")
+    _check_sizes(net_b, region, "second network")
+    comp = BDDCompiler(net_a.n_inputs, budget=budget)
+    A = comp.compile(net_a, region, prefix="a")
+    B = comp.compile(net_b, region, prefix="b")
+    XA = [A.inputs_of([a]) for a in range(net_a.n_classes)]
+    XB = [B.inputs_of([b]) for b in range(net_b.n_classes)]
+    counter = comp.counter()
+    confusion: dict[tuple[int, int], int] = {}
+    differ = comp.bdd.false
+    with comp.guard():
+        for a, xa in enumerate(XA):
+            if xa == comp.bdd.false:
+                continue
+            for b, xb in enumerate(XB):
+                both = xa & xb
+                n = comp.count_inputs(both, A.plan, counter)
+                if n:
+                    confusion[(a, b)] = n
+                    if a != b:
+                        differ = differ | both
+    witness = comp.pick_input(differ, A.plan)
+    if witness is not None:
+        ca = int(Evaluator(net_a).classify(witness[None, :])[0])
+        cb = int(Evaluator(net_b).classify(witness[None, :])[0])
+        if ca == cb or not bool(region.contains(witness[None, :])[0]):
+            raise ReplayMismatch(
+                f"BDD disagreement witness replays to classes {ca} and {cb} (expected different), "
+                "or lies outside the region"
+            )
+    return Disagreement(region.size, confusion, witness)
+
+
+def bdd_joint_counts(
+    net: BNN,
+    region: Region,
+    layers: Sequence[int],
+    *,
+    with_class: bool = False,
+    label_net: BNN | None = None,
+    budget: BDDBudget | None = None,
+) -> JointCounts:
+    """Exact joint counts over ``region`` of the codes of hidden ``layers`` (1-based).
+
+    Keys: the code of each requested layer (a Python int, bit j = neuron j,
+    as :func:`bnnverify.reference.code_key`), then the class if
+    ``with_class``, then ``label_net``'s class if given. Only reachable
+    keys appear.
+    """
+    _check_sizes(net, region)
+    L = len(net.hidden)
+    layers = [int(l) for l in layers]
+    if not layers:
+        raise RegionError("layers: give at least one hidden layer")
+    for l in layers:
+        if not 1 <= l <= L:
+            raise RegionError(f"layer {l}: the network has hidden layers 1..{L}")
+    comp = BDDCompiler(net.n_inputs, budget=budget)
+    partition = None
+    if label_net is not None:
+        _check_sizes(label_net, region, "label network")
+        lab = comp.compile(label_net, region, prefix="u")
+        partition = [lab.inputs_of([c]) for c in range(label_net.n_classes)]
+    nb = comp.compile(net, region, prefix="t")
+    counts: dict[tuple[int, ...], int] = {}
+    for key, v in nb.iter_joint_counts(layers, with_class=with_class, partition=partition):
+        counts[key] = counts.get(key, 0) + v
+    return JointCounts(region.size, tuple(layers), bool(with_class), label_net is not None, counts)
+
+
+def bdd_code_counts(
+    net: BNN, region: Region, layer: int, *, budget: BDDBudget | None = None
+) -> Iterator[tuple[int, int]]:
+    """``(code, count)`` for every reachable code of hidden ``layer`` (1-based), streamed."""
+    _check_sizes(net, region)
+    nb = compile_network(net, region, budget=budget)
+    for key, v in nb.iter_joint_counts([int(layer)]):
+        yield key[0], v
+
+
+def bdd_class_counts_by_radius(
+    net: BNN,
+    center: np.ndarray,
+    max_radius: int,
+    *,
+    mutable: np.ndarray | None = None,
+    budget: BDDBudget | None = None,
+) -> list[ClassCounts]:
+    """Per-class counts on each Hamming shell ``d_H(x, center) == r``, r = 0..max_radius.
+
+    One compilation over the ball of ``max_radius``; each shell is the ball
+    of radius r minus the ball of radius r−1, intersected with the class sets.
+    """
+    ball = HammingBall(np.asarray(center, dtype=np.uint8), int(max_radius), mutable)
+    _check_sizes(net, ball)
+    comp = BDDCompiler(net.n_inputs, budget=budget)
+    nb = comp.compile(net, ball)
+    plan = nb.plan
+    builder = plan.ball
+    sets = [nb.inputs_of([c]) for c in range(net.n_classes)]
+    counter = comp.counter()
+    out: list[ClassCounts] = []
+    inner = comp.bdd.false
+    for r in range(ball.effective_radius + 1):
+        with comp.guard():
+            within = builder.rest(0, r)  # at most r flips
+            shell = within & ~inner
+            counts = [comp.count_inputs(s & shell, plan, counter) for s in sets]
+        size = HammingBall(ball.center, r, mutable).size - (HammingBall(ball.center, r - 1, mutable).size if r else 0)
+        out.append(ClassCounts(size, counts))
+        inner = within
+    return out

@@ -1,0 +1,607 @@
+"""Compile BNNs and input regions into ``dd.cudd`` BDDs; exact counts per class and per code.
+
+Design (measured on the BNNQuanalyst models, see ``benchmarks/results/bdd.md``)
+-------------------------------------------------------------------------------
+One :class:`BDDCompiler` owns one CUDD manager with an explicit variable
+order and dynamic reordering OFF (counting and code extraction rely on a known
+order). The inputs ``x0..x(n-1)`` are declared first (natural order unless an
+order is given); each compiled hidden layer gets fresh *code variables*
+inserted at the top, so the order is ``t_L, ..., t_1, x`` — every layer's code
+variables lie above the previous layer's and above the inputs. A path through
+a layer's code levels therefore ends at its own sub-BDD (the inputs with that
+code), which is what per-code counting walks.
+
+**Regions** are split into bits the region fixes (folded away as constants,
+never given BDD nodes) and a *care set* over the free bits: whole space and
+cube → TRUE over the free bits; Hamming ball → the ball over the mutable bits
+(the others are fixed); L∞ box → per-feature thermometer chains over the bits
+whose value the box leaves open. Counts over the free bits are exact; fixed
+bits are filled in for witnesses.
+
+**Input propagation** (BDD4BNN's scheme), layer by layer:
+
+1. layer 1: each neuron's function *conjoined with the care set* in one
+   counter pass (:mod:`encoders.cardinality_bdd`; for a Hamming ball the
+   state is (flips used, agreements), so a neuron that cannot cross its
+   threshold within the radius folds to a constant at once, and the others
+   cost O(n·r²) nodes); relation ``T_1(t_1, x) = ∧_j (t_1j ↔ g_j)`` restricted
+   to the care set, conjoined in a balanced tree; image ``I_1 = ∃x T_1``;
+2. layer l ≥ 2: each neuron is a cardinality BDD over the fresh variables
+   ``t_{l-1}`` (cheap), restricted to the image ``I_{l-1}``; again a balanced
+   conjunction ``T_l(t_l, t_{l-1})`` and the image ``I_l = ∃t_{l-1} T_l``;
+3. the argmax layer: for each class c, ``I_L ∧ ∧_{d≠c} beats(c, d)``, each
+   pairwise comparison a two-counter BDD over the positions where the rows
+   agree / differ, its table decided by :func:`encoders.layers.beats` on the
+   integer dots (ties and float64 rounding as the evaluator);
+4. only where a count over inputs is needed are classes related back to the
+   inputs: ``P_{l-1} = ∃t_l (T_l ∧ P_l)`` down to ``X_c(x) = ∃t_1 (T_1 ∧ P_1)``
+   (``and_exists``), counted exactly by :mod:`encoders.bdd_count`.
+
+Alternative measured and rejected: building every neuron of every layer as
+a function of the raw inputs and composing (``let``) — on a 784-input model at
+Hamming radius 2 the second layer's functions grow past millions of nodes,
+while the images above stay small (a Hamming ball reaches few codes).
+Putting code variables *below* the inputs makes the relations carry one code
+cube per input path and defeats per-code extraction.
+
+**Budgets** (:class:`BDDBudget`): CUDD's memory cap (``max_memory``) makes an
+operation that would exceed it fail, and the live-node count is checked after
+every operation; either raises :class:`~encoders.errors.BudgetExceeded`, never
+a partial answer.
+
+>>> import numpy as np
+>>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from encoders.regions import Whole
+>>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
+>>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> comp = BDDCompiler(2)
+>>> nb = comp.compile(BNN((h,), o), Whole(2))
+>>> nb.class_counts()
+(3, 1)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import dd.cudd as cudd
+import numpy as np
+
+from .bdd_count import ExactCounter, iter_level_paths
+from .cardinality_bdd import BallBuilder, node, agreement_threshold, ball_threshold_bdd, counter_bdd
+from .errors import BudgetExceeded, RegionError
+from .layers import BNN, ArgmaxLayer, beats
+from .regions import Cube, HammingBall, LinfBox, Region, Whole
+
+__all__ = [
+    "BDDBudget",
+    "BDDCompiler",
+    "NetworkBDD",
+    "RegionPlan",
+    "DEFAULT_MAX_MEMORY",
+    "DEFAULT_MAX_NODES",
+]
+
+#: Default CUDD memory cap: 1 GiB.
+DEFAULT_MAX_MEMORY = 1 << 30
+#: Default live-node budget: None (the memory cap bounds the manager).
+DEFAULT_MAX_NODES: int | None = None
+#: Initial CUDD memory estimate (unique table and cache sizing), capped by the budget.
+INITIAL_MEMORY_ESTIMATE = 64 << 20
+#: CUDD's "no memory limit" value for ``max_memory``.
+_UNLIMITED_MEMORY = (1 << 64) - 1
+#: dd.cudd's message when CUDD returns NULL (out of memory / over the cap).
+_NULL_MESSAGE = "NULL"
+
+
+@dataclass(frozen=True)
+class BDDBudget:
+    """Resource limits of one BDD manager.
+
+    ``max_nodes``: live BDD nodes allowed (checked after every operation);
+    None = no node limit. ``max_memory_bytes``: CUDD's memory cap
+    (default 1 GiB); None = unlimited. Exceeding either raises
+    :class:`~encoders.errors.BudgetExceeded`.
+    """
+
+    max_nodes: int | None = DEFAULT_MAX_NODES
+    max_memory_bytes: int | None = DEFAULT_MAX_MEMORY
+
+    def __post_init__(self) -> None:
+        for key in ("max_nodes", "max_memory_bytes"):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+                raise ValueError(f"BDDBudget.{key}: must be a positive integer or None, got {v!r}")
+
+
+def _balanced_and(fs: list, step) -> object:
+    """Conjunction of ``fs`` as a balanced tree (``step`` is called after each AND)."""
+    if not fs:
+        raise ValueError("balanced_and: empty list")
+    fs = list(fs)
+    while len(fs) > 1:
+        nxt = []
+        for i in range(0, len(fs) - 1, 2):
+            nxt.append(fs[i] & fs[i + 1])
+            step()
+        if len(fs) % 2:
+            nxt.append(fs[-1])
+        fs = nxt
+    return fs[0]
+
+
+@dataclass(frozen=True, eq=False)
+class RegionPlan:
+    """A region as fixed bits (folded) plus a care set over the free bits.
+
+    ``free`` lists the free input indices in level order; ``care`` is a BDD
+    over their variables; ``ball`` is set for Hamming balls (the care set's
+    builder, reused by every first-layer neuron).
+    """
+
+    region: Region
+    fixed: np.ndarray  # bool mask
+    values: np.ndarray  # uint8 values of the fixed bits (others arbitrary)
+    free: tuple[int, ...]
+    care: object
+    ball: BallBuilder | None
+
+    @property
+    def n_fixed(self) -> int:
+        return int(self.fixed.sum())
+
+
+class BDDCompiler:
+    """One ``dd.cudd`` manager: inputs ``x0..x(n-1)`` plus code variables of compiled layers.
+
+    ``input_order``: input indices from the top level down (default
+    ``0..n-1``). Reordering stays off unless ``reordering=True`` (then
+    per-code extraction is refused, since it relies on the order).
+    """
+
+    def __init__(
+        self,
+        n_inputs: int,
+        *,
+        budget: BDDBudget | None = None,
+        input_order: Sequence[int] | None = None,
+        reordering: bool = False,
+    ) -> None:
+        if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
+            raise ValueError(f"n_inputs: must be a positive integer, got {n_inputs!r}")
+        self.n = int(n_inputs)
+        self.budget = budget if budget is not None else BDDBudget()
+        mem = self.budget.max_memory_bytes
+        estimate = INITIAL_MEMORY_ESTIMATE if mem is None else min(int(mem), INITIAL_MEMORY_ESTIMATE)
+        self.bdd = cudd.BDD(memory_estimate=estimate)
+        self.bdd.configure(
+            reordering=bool(reordering),
+            max_memory=_UNLIMITED_MEMORY if mem is None else int(mem),
+        )
+        self.reordering = bool(reordering)
+        order = list(range(self.n)) if input_order is None else [int(i) for i in input_order]
+        if sorted(order) != list(range(self.n)):
+            raise ValueError(f"input_order: must be a permutation of 0..{self.n - 1}")
+        self.input_names = [f"x{i}" for i in range(self.n)]
+        with self.guard():
+            self.bdd.declare(*[self.input_names[i] for i in order])
+        self._code_layers: dict[str, list[str]] = {}
+        self._plans: dict[int, RegionPlan] = {}
+
+    # --- resources ---------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise :class:`BudgetExceeded` if the live-node budget is exceeded."""
+        cap = self.budget.max_nodes
+        if cap is not None:
+            live = len(self.bdd)
+            if live > cap:
+                raise BudgetExceeded(
+                    f"BDD node budget exceeded: {live} live nodes > max_nodes={cap}"
+                )
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn CUDD's out-of-memory (NULL result) into :class:`BudgetExceeded`."""
+        try:
+            yield
+        except ValueError as e:
+            if _NULL_MESSAGE in str(e):
+                raise BudgetExceeded(
+                    f"BDD memory cap exceeded (max_memory_bytes={self.budget.max_memory_bytes}): "
+                    "CUDD could not allocate more nodes"
+                ) from None
+            raise
+        self.check()
+
+    @property
+    def live_nodes(self) -> int:
+        return len(self.bdd)
+
+    # --- variables -----------------------------------------------------------
+
+    def add_code_layer(self, name: str, width: int) -> list[str]:
+        """Declare ``width`` fresh code variables ``{name}_0..`` at the top of the order."""
+        if name in self._code_layers:
+            raise ValueError(f"code layer {name!r} already declared")
+        names = [f"{name}_{j}" for j in range(width)]
+        with self.guard():
+            for v in reversed(names):
+                self.bdd.insert_var(v, 0)
+        self._code_layers[name] = names
+        return names
+
+    def input_band(self) -> tuple[int, int]:
+        """Levels ``(lo, hi)`` of the inputs: the bottom of the order."""
+        total = len(self.bdd.vars)
+        return total - self.n, total
+
+    def level(self, var: str) -> int:
+        return self.bdd.level_of_var(var)
+
+    # --- regions -------------------------------------------------------------
+
+    def plan(self, region: Region) -> RegionPlan:
+        """The region's fixed bits and care set (cached per region object)."""
+        key = id(region)
+        if key in self._plans and self._plans[key].region is region:
+            return self._plans[key]
+        if region.n != self.n:
+            raise RegionError(f"region has {region.n} input bits, but the network has {self.n} inputs")
+        n = self.n
+        bdd = self.bdd
+        fixed = np.zeros(n, dtype=bool)
+        values = np.zeros(n, dtype=np.uint8)
+        ball = None
+        with self.guard():
+            if isinstance(region, Whole):
+                care_fn = None
+            elif isinstance(region, Cube):
+                fixed = np.asarray(region.fixed_mask, dtype=bool).copy()
+                values = np.asarray(region.values, dtype=np.uint8).copy()
+                care_fn = None
+            elif isinstance(region, HammingBall):
+                values = np.asarray(region.center, dtype=np.uint8).copy()
+                if region.mutable is not None:
+                    fixed = ~np.asarray(region.mutable, dtype=bool)
+                care_fn = "ball"
+            elif isinstance(region, LinfBox):
+                L = region.levels
+                lo, hi = region.bounds
+                for f in range(len(lo)):
+                    for j in range(L):
+                        i = f * L + j
+                        if j < lo[f]:
+                            fixed[i], values[i] = True, 1
+                        elif j >= hi[f]:
+                            fixed[i], values[i] = True, 0
+                care_fn = "chains"
+            else:
+                raise RegionError(f"region kind {getattr(region, 'kind', type(region).__name__)!r} is not supported by the BDD engine")
+            free = tuple(sorted(np.flatnonzero(~fixed).tolist(), key=lambda i: self.level(self.input_names[i])))
+            care = bdd.true
+            if care_fn == "ball":
+                ball = BallBuilder(bdd, [self.input_names[i] for i in free], [int(values[i]) for i in free],
+                                   min(region.radius, len(free)))
+                care = ball.ball
+            elif care_fn == "chains":
+                L = region.levels
+                lo, hi = region.bounds
+                parts = []
+                for f in range(len(lo)):
+                    for j in range(int(lo[f]), int(hi[f]) - 1):
+                        a = bdd.var(self.input_names[f * L + j])
+                        b = bdd.var(self.input_names[f * L + j + 1])
+                        parts.append(a | ~b)  # bit j+1 set implies bit j set
+                if parts:
+                    care = _balanced_and(parts, self.check)
+        plan = RegionPlan(region, fixed, values, free, care, ball)
+        self._plans[key] = plan
+        return plan
+
+    def region_bdd(self, region: Region) -> object:
+        """The region's care set (a BDD over its free input bits)."""
+        return self.plan(region).care
+
+    # --- neurons -------------------------------------------------------------
+
+    def threshold(self, names: Sequence[str], weights: np.ndarray, theta: int) -> object:
+        """``W . s(v) >= theta`` over the variables ``names`` (cardinality construction)."""
+        agree = (np.asarray(weights) == 1)
+        n = len(names)
+        k = agreement_threshold(n, int(theta))
+        order = sorted(range(n), key=lambda i: self.level(names[i]))
+        lits = [(names[i], bool(agree[i])) for i in order]
+        table = [[a >= k] for a in range(n + 1)]
+        with self.guard():
+            return counter_bdd(self.bdd, lits, [0] * n, table)
+
+    def neuron_in_region(self, plan: RegionPlan, weights: np.ndarray, theta: int) -> object:
+        """First-layer neuron ``W . s(x) >= theta`` conjoined with the region's care set."""
+        agree = (np.asarray(weights) == 1).astype(np.uint8)
+        k = agreement_threshold(self.n, int(theta))
+        k -= int((plan.values[plan.fixed] == agree[plan.fixed]).sum())
+        free = plan.free
+        with self.guard():
+            if plan.ball is not None:
+                return ball_threshold_bdd(plan.ball, [int(agree[i]) for i in free], k)
+            lits = [(self.input_names[i], bool(agree[i])) for i in free]
+            table = [[a >= k] for a in range(len(free) + 1)]
+            g = counter_bdd(self.bdd, lits, [0] * len(free), table)
+            if plan.care != self.bdd.true:
+                g = g & plan.care
+            return g
+
+    # --- compile ---------------------------------------------------------------
+
+    def compile(self, net: BNN, region: Region, *, prefix: str = "t") -> "NetworkBDD":
+        """Compile ``net`` over ``region`` (layer images, class sets) in this manager."""
+        return NetworkBDD(self, net, region, prefix=prefix)
+
+    # --- counting / witnesses ----------------------------------------------------
+
+    def counter(self) -> ExactCounter:
+        """An exact counter over the input levels (reuse it for functions sharing nodes)."""
+        lo, hi = self.input_band()
+        return ExactCounter(lo, hi)
+
+    def count_inputs(self, u, plan: RegionPlan, counter: ExactCounter | None = None) -> int:
+        """Exact number of region members in ``u`` (a BDD over the region's free input bits)."""
+        c = (counter or self.counter()).count(u)
+        k = plan.n_fixed
+        if c & ((1 << k) - 1):
+            raise AssertionError("internal error: a count over free bits is not a multiple of 2^fixed")
+        return c >> k
+
+    def pick_input(self, u, plan: RegionPlan) -> np.ndarray | None:
+        """A full input bit vector in ``u`` (fixed bits from the region), or None if empty."""
+        if u == self.bdd.false:
+            return None
+        care = {self.input_names[i] for i in plan.free}
+        with self.guard():
+            a = self.bdd.pick(u, care_vars=care)
+        x = plan.values.copy()
+        for i in plan.free:
+            x[i] = 1 if a[self.input_names[i]] else 0
+        return x
+
+
+class NetworkBDD:
+    """A network compiled over a region: per-layer images and relations, class sets.
+
+    Code variables of hidden layer ``l`` (1-based) are ``{prefix}{l}_{j}``.
+    """
+
+    def __init__(self, compiler: BDDCompiler, net: BNN, region: Region, *, prefix: str = "t") -> None:
+        if region.n != net.n_inputs:
+            raise RegionError(
+                f"region has {region.n} input bits, but the network has {net.n_inputs} inputs"
+            )
+        if net.n_inputs != compiler.n:
+            raise RegionError(
+                f"network has {net.n_inputs} inputs, but the BDD compiler was made for {compiler.n}"
+            )
+        self.compiler = compiler
+        self.net = net
+        self.region = region
+        self.plan = compiler.plan(region)
+        bdd = compiler.bdd
+        self.codes: list[list[str]] = []  # code variable names per hidden layer (0-based)
+        self.relations: list[object] = []  # T_l restricted to the previous image
+        self.images: list[object] = []  # I_l over the layer's codes
+        prev_names = [compiler.input_names[i] for i in self.plan.free]
+        prev_care = self.plan.care
+        for li, layer in enumerate(net.hidden):
+            names = compiler.add_code_layer(f"{prefix}{li + 1}", layer.n_outputs)
+            rels = []
+            with compiler.guard():
+                for j in range(layer.n_outputs):
+                    if li == 0:
+                        g = compiler.neuron_in_region(self.plan, layer.weights[j], int(layer.thresholds[j]))
+                    else:
+                        g = compiler.threshold(prev_names, layer.weights[j], int(layer.thresholds[j])) & prev_care
+                    if g == bdd.false:
+                        rels.append(~bdd.var(names[j]))
+                    elif g == prev_care:
+                        rels.append(bdd.var(names[j]))
+                    else:
+                        rels.append(node(bdd, names[j], prev_care & ~g, g))
+                    compiler.check()
+                rel = _balanced_and(rels, compiler.check) & prev_care
+                image = bdd.exist(prev_names, rel) if prev_names else rel
+            self.codes.append(names)
+            self.relations.append(rel)
+            self.images.append(image)
+            prev_names, prev_care = names, image
+        self._last_names = prev_names
+        self._last_care = prev_care
+        self._classes: list[object] | None = None
+        self._pulled: dict[tuple[int, frozenset[int]], object] = {}
+
+    # --- classes ----------------------------------------------------------------
+
+    def _comparison(self, c: int, d: int) -> object:
+        """Set of last-layer values where class ``c`` beats class ``d``."""
+        out: ArgmaxLayer = self.net.output
+        comp = self.compiler
+        wc, wd = out.weights[c], out.weights[d]
+        same = wc == wd
+        if self.net.hidden:
+            names = self._last_names
+            pos = list(range(len(names)))
+            fixed_same = fixed_diff = 0
+        else:  # the output reads the inputs: fold the region's fixed bits
+            pos = list(self.plan.free)
+            names = comp.input_names
+            fx = self.plan.fixed
+            agree_fixed = self.plan.values[fx] == (wc[fx] == 1)
+            fixed_same = int((agree_fixed & same[fx]).sum())
+            fixed_diff = int((agree_fixed & ~same[fx]).sum())
+        n_same_total, n_diff_total = int(same.sum()), int((~same).sum())
+        free_same = [p for p in pos if same[p]]
+        free_diff = [p for p in pos if not same[p]]
+        table = np.zeros((len(free_same) + 1, len(free_diff) + 1), dtype=bool)
+        for a in range(len(free_same) + 1):
+            part_same = 2 * (a + fixed_same) - n_same_total
+            for b in range(len(free_diff) + 1):
+                part_diff = 2 * (b + fixed_diff) - n_diff_total
+                table[a, b] = beats(out, c, d, part_same + part_diff, part_same - part_diff)
+        # drop a group the decision does not depend on (keeps the counter one-dimensional)
+        use_same = not (table == table[:1, :]).all()
+        use_diff = not (table == table[:, :1]).all()
+        if not use_same:
+            table = table[:1, :]
+        if not use_diff:
+            table = table[:, :1]
+        sel = [p for p in pos if (same[p] and use_same) or (not same[p] and use_diff)]
+        sel.sort(key=lambda p: comp.level(names[p]))
+        lits = [(names[p], bool(wc[p] == 1)) for p in sel]
+        groups = [0 if same[p] else 1 for p in sel]
+        with comp.guard():
+            return counter_bdd(comp.bdd, lits, groups, table)
+
+    def class_sets(self) -> list[object]:
+        """For each class c, the last layer's reachable values (codes) classified c."""
+        if self._classes is None:
+            C = self.net.n_classes
+            comp = self.compiler
+            wins: dict[tuple[int, int], object] = {}
+            for c in range(C):
+                for d in range(c + 1, C):
+                    wins[(c, d)] = self._comparison(c, d)
+            sets = []
+            with comp.guard():
+                for c in range(C):
+                    parts = [self._last_care]
+                    for d in range(C):
+                        if d != c:
+                            parts.append(wins[(c, d)] if c < d else ~wins[(d, c)])
+                    sets.append(_balanced_and(parts, comp.check))
+            self._classes = sets
+        return self._classes
+
+    def classes_at(self, layer: int, classes: Sequence[int]) -> object:
+        """Codes of hidden layer ``layer`` (1-based; 0 = inputs) whose class is in ``classes``.
+
+        Pulled back from the argmax layer: ``P_{l-1} = ∃t_l (T_l ∧ P_l)``.
+        """
+        cls = frozenset(int(c) for c in classes)
+        key = (int(layer), cls)
+        if key in self._pulled:
+            return self._pulled[key]
+        L = len(self.net.hidden)
+        if not 0 <= layer <= L:
+            raise ValueError(f"layer: must be between 0 and {L}, got {layer}")
+        comp = self.compiler
+        if layer == L:
+            sets = self.class_sets()
+            bdd = comp.bdd
+            u = bdd.false
+            with comp.guard():
+                for c in sorted(cls):
+                    u = u | sets[c]
+        else:
+            above = self.classes_at(layer + 1, classes)
+            with comp.guard():
+                u = cudd.and_exists(self.relations[layer], above, self.codes[layer])
+        self._pulled[key] = u
+        return u
+
+    def inputs_of(self, classes: Sequence[int]) -> object:
+        """Region members (over the free input bits) whose class is in ``classes``."""
+        return self.classes_at(0, classes)
+
+    def class_counts(self) -> tuple[int, ...]:
+        """Exact number of region members per class."""
+        counter = self.compiler.counter()
+        return tuple(
+            self.compiler.count_inputs(self.inputs_of([c]), self.plan, counter)
+            for c in range(self.net.n_classes)
+        )
+
+    # --- codes ---------------------------------------------------------------------
+
+    def joint_relation(self, layers: Sequence[int]) -> object:
+        """``J(t_{l1}, ..., t_{lk}, x)``: region members related to the codes of ``layers``.
+
+        Every other hidden layer's variables are quantified away; the deepest
+        requested layer's code lies on top.
+        """
+        req = sorted({int(l) for l in layers})
+        L = len(self.net.hidden)
+        if not req or req[0] < 1 or req[-1] > L:
+            raise ValueError(f"layers: must be hidden layers between 1 and {L}, got {list(layers)}")
+        comp = self.compiler
+        J = self.relations[0]
+        with comp.guard():
+            for l in range(2, req[-1] + 1):
+                if (l - 1) in req:
+                    J = J & self.relations[l - 1]
+                else:
+                    J = cudd.and_exists(J, self.relations[l - 1], self.codes[l - 2])
+        return J
+
+    def iter_joint_counts(
+        self,
+        layers: Sequence[int],
+        *,
+        with_class: bool = False,
+        partition: Sequence[object] | None = None,
+    ) -> Iterator[tuple[tuple[int, ...], int]]:
+        """Exact counts of region members per reachable key, only reachable keys.
+
+        The key is the code of each layer in ``layers`` (given order; a Python
+        int with bit j = neuron j), then the class if ``with_class``, then the
+        index of the ``partition`` block (BDDs over the inputs, e.g. another
+        network's class sets) if given.
+        """
+        if self.compiler.reordering:
+            raise ValueError("per-code counts need a fixed variable order (reordering is on)")
+        layers = [int(l) for l in layers]
+        comp = self.compiler
+        J = self.joint_relation(layers)
+        top = max(layers)
+        sel_levels: list[tuple[int, int, int]] = []  # (level, layer, neuron)
+        for l in sorted(set(layers)):
+            for j, v in enumerate(self.codes[l - 1]):
+                sel_levels.append((comp.level(v), l, j))
+        sel_levels.sort()
+        levels = [s[0] for s in sel_levels]
+        counter = comp.counter()
+        class_blocks: list[tuple[tuple[int, ...], object]]
+        if with_class:
+            class_blocks = []
+            for c in range(self.net.n_classes):
+                P = self.classes_at(top, [c])
+                class_blocks.append(((c,), P))
+        else:
+            class_blocks = [((), None)]
+        part_blocks: list[tuple[tuple[int, ...], object]] = (
+            [((i,), p) for i, p in enumerate(partition)] if partition is not None else [((), None)]
+        )
+        for ckey, P in class_blocks:
+            with comp.guard():
+                Jc = J if P is None else J & P
+            if Jc == comp.bdd.false:
+                continue
+            for pkey, X in part_blocks:
+                with comp.guard():
+                    Jcp = Jc if X is None else Jc & X
+                for bits, rest in iter_level_paths(Jcp, levels):
+                    codes = {l: 0 for l in layers}
+                    for (lv, l, j), b in zip(sel_levels, bits):
+                        if b:
+                            codes[l] |= 1 << j
+                    cnt = comp.count_inputs(rest, self.plan, counter)
+                    if cnt:
+                        yield tuple(codes[l] for l in layers) + ckey + pkey, cnt
+
+    def code_counts(self, layer: int) -> dict[int, int]:
+        """Exact number of region members per reachable code of hidden ``layer`` (1-based)."""
+        return {k[0]: v for k, v in self.iter_joint_counts([layer])}
+
+    def witness(self, classes: Sequence[int]) -> np.ndarray | None:
+        """A region member whose class is in ``classes`` (full bit vector), or None."""
+        return self.compiler.pick_input(self.inputs_of(classes), self.plan)
