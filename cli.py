@@ -143,6 +143,57 @@ def demo(as_json: bool) -> None:
 def import_group() -> None:
     """Import models made elsewhere into bnnverify's model file format."""
 
+
+@main.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@handle_errors
+def summary(model: str, as_json: bool) -> None:
+    """Per-layer summary of MODEL (.npz): neurons, ±1 parameters, memory, thresholds."""
+    from bnnverify.summary import format_summary, summarize, summary_to_dict
+
+    s = summarize(load_model_arg(model))
+    if as_json:
+        emit_json(summary_to_dict(s))
+    else:
+        click.echo(format_summary(s))
+
+
+@import_group.command("bnnquanalyst")
+@click.argument("directory")
+@click.option("--out", required=True, metavar="MODEL.npz", help="Model file to write (atomically).")
+@click.option("--bn-eps", type=float, default=0.0, show_default=True,
+              help="Epsilon added to bn_var (BNNQuanalyst itself uses none).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bool) -> None:
+    """Import a BNNQuanalyst CSV model folder DIRECTORY, folding batch norm exactly."""
+    from bnnverify.importers.bnnquanalyst import import_bnnquanalyst_report
+    from bnnverify.modelio import save_model
+
+    rep = import_bnnquanalyst_report(directory, bn_eps=bn_eps)
+    path = save_model(rep.net, out)
+    m = rep.margin
+    if as_json:
+        emit_json({
+            "out": str(path),
+            "name": rep.net.metadata["name"],
+            "widths": list(rep.net.widths),
+            "bn_eps": bn_eps,
+            "constant_neurons": rep.constant,
+            "flipped_neurons": rep.flipped,
+            "margin": None if m is None else
+            {"layer": m.layer, "neuron": m.neuron, "boundary": m.boundary, "margin": m.margin},
+        })
+        return
+    click.echo(f"imported {rep.net.metadata['name']}: widths {'-'.join(map(str, rep.net.widths))} -> {path}")
+    click.echo(f"neurons: {rep.flipped} flipped (negative bn_weight), {rep.constant} constant")
+    if m is None:
+        click.echo("smallest folding margin: none (no boundary within reach)")
+    else:
+        click.echo(f"smallest folding margin: {m.margin:.3g} (layer{m.layer} neuron {m.neuron}, "
+                   f"boundary {m.boundary:.6f})")
+
 # --- section: train, import torch (foundation: training) -------------------
 
 
