@@ -19,7 +19,11 @@ Every engine's answer is replayed here; tests compare every encoder with it.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -37,8 +41,27 @@ __all__ = [
     "check_bits",
 ]
 
-#: Rows evaluated at once: bounds the (rows x neurons) temporaries.
-DEFAULT_CHUNK = 2048
+#: Rows evaluated per block: the (neurons x rows) XOR/popcount buffers of a
+#: 512-neuron layer then take ~0.7 MB, inside a 1 MB L2.
+DEFAULT_CHUNK = 160
+
+#: numpy's ufunc buffer size (elements) while the block loops run. The default
+#: (8192) makes numpy buffer broadcast operands whose rows are shorter than
+#: ~4096 elements, which triples the cost of the XOR; 1024 avoids it.
+UFUNC_BUFSIZE = 1024
+
+#: Blocks with at most this many (word, neuron, row) triples are computed with
+#: one broadcast XOR + one popcount + one reduction (few numpy calls: small batches).
+ONE_SHOT_ELEMENTS = 1 << 17
+
+#: Stages with at least this many neurons are computed as (rows, neurons)
+#: blocks, narrower ones as (neurons, rows) blocks (numpy's inner loop runs
+#: over the last axis and is slow when that axis is short).
+ROW_MAJOR_MIN_NEURONS = 64
+
+#: Byte popcounts of this many words are summed in uint8 (3 * 64 <= 255)
+#: before one widening add into the accumulator.
+POPCOUNT_GROUP = 3
 
 
 def check_bits(X: object, n: int, what: str = "inputs") -> np.ndarray:
@@ -111,60 +134,237 @@ class Trace:
     classes: np.ndarray
 
 
-class Evaluator:
-    """Bit-packed evaluation of one :class:`BNN` (weights packed once)."""
+@contextmanager
+def _small_ufunc_buffers() -> Iterator[None]:
+    """Run the block loops with numpy's ufunc buffer set to :data:`UFUNC_BUFSIZE` (per thread)."""
+    old = np.setbufsize(UFUNC_BUFSIZE)
+    try:
+        yield
+    finally:
+        np.setbufsize(old)
 
-    def __init__(self, net: BNN, chunk: int = DEFAULT_CHUNK) -> None:
+
+def _pack_rows_T(fires: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, m) booleans -> packed codes (N, words) and their transpose (words, N), both uint64."""
+    N, m = fires.shape
+    words = (m + 63) // 64
+    b = np.packbits(fires, axis=1, bitorder="little")
+    if b.shape[1] != words * 8:
+        b = np.concatenate([b, np.zeros((N, words * 8 - b.shape[1]), np.uint8)], axis=1)
+    P = b.view("<u8")
+    return P, np.ascontiguousarray(P.T)
+
+
+def _pack_inputs(X: np.ndarray, words: int) -> np.ndarray:
+    """(N, n) 0/1 rows -> (words, N) uint64, one row per 64-bit input word (column-major blocks)."""
+    return np.ascontiguousarray(pack_bits(X).reshape(len(X), words).T)
+
+
+@dataclass(frozen=True, eq=False)
+class _Stage:
+    """One layer packed for the evaluator (hidden threshold layer or the argmax layer).
+
+    ``wrows[k]`` holds 64-bit weight word k of every neuron (bit set = +1),
+    shape (words, m); a neuron of a hidden stage fires iff its popcount of
+    ``x XOR w`` is ``< lim`` (that is ``n - 2 * popcount >= threshold``).
+    Wide stages (``m >= ROW_MAJOR_MIN_NEURONS``) are computed as (rows, m)
+    blocks, narrow ones as (m, rows) blocks, so numpy's inner loops run
+    over the longer axis.
+    """
+
+    wrows: np.ndarray
+    n: int
+    m: int
+    lim: np.ndarray | None
+    acc: type
+
+    @property
+    def words(self) -> int:
+        return int(self.wrows.shape[0])
+
+    @property
+    def out_words(self) -> int:
+        return (self.m + 63) // 64
+
+
+def _make_stage(weights: np.ndarray, thresholds: np.ndarray | None) -> _Stage:
+    m, n = weights.shape
+    wp = pack_bits((np.asarray(weights) == 1).astype(np.uint8))  # (m, words)
+    acc = np.uint16 if n < np.iinfo(np.uint16).max else np.uint32
+    lim = None
+    if thresholds is not None:
+        # n - 2 pc >= t  <=>  pc <= floor((n - t) / 2)  <=>  pc < floor((n - t) / 2) + 1
+        bound = (n - thresholds.astype(np.int64)) // 2 + 1
+        lim = np.clip(bound, 0, n + 1).astype(acc)
+    return _Stage(np.ascontiguousarray(wp.T), int(n), int(m), lim, acc)
+
+
+class _Workspace:
+    """Reusable per-thread buffers of one block: XOR words, byte popcounts, accumulators, fires."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[tuple, np.ndarray] = {}
+
+    def get(self, key: tuple, shape: tuple[int, int], dtype: type) -> np.ndarray:
+        """A buffer of at least ``shape`` (rows x cols), viewed as exactly ``shape``."""
+        k = (key, shape[1:], dtype)
+        have = self._bufs.get(k)
+        if have is None or have.shape[0] < shape[0]:
+            have = np.empty(shape, dtype)
+            self._bufs[k] = have
+        return have[: shape[0]]
+
+
+class Evaluator:
+    """Bit-packed evaluation of one :class:`BNN` (weights packed once).
+
+    ``chunk`` rows are evaluated per block (buffers of neurons x chunk stay in
+    L2); ``threads > 1`` evaluates blocks on a thread pool (numpy releases
+    the GIL in its loops). Results do not depend on either.
+    """
+
+    def __init__(self, net: BNN, chunk: int = DEFAULT_CHUNK, *, threads: int = 1) -> None:
+        if int(chunk) < 1:
+            raise DataError(f"chunk: must be a positive number of rows, got {chunk}")
+        if int(threads) < 1:
+            raise DataError(f"threads: must be at least 1, got {threads}")
         self.net = net
         self.chunk = int(chunk)
-        ones = lambda w: (np.asarray(w) == 1).astype(np.uint8)  # noqa: E731
-        self._hidden = [
-            (pack_bits(ones(h.weights)), h.n_inputs, h.thresholds.astype(np.int64))
-            for h in net.hidden
-        ]
+        self.threads = int(threads)
+        self._stages = [_make_stage(h.weights, h.thresholds) for h in net.hidden]
+        self._stages.append(_make_stage(net.output.weights, None))
         out = net.output
-        self._out_w = pack_bits(ones(out.weights))
-        self._out_n = out.n_inputs
         self._scale = out.scale
         self._bias = out.bias
+        self._one_shot = ONE_SHOT_ELEMENTS
+        self._row_major_min = ROW_MAJOR_MIN_NEURONS
+        self._workspaces: dict[int, _Workspace] = {}
+        self._tables: dict[tuple[str, int], object] = {}
 
-    @staticmethod
-    def _dots(xp: np.ndarray, wp: np.ndarray, n: int) -> np.ndarray:
-        """(N, m) int64 dot products of packed rows ``xp`` with packed weights ``wp``."""
-        N, words = xp.shape
-        acc = np.zeros((N, wp.shape[0]), dtype=np.int32)
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_workspaces"] = {}
+        state["_tables"] = {}
+        return state
+
+    # -- the block kernel ------------------------------------------------------------
+
+    def _workspace(self) -> _Workspace:
+        key = threading.get_ident()
+        ws = self._workspaces.get(key)
+        if ws is None:
+            ws = self._workspaces.setdefault(key, _Workspace())
+        return ws
+
+    def _popcounts(self, index: int, XT: np.ndarray, ws: _Workspace) -> np.ndarray:
+        """(N, m) popcounts of ``x XOR w`` for stage ``index`` (maybe a transposed view).
+
+        ``XT`` is the (words, N) uint64 block of packed inputs of the stage.
+        """
+        st = self._stages[index]
+        words, N = XT.shape
+        if words * st.m * N <= self._one_shot:
+            x = np.bitwise_xor(XT.T[:, :, None], st.wrows[None, :, :])
+            return np.add.reduce(np.bitwise_count(x), axis=1, dtype=st.acc)
+        row_major = st.m >= self._row_major_min
+        shape = (N, st.m) if row_major else (st.m, N)
+        buf = ws.get((index, "xor"), shape, np.uint64)
+        acc = ws.get((index, "acc"), shape, st.acc)
+        group = [ws.get((index, "pc", g), shape, np.uint8) for g in range(min(words, POPCOUNT_GROUP))]
         for k in range(words):
-            acc += np.bitwise_count(xp[:, k, None] ^ wp[None, :, k])
-        return n - 2 * acc
+            if row_major:
+                np.bitwise_xor(XT[k][:, None], st.wrows[k], out=buf)
+            else:
+                np.bitwise_xor(st.wrows[k][:, None], XT[k], out=buf)
+            g = k % POPCOUNT_GROUP
+            np.bitwise_count(buf, out=group[g])
+            if g and g == POPCOUNT_GROUP - 1 or k == words - 1:
+                for h in range(1, g + 1):  # <= GROUP * 64 <= 255: no uint8 overflow
+                    np.add(group[0], group[h], out=group[0])
+                if k < POPCOUNT_GROUP:
+                    np.copyto(acc, group[0])
+                else:
+                    np.add(acc, group[0], out=acc)
+        return acc if row_major else acc.T
 
-    def _trace_packed(self, xp: np.ndarray) -> Trace:
-        codes = []
-        cur = xp
-        for wp, n, theta in self._hidden:
-            bits = (self._dots(cur, wp, n) >= theta[None, :]).astype(np.uint8)
-            cur = pack_bits(bits)
-            codes.append(cur)
-        dots = self._dots(cur, self._out_w, self._out_n)
+    def _fire(self, index: int, pc: np.ndarray, ws: _Workspace) -> tuple[np.ndarray, np.ndarray]:
+        """Packed code of hidden stage ``index`` from (N, m) popcounts: (N, words) and (words, N)."""
+        st = self._stages[index]
+        fires = ws.get((index, "fires"), pc.shape, np.bool_)
+        np.less(pc, st.lim, out=fires)
+        return _pack_rows_T(fires)
+
+    def _output_dots(self, pc: np.ndarray) -> np.ndarray:
+        """(c, N) int64 output dot products from output popcounts."""
+        return self._stages[-1].n - 2 * pc.astype(np.int64)
+
+    def _classes_of_dots(self, dots: np.ndarray) -> np.ndarray:
+        """(N,) classes from (N, c) dots: smallest index of the maximal float64 score."""
         scores = self._scale[None, :] * dots.astype(np.float64) + self._bias[None, :]
-        classes = np.argmax(scores, axis=1).astype(np.int64)
-        return Trace(tuple(codes), dots, scores, classes)
+        return np.argmax(scores, axis=1).astype(np.int64)
+
+    def _run(self, XT: np.ndarray, ws: _Workspace, start: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+        """Codes (N, words) of hidden stages ``start..`` and the output popcounts (N, c)."""
+        codes = []
+        cur = XT
+        for i in range(start, len(self._stages) - 1):
+            code, cur = self._fire(i, self._popcounts(i, cur, ws), ws)
+            codes.append(code)
+        return codes, self._popcounts(len(self._stages) - 1, cur, ws)
+
+    def _blocks(self, N: int) -> list[tuple[int, int]]:
+        return [(s, min(N, s + self.chunk)) for s in range(0, N, self.chunk)]
+
+    def _map_blocks(self, N: int, work: Callable[[int, int], None]) -> None:
+        """Call ``work(start, stop)`` for every block, on a pool when ``threads > 1``."""
+
+        def run(se: tuple[int, int]) -> None:
+            with _small_ufunc_buffers():
+                work(*se)
+
+        blocks = self._blocks(N)
+        if self.threads > 1 and len(blocks) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.threads, len(blocks))) as pool:
+                list(pool.map(run, blocks))
+        else:
+            with _small_ufunc_buffers():
+                for s, e in blocks:
+                    work(s, e)
+
+    # -- public evaluation -------------------------------------------------------------
 
     def trace(self, X: np.ndarray) -> Trace:
         """Hidden codes, output dots, scores and classes of every row of ``X``."""
         X = check_bits(X, self.net.n_inputs)
-        parts = [self._trace_packed(pack_bits(X[s : s + self.chunk])) for s in range(0, len(X), self.chunk)]
-        if not parts:
-            parts = [self._trace_packed(pack_bits(X))]
-        return Trace(
-            tuple(np.concatenate([p.codes[l] for p in parts]) for l in range(len(self._hidden))),
-            np.concatenate([p.dots for p in parts]),
-            np.concatenate([p.scores for p in parts]),
-            np.concatenate([p.classes for p in parts]),
-        )
+        N = len(X)
+        XT = _pack_inputs(X, self._stages[0].words)
+        codes = [np.empty((N, st.out_words), np.uint64) for st in self._stages[:-1]]
+        dots = np.empty((N, self.net.n_classes), np.int64)
+
+        def work(s: int, e: int) -> None:
+            cs, pc = self._run(XT[:, s:e], self._workspace())
+            for l, c in enumerate(cs):
+                codes[l][s:e] = c
+            dots[s:e] = self._output_dots(pc)
+
+        self._map_blocks(N, work)
+        scores = self._scale[None, :] * dots.astype(np.float64) + self._bias[None, :]
+        classes = np.argmax(scores, axis=1).astype(np.int64)
+        return Trace(tuple(codes), dots, scores, classes)
 
     def classify(self, X: np.ndarray) -> np.ndarray:
         """(N,) int64 classes."""
-        return self.trace(X).classes
+        X = check_bits(X, self.net.n_inputs)
+        N = len(X)
+        XT = _pack_inputs(X, self._stages[0].words)
+        classes = np.empty(N, np.int64)
+
+        def work(s: int, e: int) -> None:
+            _, pc = self._run(XT[:, s:e], self._workspace())
+            classes[s:e] = self._classes_of_dots(self._output_dots(pc))
+
+        self._map_blocks(N, work)
+        return classes
 
     def scores(self, X: np.ndarray) -> np.ndarray:
         """(N, c) float64 scores ``scale * dot + bias``."""
@@ -172,8 +372,8 @@ class Evaluator:
 
     def codes(self, X: np.ndarray, layer: int) -> np.ndarray:
         """Packed (N, words) uint64 code of hidden layer ``layer`` (1-based)."""
-        if not 1 <= layer <= len(self._hidden):
-            raise DataError(f"layer: must be between 1 and {len(self._hidden)}, got {layer}")
+        if not 1 <= layer <= len(self._stages) - 1:
+            raise DataError(f"layer: must be between 1 and {len(self._stages) - 1}, got {layer}")
         return self.trace(X).codes[layer - 1]
 
     def classify_one(self, x: np.ndarray) -> int:

@@ -46,3 +46,39 @@ def test_bad_inputs_are_named():
         ev.classify(np.zeros((1, 4), np.uint8))
     with pytest.raises(DataError, match="0 or 1"):
         ev.classify(np.array([[0, 2, 1]]))
+
+
+@given(
+    networks(n_inputs=st.integers(1, 140), width=st.integers(1, 80), n_hidden=st.integers(0, 3)),
+    st.integers(1, 70),
+    st.sampled_from([0, 1 << 17]),
+    st.sampled_from([1, 64, 10**6]),
+    st.integers(1, 3),
+    st.integers(0, 2**31),
+)
+def test_block_paths_match_plain(net, chunk, one_shot, row_major_min, threads, seed):
+    """Every kernel variant (one-shot / blocks, row- / column-major, threads) is the plain semantics."""
+    X = np.random.default_rng(seed).integers(0, 2, (97, net.n_inputs), dtype=np.uint8)
+    codes, dots, classes = plain_forward(net, X)
+    ev = Evaluator(net, chunk=chunk, threads=threads)
+    ev._one_shot, ev._row_major_min = one_shot, row_major_min
+    tr = ev.trace(X)
+    assert np.array_equal(tr.classes, classes) and np.array_equal(tr.dots, dots)
+    assert np.array_equal(ev.classify(X), classes)
+    for l, c in enumerate(codes):
+        assert np.array_equal(unpack_bits(tr.codes[l], c.shape[1]), c)
+        assert np.array_equal(ev.codes(X, l + 1), tr.codes[l])
+
+
+def test_empty_batch_and_single_rows():
+    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+    rng = np.random.default_rng(1)
+    w = np.where(rng.random((70, 130)) < 0.5, 1, -1).astype(np.int8)
+    net = BNN((ThresholdLayer(w, rng.integers(-5, 5, 70)),),
+              ArgmaxLayer(np.ones((3, 70), np.int8), np.array([1.0, 2.0, -1.0]), np.zeros(3)))
+    ev = Evaluator(net)
+    tr = ev.trace(np.zeros((0, 130), np.uint8))
+    assert tr.classes.shape == (0,) and tr.dots.shape == (0, 3) and tr.codes[0].shape == (0, 2)
+    X = rng.integers(0, 2, (5, 130), dtype=np.uint8)
+    assert [ev.classify_one(x) for x in X] == ev.classify(X).tolist() == plain_forward(net, X)[2].tolist()
