@@ -66,6 +66,9 @@ __all__ = [
 #: networks. ``benchmarks/results/questions.md`` measures the crossover.
 AUTO_ENUM_MAX_SIZE: int = 1 << 17
 
+#: First ball radius the BDD max-radius search compiles (doubled while robust).
+BDD_FIRST_RADIUS_STAGE: int = 4
+
 #: Members classified per batch when this module streams a region itself.
 STREAM_BATCH: int = 1 << 14
 
@@ -288,15 +291,27 @@ def _from_sat(res: Any) -> _Search:
     return _Search(Verdict.UNKNOWN, note=f"SAT solver {res.solver} gave no answer")
 
 
-def _class_counts(m: Method, net: Any, region: Region, budget: Any) -> Any:
+def _counts_and_witness(m: Method, net: Any, region: Region, pred: int, budget: Any) -> tuple[Any, Any]:
+    """Exact class counts over ``region`` and, if some member is not of class ``pred``, one such member.
+
+    The BDD engine compiles once for both; enumeration streams twice (the
+    second pass stops at the first adversarial member).
+    """
     if m is Method.ENUM:
-        from .enumeration import enum_class_counts
+        from .enumeration import enum_class_counts, enum_find_class
 
         enum_guard(region)
-        return enum_class_counts(net, region)
-    from .counting import bdd_class_counts
+        cc = enum_class_counts(net, region)
+        others = [c for c, v in enumerate(cc.counts) if c != pred and v > 0]
+        return cc, (enum_find_class(net, region, others) if others else None)
+    from encoders.results import ClassCounts
 
-    return bdd_class_counts(net, region, budget=budget)
+    from .counting import compile_network
+
+    nb = compile_network(net, region, budget=budget)
+    cc = ClassCounts(region.size, nb.class_counts())
+    others = [c for c, v in enumerate(cc.counts) if c != pred and v > 0]
+    return cc, (nb.witness(others) if others else None)
 
 
 def _prepare(net: Any, x: np.ndarray, region: Region | None = None) -> tuple[Evaluator, np.ndarray, int]:
@@ -349,7 +364,7 @@ def check_robustness(
 
     if count:
         try:
-            cc = _class_counts(m, net, region, budget)
+            cc, w = _counts_and_witness(m, net, region, pred, budget)
         except BudgetExceeded as e:
             return done(Verdict.UNKNOWN, note=f"budget exceeded: {e}")
         if cc.region_size != region.size:
@@ -362,15 +377,13 @@ def check_robustness(
         adv = region.size - counts[pred]
         if adv == 0:
             return done(Verdict.ROBUST, adv=0, cc=counts)
-        found = _search(m, net, region, [c for c in others if counts[c] > 0], **kw)
-        if found.verdict is not Verdict.NOT_ROBUST:
-            if found.verdict.undecided:
-                return done(found.verdict, adv=adv, cc=counts, note=found.note)
+        if w is None:
             raise ReplayMismatch(f"{m.value} counts {adv} adversarial members but finds none")
-        wc = _replay(ev, region, found.witness, pred, m.value)
+        w = np.asarray(w, dtype=np.uint8)
+        wc = _replay(ev, region, w, pred, m.value)
         if counts[wc] < 1:
             raise ReplayMismatch(f"{m.value} witness has class {wc}, which it counted 0 times")
-        return done(Verdict.NOT_ROBUST, found.witness, wc, adv, counts)
+        return done(Verdict.NOT_ROBUST, w, wc, adv, counts)
 
     found = _search(m, net, region, others, **kw)
     if found.verdict is Verdict.NOT_ROBUST:
@@ -492,7 +505,9 @@ def max_robust_radius(
     if m_req is Method.SAT:
         from .sat import sat_max_radius
 
-        rr = sat_max_radius(net, xb, mutable=mask, max_radius=cap, solver=solver, timeout=timeout)
+        rr = sat_max_radius(
+            net, xb, mutable=mask, max_radius=cap, solver=solver, encoding=encoding, timeout=timeout
+        )
         if rr.counterexample is not None:
             return done(Verdict.NOT_ROBUST, int(rr.radius), Method.SAT, np.asarray(rr.counterexample, np.uint8))
         status = rr.status.name
@@ -501,17 +516,22 @@ def max_robust_radius(
         v = Verdict.TIMEOUT if status == "TIMEOUT" else Verdict.UNKNOWN
         return done(v, int(rr.radius), Method.SAT, note=f"SAT search stopped ({status.lower()}); radius is a lower bound")
 
-    # BDD: ball after ball
-    from .counting import bdd_find_class
+    # BDD: shell counts over balls of doubling radius (one compilation per stage)
+    from .counting import bdd_class_counts_by_radius, bdd_find_class
 
-    for r in range(1, cap + 1):
+    proven, stage = 0, min(cap, BDD_FIRST_RADIUS_STAGE)
+    while proven < cap:
         if deadline is not None and time.perf_counter() > deadline:
-            return done(Verdict.TIMEOUT, r - 1, Method.BDD, note=f"time limit {timeout} s reached")
+            return done(Verdict.TIMEOUT, proven, Method.BDD, note=f"time limit {timeout} s reached")
         try:
-            w = bdd_find_class(net, HammingBall(xb, r, mask), others, budget=budget)
+            shells = bdd_class_counts_by_radius(net, xb, stage, mutable=mask, budget=budget)
+            bad_r = next((r for r, cc in enumerate(shells) if cc.others(pred) > 0), None)
+            if bad_r is not None:
+                w = bdd_find_class(net, HammingBall(xb, bad_r, mask), others, budget=budget)
+                if w is None:
+                    raise ReplayMismatch(f"BDD counts adversarial inputs at distance {bad_r} but finds none")
+                return done(Verdict.NOT_ROBUST, bad_r - 1, Method.BDD, np.asarray(w, np.uint8))
         except BudgetExceeded as e:
-            return done(Verdict.UNKNOWN, r - 1, Method.BDD, note=f"budget exceeded: {e}")
-        if w is not None:
-            return done(Verdict.NOT_ROBUST, r - 1, Method.BDD, np.asarray(w, np.uint8))
+            return done(Verdict.UNKNOWN, proven, Method.BDD, note=f"budget exceeded: {e}")
+        proven, stage = stage, min(cap, 2 * stage)
     return done(Verdict.ROBUST, cap, Method.BDD)
-

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -20,20 +18,9 @@ from encoders.regions import HammingBall, Whole
 from strategies import all_inputs, bit_vectors, networks, plain_forward, regions
 
 
-def _available(*mods_methods):
-    out = []
-    for mod, m in mods_methods:
-        try:
-            importlib.import_module(mod)
-        except ImportError:
-            continue
-        out.append(m)
-    return out
-
-
 #: Engines that decide (yes/no) and engines that count.
-DECIDERS = [Method.ENUM, *_available(("bnnverify.sat", Method.SAT), ("bnnverify.counting", Method.BDD))]
-COUNTERS = [Method.ENUM, *_available(("bnnverify.counting", Method.BDD))]
+DECIDERS = [Method.ENUM, Method.SAT, Method.BDD]
+COUNTERS = [Method.ENUM, Method.BDD]
 
 
 def brute(net, region):
@@ -188,3 +175,56 @@ def test_engine_budget_and_timeout_become_undecided(monkeypatch):
     r = check_robustness(_tiny_net(), x, HammingBall(x, 1), method="enum")
     assert r.verdict is Verdict.UNKNOWN and r.note == "budget exceeded: more than 10 nodes"
     assert r.to_json()["verdict"] == "unknown"
+
+
+def test_sat_timeout_is_reported_never_guessed(monkeypatch):
+    import bnnverify.sat as sat
+
+    def slow(net, region, classes, **kw):
+        return sat.SatResult(sat.SatStatus.TIMEOUT, None, None, 2.5, "cadical195", "seqcounter", 10, 20)
+
+    monkeypatch.setattr(sat, "sat_find_class", slow)
+    x = np.ones(3, np.uint8)
+    r = check_robustness(_tiny_net(), x, HammingBall(x, 1), method="sat", timeout=2.5)
+    assert r.verdict is Verdict.TIMEOUT and r.counterexample is None
+    assert "ran out of time" in r.note
+
+
+def test_bdd_budget_exceeded_is_unknown():
+    from encoders.bdd import BDDBudget
+    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+    rng = np.random.default_rng(1)
+    pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    net = BNN((ThresholdLayer(pm(8, 24), np.zeros(8, np.int64)),), ArgmaxLayer(pm(3, 8), np.ones(3), np.zeros(3)))
+    x = np.ones(24, np.uint8)
+    r = check_robustness(net, x, Whole(24), method="bdd", count=True, budget=BDDBudget(max_nodes=20))
+    assert r.verdict is Verdict.UNKNOWN and r.class_counts is None and r.adversarial_count is None
+    assert r.note.startswith("budget exceeded")
+
+
+def test_unknown_solver_and_encoding_names_fail_whatever_auto_picks():
+    from bnnverify.errors import SolverError
+
+    x = np.ones(3, np.uint8)
+    with pytest.raises(SolverError, match="nosuchsolver"):
+        check_robustness(_tiny_net(), x, HammingBall(x, 1), solver="nosuchsolver")
+    with pytest.raises(SolverError, match="nosuchenc"):
+        max_robust_radius(_tiny_net(), x, encoding="nosuchenc")
+
+
+@settings(max_examples=15)
+@given(st.data())
+def test_auto_max_radius_switches_from_enumeration_to_sat(data):
+    import bnnverify.robustness as rb
+
+    net = data.draw(networks(n_inputs=st.integers(4, 9)))
+    x = data.draw(bit_vectors(net.n_inputs))
+    exact = max_robust_radius(net, x, method="enum")
+    old = rb.AUTO_ENUM_MAX_SIZE
+    rb.AUTO_ENUM_MAX_SIZE = 1 + net.n_inputs  # enumeration stops after radius 1
+    try:
+        r = max_robust_radius(net, x, method="auto")
+    finally:
+        rb.AUTO_ENUM_MAX_SIZE = old
+    assert (r.radius, r.verdict) == (exact.radius, exact.verdict)
