@@ -243,6 +243,34 @@ def test_fold_neuron_exact(case) -> None:
         assert folded == _oracle(d, lb, g, beta, mu, v), (d, f)
 
 
+@pytest.mark.parametrize(
+    "g, beta, mu, v, flip, theta",
+    [
+        # (d - 3)/2 + 0.5 >= 0  <=>  d >= 2: the boundary is the integer 2, equality fires
+        (1.0, 0.5, 3.0, 4.0, False, 2),
+        # -(d - 3)/2 + 0.5 >= 0  <=>  d <= 4  <=>  -d >= -4
+        (-1.0, 0.5, 3.0, 4.0, True, -4),
+        # beta < 0, sqrt(2.25) = 1.5: (d - 1)*0.5/1.5 - 1 >= 0  <=>  d >= 4
+        (0.5, -1.0, 1.0, 2.25, False, 4),
+        # -(d - 1)*0.5/1.5 - 1 >= 0  <=>  d <= -2  <=>  -d >= 2
+        (-0.5, -1.0, 1.0, 2.25, True, 2),
+        # irrational boundary: (d - 0)/sqrt(2) + 1 >= 0  <=>  d >= -1.414...
+        (1.0, 1.0, 0.0, 2.0, False, -1),
+        # zero gain: constant by the sign of bn_bias (>= 0 fires)
+        (0.0, 0.0, 5.0, 1.0, False, -11),
+        (0.0, -1e-300, 5.0, 1.0, False, 11),
+        # boundary beyond the reachable dots: clamped
+        (1.0, 0.0, 100.0, 1.0, False, 11),
+        (1.0, 0.0, -100.0, 1.0, False, -11),
+    ],
+)
+def test_fold_equality_cases(g, beta, mu, v, flip, theta) -> None:
+    f = fold_neuron(10, lin_bias=0.0, bn_weight=g, bn_bias=beta, bn_mean=mu, bn_var=v)
+    assert (f.flip, f.threshold) == (flip, theta)
+    for d in range(-10, 11):
+        assert ((-d if f.flip else d) >= f.threshold) == _oracle(d, 0.0, g, beta, mu, v)
+
+
 def _write_row(path: Path, values) -> None:
     path.write_text(",".join(repr(float(x)) for x in values) + "\n")
 
