@@ -108,7 +108,7 @@ def _rows_pairs(net: BNN, X: np.ndarray, layer: int) -> dict[tuple[int, int], in
 
 
 def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: Any = None,
-               method: str | CountMethod = "auto", budget: int | None = None) -> nx.DiGraph:
+               method: str | CountMethod = "auto", budget: Any = None) -> nx.DiGraph:
     """The exact code graph of hidden ``layer`` -> ``layer+1`` (or -> the class, for the last).
 
     Counts are over the uniform distribution on ``region`` (enumeration or the
@@ -137,7 +137,9 @@ def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: A
         else:
             from .counting import bdd_joint_counts
 
-            jc = bdd_joint_counts(net, region, layers, with_class=last, budget=budget)
+            from .information import _budget
+
+            jc = bdd_joint_counts(net, region, layers, with_class=last, budget=_budget(budget))
         pairs = jc.marginal((0, 1))
         source = {**region.describe(), "method": m.value}
     g = code_graph_from_pairs(net, layer, pairs, source)

@@ -259,6 +259,9 @@ def write_csv(plane: InfoPlane, path: "str | os.PathLike[str]") -> Path:
 #: Marker per layer (cycled), so curves stay distinguishable without colour.
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">")
 
+#: Beyond this many epochs the plot uses smaller markers and thinner lines.
+_MANY_EPOCHS = 60
+
 
 def describe_source(source: Mapping[str, Any]) -> str:
     """A short human description of where the plane was measured."""
@@ -286,36 +289,46 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
     epochs = plane.epochs
     norm = Normalize(vmin=min(epochs), vmax=max(epochs) if max(epochs) > min(epochs) else min(epochs) + 1)
     cmap = plt.get_cmap("viridis")
-    fig, ax = plt.subplots(figsize=(7.0, 5.0))
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(8.0, 5.2))
     sc = None
+    handles = []
+    many = len(epochs) > _MANY_EPOCHS
     for i, layer in enumerate(plane.layers):
         pts = plane.curve(layer)
         x = [p.I_XT for p in pts]
         y = [p.I_TY for p in pts]
         e = [p.epoch for p in pts]
-        ax.plot(x, y, color="0.6", linewidth=0.7, zorder=1)
-        sc = ax.scatter(x, y, c=e, cmap=cmap, norm=norm, s=22, marker=_MARKERS[i % len(_MARKERS)],
-                        edgecolors="black", linewidths=0.3, zorder=2,
-                        label=f"layer {layer} ({pts[0].width} neurons)")
-        ax.annotate(f"L{layer}", (x[-1], y[-1]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        marker = _MARKERS[i % len(_MARKERS)]
+        ax.plot(x, y, color="0.55", linewidth=0.4 if many else 0.8, zorder=1)
+        sc = ax.scatter(x, y, c=e, cmap=cmap, norm=norm, s=10 if many else 26, marker=marker,
+                        edgecolors="black", linewidths=0.15 if many else 0.3, zorder=2)
+        ax.scatter([x[-1]], [y[-1]], s=90, marker=marker, facecolors="none", edgecolors="red", linewidths=1.2,
+                   zorder=3)
+        ax.annotate(f"L{layer}", (x[-1], y[-1]), textcoords="offset points", xytext=(6, 5), fontsize=9,
+                    color="red", zorder=4)
+        handles.append(Line2D([], [], linestyle="none", marker=marker, markerfacecolor="white",
+                              markeredgecolor="black", label=f"layer {layer} ({pts[0].width} neurons)"))
     h_y = max(p.H_Y for p in plane.points)
-    ax.axhline(h_y, color="tab:red", linestyle=":", linewidth=0.8, label=f"H(Y) = {h_y:.3f} bits")
+    ax.axhline(h_y, color="tab:red", linestyle=":", linewidth=0.9)
+    handles.append(Line2D([], [], color="tab:red", linestyle=":", label=f"H(Y) = {h_y:.3f} bits (upper bound)"))
+    handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="red",
+                          markersize=9, label=f"last epoch ({max(epochs)})"))
     ax.set_xlabel("I(X;T) = H(T)  [bits]")
     ax.set_ylabel("I(T;Y)  [bits]")
     ax.set_xlim(left=0)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, h_y * 1.05 if h_y > 0 else 1.0)
     ax.grid(True, linewidth=0.3, alpha=0.5)
-    cb = fig.colorbar(sc, ax=ax)
+    cb = fig.colorbar(sc, ax=ax, pad=0.02)
     cb.set_label("epoch")
     ax.set_title(title or f"Exact information plane — {describe_source(plane.source)}\n{plane.label_note}",
                  fontsize=10)
-    leg = ax.legend(fontsize=7, loc="lower right", title="marker = layer; colour = epoch", title_fontsize=7)
-    for h in leg.legend_handles:
-        if hasattr(h, "set_facecolor"):
-            h.set_facecolor("white")
+    ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.18, 1.0), borderaxespad=0,
+              title="marker = layer, colour = epoch", title_fontsize=7.5, frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     path = Path(path)
     with atomic_write(path, "wb") as fh:

@@ -68,6 +68,9 @@ __all__ = [
 #: (the enumeration engine's suggested limit).
 ENUM_LIMIT = DEFAULT_ENUM_LIMIT
 
+#: Bits of the packed (code, label) key of the fast counting path.
+_KEY_BITS = 64
+
 #: Totals below this are exact in float64, which enables the vectorised path.
 _FLOAT_EXACT = 1 << 53
 
@@ -323,11 +326,26 @@ class _RowCounter:
         self.total += int(w.sum())
         for yv, v in zip(*_weighted_unique(y, w)):
             self.label_counts[yv] = self.label_counts.get(yv, 0) + v
+        y_bits = int(y.max()).bit_length() if len(y) else 0
         for l, c in enumerate(codes):
-            key = np.concatenate([c.astype(np.uint64, copy=False), y[:, None]], axis=1)
-            uniq, inv = np.unique(key, axis=0, return_inverse=True)
-            cnt = np.zeros(len(uniq), np.int64)
-            np.add.at(cnt, inv.reshape(-1), w)
+            width = self.net.hidden[l].n_outputs
+            if c.shape[1] == 1 and width + y_bits <= _KEY_BITS:
+                # one uint64 key per row: code in the low bits, label above (1-D unique is fast)
+                key1 = c[:, 0].astype(np.uint64) | (y << np.uint64(width))
+                if weight is None:
+                    u1, cnt = np.unique(key1, return_counts=True)
+                    cnt = cnt.astype(np.int64)
+                else:
+                    u1, inv = np.unique(key1, return_inverse=True)
+                    cnt = np.zeros(len(u1), np.int64)
+                    np.add.at(cnt, inv.reshape(-1), w)
+                mask = np.uint64((1 << width) - 1)
+                uniq = np.stack([u1 & mask, u1 >> np.uint64(width)], axis=1)
+            else:
+                key = np.concatenate([c.astype(np.uint64, copy=False), y[:, None]], axis=1)
+                uniq, inv = np.unique(key, axis=0, return_inverse=True)
+                cnt = np.zeros(len(uniq), np.int64)
+                np.add.at(cnt, inv.reshape(-1), w)
             self.parts[l].append((uniq, cnt))
 
     def infos(self) -> tuple[LayerInfo, ...]:
@@ -340,7 +358,10 @@ class _RowCounter:
                 merged = np.zeros(len(keys), np.int64)
                 np.add.at(merged, inv.reshape(-1), cnt)
                 cnt = merged
-            _, t_idx = np.unique(keys[:, :-1], axis=0, return_inverse=True)
+            if keys.shape[1] == 2:
+                _, t_idx = np.unique(keys[:, 0], return_inverse=True)
+            else:
+                _, t_idx = np.unique(keys[:, :-1], axis=0, return_inverse=True)
             y = keys[:, -1].astype(np.int64)
             width = self.net.hidden[l].n_outputs
             out.append(_layer_info_arrays(l + 1, width, t_idx.reshape(-1), y, cnt))
@@ -432,26 +453,58 @@ def _enum_counter(net: BNN, region: Region, labels: Labels, batch_size: int = DE
     return rc
 
 
-def _bdd_infos(net: BNN, region: Region, labels: Labels, budget: int | None) -> tuple[tuple[LayerInfo, ...], float]:
-    from .counting import bdd_joint_counts
+def _budget(budget: Any) -> Any:
+    """A :class:`encoders.bdd.BDDBudget` from an int (max live nodes), a budget, or None (the default)."""
+    from encoders.bdd import BDDBudget
 
-    infos = []
-    h_y = None
+    if budget is None:
+        return BDDBudget()
+    if isinstance(budget, BDDBudget):
+        return budget
+    return BDDBudget(max_nodes=int(budget))
+
+
+def _bdd_pairs(net: BNN, region: Region, labels: Labels, budget: Any,
+               const_label: int | None = None) -> list[dict[tuple[int, int], int]]:
+    """Exact (code, label) counts of every hidden layer from ONE compilation of ``net`` over ``region``.
+
+    The label is the class (``"model"``), the label network's class, or ``const_label``.
+    """
+    from encoders.bdd import BDDCompiler
+
+    comp = BDDCompiler(net.n_inputs, budget=_budget(budget))
+    partition = None
+    if isinstance(labels, BNN) and const_label is None:
+        lab = comp.compile(labels, region, prefix="u")
+        partition = [lab.inputs_of([c]) for c in range(labels.n_classes)]
+    nb = comp.compile(net, region, prefix="t")
+    out = []
     for l in range(1, len(net.hidden) + 1):
-        if isinstance(labels, BNN):
-            jc = bdd_joint_counts(net, region, [l], with_class=False, label_net=labels, budget=budget)
+        pairs: dict[tuple[int, int], int] = {}
+        if const_label is not None:
+            it = ((k[0], const_label, v) for k, v in nb.iter_joint_counts([l]))
+        elif partition is not None:
+            it = ((k[0], k[1], v) for k, v in nb.iter_joint_counts([l], partition=partition))
         else:
-            jc = bdd_joint_counts(net, region, [l], with_class=True, budget=budget)
-        pairs = jc.marginal((0, 1))
-        if h_y is None:
-            h_y = _h_y_from_pairs(pairs)
-        infos.append(layer_info_from_pairs(l, net.hidden[l - 1].n_outputs, pairs))
-    assert h_y is not None
-    return tuple(infos), h_y
+            it = ((k[0], k[1], v) for k, v in nb.iter_joint_counts([l], with_class=True))
+        for t, y, v in it:
+            pairs[(t, y)] = pairs.get((t, y), 0) + int(v)
+        if sum(pairs.values()) != region.size:
+            raise BNNVerifyError(
+                f"internal error: BDD counts of layer {l} add up to {sum(pairs.values())}, not {region.size}"
+            )
+        out.append(pairs)
+    return out
+
+
+def _bdd_infos(net: BNN, region: Region, labels: Labels, budget: Any) -> tuple[tuple[LayerInfo, ...], float]:
+    per_layer = _bdd_pairs(net, region, labels, budget)
+    infos = tuple(layer_info_from_pairs(l + 1, net.hidden[l].n_outputs, p) for l, p in enumerate(per_layer))
+    return infos, _h_y_from_pairs(per_layer[0])
 
 
 def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", method: str | CountMethod = "auto",
-                     budget: int | None = None) -> InfoReport:
+                     budget: Any = None) -> InfoReport:
     """Exact per-layer information for the uniform distribution on ``region``.
 
     ``labels``: ``"model"`` (Y = the network's prediction Ŷ) or a label
@@ -505,7 +558,7 @@ def info_over_dataset(net: BNN, dataset: Any, *, labels: Labels = "dataset") -> 
 
 def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "dataset",
                     indices: Sequence[int] | None = None, method: str | CountMethod = "auto",
-                    budget: int | None = None) -> InfoReport:
+                    budget: Any = None) -> InfoReport:
     """Information over the mixture of Hamming balls around data-set rows.
 
     The distribution: pick one of the rows (uniformly), then an input uniformly
@@ -532,13 +585,13 @@ def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "da
         m = resolve_method(ball, method)
         used.add(m)
         total += ball.size
+        if m is CountMethod.BDD:
+            bdd_pairs = _bdd_pairs(net, ball, labels, budget,
+                                   const_label=int(y[i]) if kind is LabelKind.DATASET else None)
+        else:
+            rc = _ball_counter(net, ball, kind, labels, int(y[i]))
         for l in range(1, len(net.hidden) + 1):
-            if m is CountMethod.ENUM:
-                if l == 1:
-                    rc = _ball_counter(net, ball, kind, labels, int(y[i]))
-                pc = rc.pair_counts(l)
-            else:
-                pc = _ball_bdd_pairs(net, ball, l, kind, labels, int(y[i]), budget)
+            pc = rc.pair_counts(l) if m is CountMethod.ENUM else bdd_pairs[l - 1]
             acc = pairs[l - 1]
             for k, v in pc.items():
                 acc[k] = acc.get(k, 0) + v
@@ -558,17 +611,3 @@ def _ball_counter(net: BNN, ball: HammingBall, kind: LabelKind, labels: Labels, 
             rc.add(tr.codes, np.full(len(Xb), y_row, np.int64))
         return rc
     return _enum_counter(net, ball, labels)
-
-
-def _ball_bdd_pairs(net: BNN, ball: HammingBall, layer: int, kind: LabelKind, labels: Labels, y_row: int,
-                    budget: int | None) -> dict[tuple[int, int], int]:
-    from .counting import bdd_joint_counts
-
-    if kind is LabelKind.DATASET:
-        jc = bdd_joint_counts(net, ball, [layer], budget=budget)
-        return {(k[0], y_row): v for k, v in jc.counts.items()}
-    if kind is LabelKind.TEACHER:
-        jc = bdd_joint_counts(net, ball, [layer], label_net=labels, budget=budget)
-    else:
-        jc = bdd_joint_counts(net, ball, [layer], with_class=True, budget=budget)
-    return jc.marginal((0, 1))

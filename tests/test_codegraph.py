@@ -47,6 +47,9 @@ def test_code_graph_matches_brute_force(nrl):
         assert sum(c for _, _, c in side) == d["count"]
     assert sum(d["count"] for _, d in g.nodes(data=True) if d["layer"] == layer) == region.size
     assert g.number_of_nodes() == len(set(a)) + len(set(b))
+    gb = code_graph(net, layer, region=region, method="bdd")
+    assert {(u, v): d["count"] for u, v, d in gb.edges(data=True)} == got
+    assert dict(gb.nodes(data="count")) == dict(g.nodes(data="count"))
 
 
 @given(st.data())

@@ -101,6 +101,31 @@ def test_region_enum_matches_brute_force(nr):
 
 
 @given(net_and_region(), st.data())
+@settings(max_examples=40)
+def test_bdd_and_enum_agree_exactly(nr, data):
+    """Both engines give identical exact pair counts, hence bit-identical measures."""
+    from bnnverify.information import _bdd_pairs, _enum_counter
+
+    net, region = nr
+    labels = data.draw(st.sampled_from(["model", "teacher"]))
+    if labels == "teacher":
+        labels = data.draw(networks(n_inputs=st.just(net.n_inputs)))
+    rc = _enum_counter(net, region, labels)
+    bp = _bdd_pairs(net, region, labels, None)
+    for l in range(1, len(net.hidden) + 1):
+        assert rc.pair_counts(l) == bp[l - 1]
+    a = info_over_region(net, region, labels=labels, method="bdd")
+    b = info_over_region(net, region, labels=labels, method="enum")
+    assert a.method is CountMethod.BDD and b.method is CountMethod.ENUM
+    assert a.region_size == b.region_size == region.size
+    for x, y in zip(a.layers, b.layers):
+        assert x.codes == y.codes
+        for f in ("H_T", "H_T_given_Y", "H_Y_given_T", "I_TY"):
+            assert abs(getattr(x, f) - getattr(y, f)) < 1e-12
+    assert abs(a.H_Y - b.H_Y) < 1e-12
+
+
+@given(net_and_region(), st.data())
 @settings(max_examples=30)
 def test_teacher_labels_match_brute_force(nr, data):
     net, region = nr
@@ -157,6 +182,9 @@ def test_ball_mixture_matches_brute_force(data):
     radius = data.draw(st.integers(0, 2))
     ds = SimpleNamespace(name="random", X=X, y=y)
     rep = info_over_balls(net, ds, radius, labels="dataset")
+    rep_bdd = info_over_balls(net, ds, radius, labels="dataset", method="bdd")
+    assert [li.codes for li in rep_bdd.layers] == [li.codes for li in rep.layers]
+    assert all(abs(a.I_TY - b.I_TY) < 1e-12 for a, b in zip(rep.layers, rep_bdd.layers))
     allx, ally = [], []
     for x, lab in zip(X, y):
         members = region_rows(HammingBall(x, radius))
