@@ -171,8 +171,13 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
     from bnnverify.importers.bnnquanalyst import import_bnnquanalyst_report
     from bnnverify.modelio import save_model
 
+    from bnnverify.errors import ModelFileError
+
     rep = import_bnnquanalyst_report(directory, bn_eps=bn_eps)
-    path = save_model(rep.net, out)
+    try:
+        path = save_model(rep.net, out)
+    except OSError as e:
+        raise ModelFileError(f"{out}: cannot write the model file ({e.strerror or e})") from None
     m = rep.margin
     if as_json:
         emit_json({

@@ -97,6 +97,10 @@ def test_cli_errors(anchors: Path, tmp_path: Path) -> None:
     res = r.invoke(main, ["import", "bnnquanalyst", str(bad), "--out", str(tmp_path / "m.npz")])
     assert res.exit_code == Exit.BAD_INPUT and "bn_mean.csv" in res.output
     assert not (tmp_path / "m.npz").exists()
+    (tmp_path / "afile").write_text("")
+    res = r.invoke(main, ["import", "bnnquanalyst", str(anchors / "models" / SMALL_MODEL),
+                          "--out", str(tmp_path / "afile" / "m.npz")])
+    assert res.exit_code == Exit.BAD_INPUT and "cannot write" in res.output
     res = r.invoke(main, ["summary", str(tmp_path / "none.npz")])
     assert res.exit_code == Exit.BAD_INPUT and "none.npz" in res.output
 
