@@ -313,7 +313,7 @@ def load_data_file(path: "str | os.PathLike[str]") -> Dataset:
     bad = (X != 0) & (X != 1)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise DataError(f"{where}: key 'X' must be 0 or 1; entry [{r}, {c}] is {X[r, c]!r}")
+        raise DataError(f"{where}: key 'X' must be 0 or 1; entry [{r}, {c}] is {X[r, c].item()!r}")
     if y.ndim != 1:
         raise DataError(f"{where}: key 'y' must be 1-D, got shape {y.shape}")
     if y.shape[0] != X.shape[0]:

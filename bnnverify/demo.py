@@ -6,6 +6,7 @@ Each capability contributes one step (a function taking the shared
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,12 +26,51 @@ class DemoContext:
     models: dict[str, Any] = field(default_factory=dict)
 
 
-def _step_placeholder(ctx: DemoContext) -> None:
-    ctx.echo("bnnverify demo: no steps registered yet" if not ctx.as_json else {"step": "none"})
+#: The demo's training runs: name -> (data set, hidden widths, epochs).
+DEMO_TRAINING: dict[str, tuple[str, tuple[int, ...], int]] = {
+    "ib12": ("ib12", (32, 16), 20),
+    "digits": ("digits", (32,), 10),
+}
+DEMO_SEED = 0
+
+
+def _step_train(ctx: DemoContext) -> None:
+    """Train small BNNs on ib12 and digits, export them exactly, save them in the work dir."""
+    from .modelio import save_model
+    from .train import train_bnn
+
+    for key, (dataset, hidden, epochs) in DEMO_TRAINING.items():
+        res = train_bnn(dataset, hidden, epochs=epochs, seed=DEMO_SEED, ste="approx_sign")
+        path = save_model(res.model, ctx.workdir / f"{key}.npz")
+        ctx.models[key] = res.model
+        w = "-".join(str(x) for x in res.model.widths)
+        if ctx.as_json:
+            ctx.echo({"step": "train", "model": key, "widths": list(res.model.widths), "epochs": epochs,
+                      "train_accuracy": res.train_accuracy, "test_accuracy": res.test_accuracy,
+                      "min_margin": res.min_margin if math.isfinite(res.min_margin) else None, "seconds": res.seconds, "file": path.name})
+        else:
+            ctx.echo(f"train: BNN {w} on {dataset}, {epochs} epochs in {res.seconds:.1f} s: "
+                     f"train accuracy {res.train_accuracy:.3f}, test accuracy {res.test_accuracy:.3f}, "
+                     f"smallest folding margin {res.min_margin:.3g} -> {path.name}")
 
 
 #: The demo's steps, in order. Each capability adds its own.
-STEPS: list[Callable[[DemoContext], None]] = [_step_placeholder]
+STEPS: list[Callable[[DemoContext], None]] = [_step_train]
+
+
+def _step_summary(ctx: DemoContext) -> None:
+    """Print the per-layer summary of every model trained so far (skip quietly if none)."""
+    from .summary import format_summary, summarize, summary_to_dict
+
+    for key, net in ctx.models.items():
+        s = summarize(net)
+        if ctx.as_json:
+            ctx.echo({"step": "summary", "model": key, **summary_to_dict(s)})
+        else:
+            ctx.echo(f"summary of {key}:\n{format_summary(s)}")
+
+
+STEPS.append(_step_summary)
 
 
 def run_demo(echo: Callable[[Any], None], as_json: bool = False) -> None:
