@@ -134,6 +134,53 @@ class TrainResult:
     module: object = field(default=None, compare=False, repr=False)
 
 
+#: Adam's moment decay rates and denominator epsilon (Kingma & Ba's defaults).
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+
+
+class _Adam:
+    """Adam (Kingma & Ba 2015) on a list of parameters, with torch's foreach kernels.
+
+    Same update as ``torch.optim.Adam`` (no weight decay, bias-corrected),
+    without its per-step dispatch overhead, which dominates for tiny BNNs.
+    """
+
+    def __init__(self, params: list, lr: float) -> None:
+        import torch
+
+        self.params = params
+        self.lr = float(lr)
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        import torch
+
+        b1, b2 = ADAM_BETAS
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        self.t += 1
+        params = [self.params[i] for i in live]
+        grads = [self.params[i].grad for i in live]
+        m = [self.m[i] for i in live]
+        v = [self.v[i] for i in live]
+        with torch.no_grad():
+            torch._foreach_lerp_(m, grads, 1.0 - b1)
+            torch._foreach_mul_(v, b2)
+            torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
+            den = torch._foreach_sqrt(v)
+            torch._foreach_div_(den, math.sqrt(1.0 - b2**self.t))
+            torch._foreach_add_(den, ADAM_EPS)
+            torch._foreach_addcdiv_(params, m, den, value=-self.lr / (1.0 - b1**self.t))
+
+
 def snapshot_path(directory: Path, epoch: int) -> Path:
     """``DIR/epoch_0007.npz``."""
     return Path(directory) / f"epoch_{epoch:04d}.npz"
@@ -214,7 +261,7 @@ def train_bnn(
     try:
         gen = torch.Generator().manual_seed(int(seed))
         module = BNNModule(widths, ste=ste, scale=scale, generator=gen)
-        opt = torch.optim.Adam(module.parameters(), lr=lr)
+        opt = _Adam(list(module.parameters()), lr)
         loss_fn = torch.nn.CrossEntropyLoss()
         Xt, yt = _to_pm1(train.X), torch.from_numpy(np.array(train.y, dtype=np.int64))
         N = len(train)
@@ -238,7 +285,7 @@ def train_bnn(
             for k, s in enumerate(starts):
                 e = starts[k + 1] if k + 1 < len(starts) else N
                 idx = perm[s:e]
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss = loss_fn(module(Xt[idx]), yt[idx])
                 loss.backward()
                 opt.step()
