@@ -109,3 +109,19 @@ def test_summary_roundtrip_file(tmp_path: Path, anchors: Path) -> None:
     net = import_bnnquanalyst(anchors / "models" / SMALL_MODEL)
     p = save_model(net, tmp_path / "m.npz")
     assert summarize(load_model(p)) == summarize(net)
+
+
+def test_demo_summary_step(anchors: Path, tmp_path: Path) -> None:
+    from bnnverify import demo
+
+    step = next(s for s in demo.STEPS if s.__name__ == "_step_summary")
+    seen: list = []
+    ctx = demo.DemoContext(tmp_path, seen.append)
+    step(ctx)
+    assert seen == []  # no models yet: skipped quietly
+    ctx.models["m"] = import_bnnquanalyst(anchors / "models" / SMALL_MODEL)
+    step(ctx)
+    assert len(seen) == 1 and "layer1" in seen[0]
+    ctx.as_json = True
+    step(ctx)
+    assert seen[-1]["step"] == "summary" and seen[-1]["model"] == "m" and seen[-1]["widths"] == [16, 25, 20, 10]
