@@ -2,7 +2,23 @@
 
 Every member of the region is classified by :class:`bnnverify.reference.Evaluator`
 (streamed in batches; no array larger than a batch is built), so the counts
-are exact by construction.
+are exact by construction. Three walks keep the work per member small:
+
+* **whole space / cubes** — members are integers over the free bits; the
+  first layer comes from per-chunk tables of partial dot products
+  (:class:`bnnverify.reference.InputTables`), compared with thresholds
+  shifted by the high chunks' contribution: no bit rows are built;
+* **Hamming balls** — a member differs from the centre ``x`` in at most
+  ``k`` bits, so its first-layer dots are ``dot(x)`` plus the sum of the
+  flipped bits' deltas ``-2 W[:, i] s(x_i)``; sums over the last ``p``
+  flips come from a precomputed table, so a block of members is one
+  comparison against shifted thresholds;
+* anything else — ``region.members()`` rows through the packed evaluator.
+
+Later layers with few inputs become lookup tables when the region is large
+enough to pay for them (:meth:`bnnverify.reference.Evaluator.finish`).
+Members are visited in ``region.members()`` order, so "the first member"
+means the same thing for every walk.
 
 >>> import numpy as np
 >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
@@ -15,17 +31,20 @@ are exact by construction.
 
 from __future__ import annotations
 
-from typing import Iterable
+import itertools
+from dataclasses import dataclass
+from math import comb
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from encoders.errors import RegionError
 from encoders.layers import BNN
-from encoders.regions import Region
+from encoders.regions import Cube, HammingBall, Region, Whole
 from encoders.results import ClassCounts, Disagreement, JointCounts
 
 from .errors import DataError
-from .reference import Evaluator, code_keys
+from .reference import MAX_CODED_BITS, TABLE_MAX_FANIN, Evaluator, InputTables, code_keys
 
 __all__ = [
     "DEFAULT_ENUM_LIMIT",
@@ -41,6 +60,10 @@ DEFAULT_ENUM_LIMIT: int = 10**7
 #: Members classified per batch when the caller gives no batch size.
 DEFAULT_BATCH = 1 << 16
 
+#: Hamming balls: the sums of the last ``p`` flips' deltas are tabulated for
+#: the largest ``p`` with at most this many ``p``-subsets (rows of the table).
+SUFFIX_MAX_ROWS = 1 << 14
+
 
 def _check_region(net: BNN, region: Region, what: str = "network") -> None:
     if int(region.n) != net.n_inputs:
@@ -50,45 +73,254 @@ def _check_region(net: BNN, region: Region, what: str = "network") -> None:
         )
 
 
+def _check_batch(batch_size: int | None) -> int:
+    if batch_size is None:
+        return DEFAULT_BATCH
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise DataError(f"batch_size: must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _check_layers(net: BNN, layers: Sequence[int]) -> tuple[int, ...]:
+    out = []
+    for l in layers:
+        if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or not 1 <= l <= len(net.hidden):
+            raise DataError(f"layers: {l!r} is not a hidden layer of {net!r} (1..{len(net.hidden)})")
+        out.append(int(l))
+    return tuple(out)
+
+
+# -- walks: a region cut into blocks, in members() order ---------------------------------
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One batch of members: per network (kept codes, classes) and a row builder."""
+
+    results: tuple[tuple[dict[int, np.ndarray], np.ndarray], ...]
+    member: Callable[[int], np.ndarray]
+    size: int
+
+
+def _first_weights(net: BNN) -> np.ndarray:
+    return net.hidden[0].weights if net.hidden else net.output.weights
+
+
+def _table_limit(region: Region) -> int:
+    """Largest layer table worth building for this region (its size, capped)."""
+    return min(int(region.size), 1 << TABLE_MAX_FANIN)
+
+
+def _finish(ev: Evaluator, first: np.ndarray, is_fires: bool, layers: tuple[int, ...], limit: int):
+    if is_fires:
+        return ev.finish_fires(first, layers=layers, table_limit=limit)
+    return ev.finish(first, layers=layers, table_limit=limit)
+
+
+def _coded_walk(
+    nets: Sequence[BNN], evs: Sequence[Evaluator], layers: Sequence[tuple[int, ...]],
+    base: np.ndarray, free: np.ndarray, region: Region, batch: int,
+) -> Iterator[_Batch]:
+    """Whole space or cube: members are integers u over ``free`` (bit t = input free[t])."""
+    tabs = [InputTables(_first_weights(net), base, free) for net in nets]
+    lb = tabs[0].low_bits
+    n_high = 1 << (len(free) - lb)
+    per = max(1, batch >> lb)
+    limit = _table_limit(region)
+    for h0 in range(0, n_high, per):
+        H = min(per, n_high - h0)
+        results = []
+        for net, ev, it, lay in zip(nets, evs, tabs, layers):
+            if net.hidden:
+                results.append(_finish(ev, it.fires_block(h0, H, net.hidden[0].thresholds), True, lay, limit))
+            else:
+                results.append(_finish(ev, it.dots_block(h0, H), False, lay, limit))
+
+        def member(t: int, h0: int = h0) -> np.ndarray:
+            u = (h0 << lb) + int(t)
+            x = base.copy()
+            x[free] = [(u >> i) & 1 for i in range(len(free))]
+            return x
+
+        yield _Batch(tuple(results), member, H << lb)
+
+
+def _combos(m: int, p: int) -> np.ndarray:
+    """All p-subsets of range(m) in lexicographic order, (C(m, p), p) int64."""
+    if p == 0:
+        return np.zeros((1, 0), np.int64)
+    return np.fromiter(itertools.chain.from_iterable(itertools.combinations(range(m), p)),
+                       dtype=np.int64, count=comb(m, p) * p).reshape(-1, p)
+
+
+def _ball_walk(
+    nets: Sequence[BNN], evs: Sequence[Evaluator], layers: Sequence[tuple[int, ...]],
+    region: HammingBall, batch: int, suffix_rows: int = SUFFIX_MAX_ROWS,
+) -> Iterator[_Batch]:
+    """Hamming ball: first-layer dots = dot(centre) + sum of the flipped bits' deltas."""
+    center = region.center
+    idx = region.mutable_indices
+    mm, R = len(idx), region.effective_radius
+    P = 0
+    while P < R and comb(mm, P + 1) <= suffix_rows:
+        P += 1
+    combos = [_combos(mm, p) for p in range(P + 1)]
+    firsts = [c[:, 0] if c.shape[1] else np.zeros(0, np.int64) for c in combos]
+    limit = _table_limit(region)
+    s_c = 2 * center.astype(np.int64) - 1
+    per_net = []
+    for net in nets:
+        W = _first_weights(net).astype(np.int64)
+        d0 = W @ s_c
+        D = (-2 * W[:, idx] * s_c[idx][None, :]).T  # (mm, m1): what flipping idx[t] adds
+        sums = [np.zeros((1, W.shape[0]), np.int64)]
+        for p in range(1, P + 1):
+            sums.append(sum(D[combos[p][:, q]] for q in range(p)))
+        theta = net.hidden[0].thresholds.astype(np.int64) if net.hidden else None
+        per_net.append((d0, D, sums, theta))
+
+    def segments() -> Iterator[tuple[tuple[int, ...], int, int]]:
+        """(prefix flips, p, start row of the suffix table) in members() order."""
+        for r in range(R + 1):
+            p = min(r, P)
+            for pre in itertools.combinations(range(mm), r - p):
+                start = 0 if not pre else int(np.searchsorted(firsts[p], pre[-1], side="right"))
+                if start < len(combos[p]) or p == 0:
+                    yield pre, p, start
+
+    pending: list[tuple[tuple[int, ...], int, int]] = []
+    rows = 0
+
+    def flush(segs: list[tuple[tuple[int, ...], int, int]]) -> _Batch:
+        results = []
+        for net, ev, lay, (d0, D, sums, theta) in zip(nets, evs, layers, per_net):
+            parts = []
+            for pre, p, start in segs:
+                shift = d0 + D[list(pre)].sum(axis=0) if pre else d0
+                if theta is not None:
+                    parts.append(sums[p][start:] >= (theta - shift)[None, :])
+                else:
+                    parts.append(sums[p][start:] + shift[None, :])
+            first = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            results.append(_finish(ev, first, theta is not None, lay, limit))
+        bounds = np.cumsum([0] + [len(combos[p]) - start for _, p, start in segs])
+
+        def member(t: int) -> np.ndarray:
+            s = int(np.searchsorted(bounds, t, side="right")) - 1
+            pre, p, start = segs[s]
+            flips = list(pre) + [int(v) for v in combos[p][start + t - int(bounds[s])]]
+            x = center.copy()
+            x[idx[flips]] ^= 1
+            return x
+
+        return _Batch(tuple(results), member, int(bounds[-1]))
+
+    for seg in segments():
+        pending.append(seg)
+        rows += len(combos[seg[1]]) - seg[2]
+        if rows >= batch:
+            yield flush(pending)
+            pending, rows = [], 0
+    if pending:
+        yield flush(pending)
+
+
+def _rows_walk(
+    nets: Sequence[BNN], evs: Sequence[Evaluator], layers: Sequence[tuple[int, ...]],
+    region: Region, batch: int,
+) -> Iterator[_Batch]:
+    """Any region: its members() rows through the packed evaluator."""
+    for X in region.members(batch):
+        results = []
+        for ev, lay in zip(evs, layers):
+            if lay:
+                tr = ev.trace(X)
+                results.append(({l: tr.codes[l - 1] for l in lay}, tr.classes))
+            else:
+                results.append(({}, ev.classify(X)))
+        yield _Batch(tuple(results), lambda t, X=X: np.asarray(X[t], dtype=np.uint8).copy(), len(X))
+
+
+def _walk(
+    nets: Sequence[BNN], region: Region, layers: Sequence[tuple[int, ...]] | None = None,
+    batch: int = DEFAULT_BATCH, suffix_rows: int = SUFFIX_MAX_ROWS,
+) -> Iterator[_Batch]:
+    """Batches of ``region`` with every network's classes (and kept codes)."""
+    layers = layers if layers is not None else [()] * len(nets)
+    evs = [Evaluator(net) for net in nets]
+    if isinstance(region, Whole) and int(region.n) <= MAX_CODED_BITS:
+        n = int(region.n)
+        return _coded_walk(nets, evs, layers, np.zeros(n, np.uint8), np.arange(n), region, batch)
+    if isinstance(region, Cube) and len(region.free) <= MAX_CODED_BITS:
+        return _coded_walk(nets, evs, layers, region.values.copy(), region.free, region, batch)
+    if isinstance(region, HammingBall):
+        return _ball_walk(nets, evs, layers, region, batch, suffix_rows)
+    return _rows_walk(nets, evs, layers, region, batch)
+
+
+# -- the questions -------------------------------------------------------------------------
+
+
 def enum_class_counts(net: BNN, region: Region, *, batch_size: int | None = None) -> ClassCounts:
-    """Exact number of members of ``region`` per class of ``net``."""
+    """Exact number of members of ``region`` per class of ``net``.
+
+    >>> import numpy as np
+    >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+    >>> from encoders.regions import HammingBall
+    >>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([1]))
+    >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+    >>> enum_class_counts(BNN((h,), o), HammingBall(np.ones(3, np.uint8), 3)).counts  # majority vote
+    (4, 4)
+    """
     _check_region(net, region)
-    ev = Evaluator(net)
     counts = np.zeros(net.n_classes, dtype=np.int64)
-    for X in region.members(batch_size or DEFAULT_BATCH):
-        counts += np.bincount(ev.classify(X), minlength=net.n_classes)
+    for b in _walk([net], region, batch=_check_batch(batch_size)):
+        counts += np.bincount(b.results[0][1], minlength=net.n_classes)
     return ClassCounts(region.size, tuple(int(c) for c in counts))
 
 
 def enum_find_class(net: BNN, region: Region, classes: Iterable[int]) -> np.ndarray | None:
-    """The first member (in ``region.members()`` order) whose class is in ``classes``, or None."""
+    """The first member (in ``region.members()`` order) whose class is in ``classes``
+    (uint8 bits), or None when no member has such a class."""
     _check_region(net, region)
-    wanted = np.array(sorted({int(c) for c in classes}), dtype=np.int64)
-    ev = Evaluator(net)
-    for X in region.members(DEFAULT_BATCH):
-        hit = np.flatnonzero(np.isin(ev.classify(X), wanted))
+    wanted = np.zeros(net.n_classes, dtype=bool)
+    for c in classes:
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+            raise DataError(f"classes: {c!r} is not a class index")
+        if 0 <= int(c) < net.n_classes:
+            wanted[int(c)] = True
+    if not wanted.any():
+        return None
+    for b in _walk([net], region):
+        hit = np.flatnonzero(wanted[b.results[0][1]])
         if hit.size:
-            return np.asarray(X[hit[0]], dtype=np.uint8).copy()
+            return b.member(int(hit[0]))
     return None
 
 
 def enum_disagreements(net_a: BNN, net_b: BNN, region: Region) -> Disagreement:
-    """Exact confusion counts of two networks over ``region``; witness = first differing member."""
+    """Exact confusion counts of two networks over ``region``; the witness is the
+    first member (in ``region.members()`` order) where their classes differ."""
     _check_region(net_a, region, "first network")
     _check_region(net_b, region, "second network")
-    ea, eb = Evaluator(net_a), Evaluator(net_b)
     cb = net_b.n_classes
     conf = np.zeros(net_a.n_classes * cb, dtype=np.int64)
     witness = None
-    for X in region.members(DEFAULT_BATCH):
-        a, b = ea.classify(X), eb.classify(X)
-        conf += np.bincount(a * cb + b, minlength=len(conf))
+    for b in _walk([net_a, net_b], region):
+        ca, cbb = b.results[0][1], b.results[1][1]
+        conf += np.bincount(ca * cb + cbb, minlength=len(conf))
         if witness is None:
-            d = np.flatnonzero(a != b)
+            d = np.flatnonzero(ca != cbb)
             if d.size:
-                witness = np.asarray(X[d[0]], dtype=np.uint8).copy()
+                witness = b.member(int(d[0]))
     confusion = {(int(k) // cb, int(k) % cb): int(v) for k, v in enumerate(conf) if v}
     return Disagreement(region.size, confusion, witness)
+
+
+def _key_columns(codes: list[np.ndarray], extra: list[np.ndarray]) -> np.ndarray:
+    """(N, K) uint64 matrix: every word of every code, then the extra class columns."""
+    cols = [c for c in codes] + [e.astype(np.uint64)[:, None] for e in extra]
+    return np.ascontiguousarray(np.concatenate(cols, axis=1)) if cols else np.zeros((0, 0), np.uint64)
 
 
 def enum_joint_counts(
@@ -99,26 +331,36 @@ def enum_joint_counts(
     with_class: bool = False,
     label_net: BNN | None = None,
 ) -> JointCounts:
-    """Exact counts of (code of each layer in ``layers`` (1-based), [class], [label class])."""
+    """Exact counts of the keys ``(code of each layer in layers (1-based, as code_key ints),
+    [class if with_class], [label_net's class if label_net])`` over ``region``."""
     _check_region(net, region)
-    layers = tuple(int(l) for l in layers)
-    for l in layers:
-        if not 1 <= l <= len(net.hidden):
-            raise DataError(f"layers: {l} is not a hidden layer of {net!r} (1..{len(net.hidden)})")
+    lay = _check_layers(net, list(layers))
+    nets, lays = [net], [tuple(sorted(set(lay)))]
     if label_net is not None:
         _check_region(label_net, region, "label network")
-    ev = Evaluator(net)
-    el = Evaluator(label_net) if label_net is not None else None
+        nets.append(label_net)
+        lays.append(())
+    words = [(net.hidden[l - 1].n_outputs + 63) // 64 for l in lay]
     counts: dict[tuple[int, ...], int] = {}
-    for X in region.members(DEFAULT_BATCH):
-        tr = ev.trace(X)
-        cols = [code_keys(tr.codes[l - 1]) for l in layers]
-        if with_class:
-            cols.append([int(c) for c in tr.classes])
-        if el is not None:
-            cols.append([int(c) for c in el.classify(X)])
-        for key in zip(*cols):
-            counts[key] = counts.get(key, 0) + 1
-        if not cols:
-            counts[()] = counts.get((), 0) + len(X)
-    return JointCounts(region.size, layers, with_class, label_net is not None, counts)
+    for b in _walk(nets, region, lays):
+        kept, cls = b.results[0]
+        extra = ([cls] if with_class else []) + ([b.results[1][1]] if label_net is not None else [])
+        M = _key_columns([kept[l] for l in lay], extra)
+        if M.shape[1] == 0:
+            counts[()] = counts.get((), 0) + b.size
+            continue
+        if M.shape[1] == 1:
+            uniq, cnt = np.unique(M[:, 0], return_counts=True)
+            uniq = uniq[:, None]
+        else:
+            uniq, cnt = np.unique(M, axis=0, return_counts=True)
+        for row, c in zip(uniq, cnt.tolist()):
+            key: list[int] = []
+            pos = 0
+            for w in words:
+                key.append(code_keys(row[None, pos : pos + w])[0])
+                pos += w
+            key.extend(int(v) for v in row[pos:])
+            k = tuple(key)
+            counts[k] = counts.get(k, 0) + c
+    return JointCounts(region.size, lay, with_class, label_net is not None, counts)

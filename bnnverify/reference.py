@@ -39,6 +39,9 @@ __all__ = [
     "code_key",
     "code_keys",
     "check_bits",
+    "InputTables",
+    "TABLE_MAX_FANIN",
+    "INPUT_CHUNK_BITS",
 ]
 
 #: Rows evaluated per block: the (neurons x rows) XOR/popcount buffers of a
@@ -58,6 +61,24 @@ ONE_SHOT_ELEMENTS = 1 << 17
 #: blocks, narrower ones as (neurons, rows) blocks (numpy's inner loop runs
 #: over the last axis and is slow when that axis is short).
 ROW_MAJOR_MIN_NEURONS = 64
+
+#: Layers with at most this many inputs may be replaced by a lookup table
+#: indexed by their input code (2**20 entries: a few MB, built in ~0.1 s).
+TABLE_MAX_FANIN = 20
+
+#: Integer-coded inputs are split into chunks of at most this many bits, each
+#: with a table of its partial dot products (2**10 rows per chunk).
+INPUT_CHUNK_BITS = 10
+
+#: Rows per block in :meth:`Evaluator.finish` (table lookups are cheap per row).
+FINISH_BLOCK = 1 << 14
+
+#: :meth:`Evaluator.classify_ints` builds layer tables when the batch has at
+#: least this many times as many rows as the largest table.
+TABLE_MIN_ROWS_FACTOR = 1
+
+#: Integer-coded inputs: at most this many input bits (codes are uint64).
+MAX_CODED_BITS = 63
 
 #: Byte popcounts of this many words are summed in uint8 (3 * 64 <= 255)
 #: before one widening add into the accumulator.
@@ -145,14 +166,25 @@ def _small_ufunc_buffers() -> Iterator[None]:
 
 
 def _pack_rows_T(fires: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, m) booleans -> packed codes (N, words) and their transpose (words, N), both uint64."""
+    """(N, m) booleans -> packed codes (N, words) and their transpose (words, N), both uint64.
+
+    Packs the flattened rows in one call (``np.packbits`` along a short last
+    axis loops row by row).
+    """
     N, m = fires.shape
     words = (m + 63) // 64
-    b = np.packbits(fires, axis=1, bitorder="little")
-    if b.shape[1] != words * 8:
-        b = np.concatenate([b, np.zeros((N, words * 8 - b.shape[1]), np.uint8)], axis=1)
+    m8 = -(-m // 8) * 8
+    if m8 != m:
+        f = np.zeros((N, m8), np.bool_)
+        f[:, :m] = fires
+        fires = f
+    b = np.packbits(np.ascontiguousarray(fires).reshape(-1), bitorder="little").reshape(N, m8 // 8)
+    if m8 // 8 != words * 8:
+        padded = np.zeros((N, words * 8), np.uint8)
+        padded[:, : m8 // 8] = b
+        b = padded
     P = b.view("<u8")
-    return P, np.ascontiguousarray(P.T)
+    return P, (P.reshape(1, N) if words == 1 else np.ascontiguousarray(P.T))
 
 
 def _pack_inputs(X: np.ndarray, words: int) -> np.ndarray:
@@ -312,17 +344,153 @@ class Evaluator:
             codes.append(code)
         return codes, self._popcounts(len(self._stages) - 1, cur, ws)
 
-    def _blocks(self, N: int) -> list[tuple[int, int]]:
-        return [(s, min(N, s + self.chunk)) for s in range(0, N, self.chunk)]
+    def _tabled(self, index: int, limit: int) -> bool:
+        """Whether stage ``index`` gets a lookup table when tables up to ``limit`` rows are allowed."""
+        n = self._stages[index].n
+        return n <= TABLE_MAX_FANIN and (1 << n) <= limit
 
-    def _map_blocks(self, N: int, work: Callable[[int, int], None]) -> None:
+    def _stage_table(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Stage ``index`` evaluated on every input code ``0 .. 2**fan_in - 1`` (cached).
+
+        Hidden stage: ((2**f, out_words) uint64 codes, None); output stage:
+        ((2**f, c) int64 dots, (2**f,) int64 classes).
+        """
+        key = ("stage", index)
+        have = self._tables.get(key)
+        if have is not None:
+            return have  # type: ignore[return-value]
+        st = self._stages[index]
+        XT = np.arange(1 << st.n, dtype=np.uint64)[None, :]
+        last = index == len(self._stages) - 1
+        out = np.empty((XT.shape[1], self.net.n_classes if last else st.out_words), np.int64 if last else np.uint64)
+        ws = self._workspace()
+        with _small_ufunc_buffers():
+            for s, e in self._blocks(XT.shape[1]):
+                pc = self._popcounts(index, XT[:, s:e], ws)
+                out[s:e] = self._output_dots(pc) if last else self._fire(index, pc, ws)[0]
+        table = (out, self._classes_of_dots(out) if last else None)
+        self._tables[key] = table
+        return table
+
+    def _finish_block(
+        self, code: np.ndarray, XT: np.ndarray, ws: _Workspace, start: int, keep: frozenset[int], limit: int
+    ) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        """Run stages ``start..`` on one block whose input (hidden layer ``start``'s code) is
+        ``code`` (N, words) / ``XT`` (words, N); codes of hidden layers in ``keep`` and classes."""
+        kept: dict[int, np.ndarray] = {}
+        last = len(self._stages) - 1
+        for i in range(start, last + 1):
+            if i >= 1 and i in keep:
+                kept[i] = code
+            if self._tabled(i, limit):
+                tab, classes = self._stage_table(i)
+                idx = code[:, 0]
+                if i == last:
+                    return kept, classes[idx]  # type: ignore[index]
+                code = tab[idx]
+                XT = np.ascontiguousarray(code.T)
+            else:
+                pc = self._popcounts(i, XT, ws)
+                if i == last:
+                    return kept, self._classes_of_dots(self._output_dots(pc))
+                code, XT = self._fire(i, pc, ws)
+        raise AssertionError("unreachable: the output stage returns")
+
+    def finish(
+        self, first_dots: np.ndarray, *, layers: tuple[int, ...] = (), table_limit: int = 0
+    ) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        """Classes (and hidden codes) of inputs given by their first-layer dot products.
+
+        ``first_dots`` is (N, m) integer: the dot products of the first layer
+        (the output layer if there is no hidden layer). Returns the packed
+        (N, words) codes of the hidden layers in ``layers`` (1-based) and the
+        (N,) classes. Layers with ``f <= TABLE_MAX_FANIN`` inputs and
+        ``2**f <= table_limit`` are replaced by lookup tables over their input
+        codes (built once, cached): worth it when at least ``2**f`` rows will
+        be evaluated (the default 0 builds none).
+        """
+        dots = np.asarray(first_dots)
+        if len(self._stages) == 1:
+            return {}, self._classes_of_dots(dots)
+        info = np.iinfo(dots.dtype) if np.issubdtype(dots.dtype, np.integer) else None
+        theta = self.net.hidden[0].thresholds
+        if info is not None:
+            theta = np.clip(theta, info.min, info.max).astype(dots.dtype)  # |dot| <= n: same answers
+        return self.finish_fires(dots >= theta, layers=layers, table_limit=table_limit)
+
+    def finish_fires(
+        self, fires: np.ndarray, *, layers: tuple[int, ...] = (), table_limit: int = 0
+    ) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        """As :meth:`finish`, given the first hidden layer's output bits (N, m) instead of its dots."""
+        if len(self._stages) == 1:
+            raise DataError(f"{self.net!r} has no hidden layer: give its output dots to finish()")
+        fires = np.asarray(fires, dtype=np.bool_)
+        if fires.ndim != 2 or fires.shape[1] != self._stages[0].m:
+            raise DataError(f"fires: expected shape (N, {self._stages[0].m}), got {fires.shape}")
+        keep = frozenset(int(l) for l in layers)
+        N = len(fires)
+        kept: dict[int, np.ndarray] = {l: np.empty((N, self._stages[l - 1].out_words), np.uint64) for l in keep}
+        classes = np.empty(N, np.int64)
+
+        def work(s: int, e: int) -> None:
+            code, XT = _pack_rows_T(fires[s:e])
+            got, cls = self._finish_block(code, XT, self._workspace(), 1, keep, table_limit)
+            if 1 in keep:
+                got[1] = code
+            for l, c in got.items():
+                kept[l][s:e] = c
+            classes[s:e] = cls
+
+        self._map_blocks(N, work, block=max(self.chunk, FINISH_BLOCK))
+        return kept, classes
+
+    def input_tables(self) -> "InputTables":
+        """Chunk tables of the first layer over all ``n`` inputs (n <= 63; cached)."""
+        have = self._tables.get(("inputs", 0))
+        if have is None:
+            n = self.net.n_inputs
+            if n > MAX_CODED_BITS:
+                raise DataError(f"integer-coded inputs: the model has {n} inputs, at most {MAX_CODED_BITS} fit a code")
+            w = self.net.hidden[0].weights if self.net.hidden else self.net.output.weights
+            have = InputTables(w, np.zeros(n, np.uint8), np.arange(n))
+            self._tables[("inputs", 0)] = have
+        return have  # type: ignore[return-value]
+
+    def classify_ints(self, codes: np.ndarray, *, table_limit: int | None = None) -> np.ndarray:
+        """Classes of inputs given as integers (bit i of the code = input i), for n <= 63.
+
+        The first layer comes from :class:`InputTables` (no bit rows are
+        built); later layers become lookup tables as in :meth:`finish`, with
+        ``table_limit`` defaulting to the batch size.
+
+        >>> import numpy as np
+        >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+        >>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
+        >>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
+        >>> Evaluator(BNN((h,), o)).classify_ints(np.arange(4)).tolist()  # codes 0..3 = rows 00, 10, 01, 11
+        [0, 0, 1, 0]
+        """
+        codes = np.asarray(codes)
+        n = self.net.n_inputs
+        if codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer):
+            raise DataError(f"integer-coded inputs: expected a 1-D integer array, got {codes.dtype} {codes.shape}")
+        if codes.size and (int(codes.min()) < 0 or int(codes.max()) >> n):
+            raise DataError(f"integer-coded inputs: codes must lie in 0 .. 2**{n} - 1")
+        limit = len(codes) if table_limit is None else int(table_limit)
+        return self.finish(self.input_tables().dots(codes.astype(np.uint64)), table_limit=limit)[1]
+
+    def _blocks(self, N: int, block: int | None = None) -> list[tuple[int, int]]:
+        step = block or self.chunk
+        return [(s, min(N, s + step)) for s in range(0, N, step)]
+
+    def _map_blocks(self, N: int, work: Callable[[int, int], None], block: int | None = None) -> None:
         """Call ``work(start, stop)`` for every block, on a pool when ``threads > 1``."""
 
         def run(se: tuple[int, int]) -> None:
             with _small_ufunc_buffers():
                 work(*se)
 
-        blocks = self._blocks(N)
+        blocks = self._blocks(N, block)
         if self.threads > 1 and len(blocks) > 1:
             with ThreadPoolExecutor(max_workers=min(self.threads, len(blocks))) as pool:
                 list(pool.map(run, blocks))
@@ -379,3 +547,92 @@ class Evaluator:
     def classify_one(self, x: np.ndarray) -> int:
         """Class of a single input."""
         return int(self.classify(np.asarray(x)[None, :] if np.ndim(x) == 1 else x)[0])
+
+
+class InputTables:
+    """First-layer dot products of integer-coded inputs, from per-chunk tables.
+
+    An input is given by an integer ``u`` over the ``free`` input positions
+    (bit t of ``u`` is the value of input ``free[t]``); every other input is
+    fixed to ``base``. Its dot products are
+    ``base_dot + sum_k T_k[(u >> offset_k) & (2**bits_k - 1)]``: the free
+    bits are split into chunks of at most ``chunk_bits`` bits and ``T_k``
+    holds, for every value of chunk k, what its one-bits add (``+2 W``
+    each, starting from all free bits at 0 = -1).
+
+    >>> import numpy as np
+    >>> W = np.array([[1, -1, 1], [-1, -1, 1]], dtype=np.int8)
+    >>> it = InputTables(W, np.array([1, 0, 0], np.uint8), free=[1, 2], chunk_bits=1)
+    >>> it.dots(np.arange(4)).tolist()  # x = (1, u0, u1)
+    [[1, -1], [-1, -3], [3, 1], [1, -1]]
+    """
+
+    def __init__(self, weights: np.ndarray, base: np.ndarray, free: "np.ndarray | list[int]",
+                 chunk_bits: int = INPUT_CHUNK_BITS) -> None:
+        W = np.asarray(weights).astype(np.int64)
+        m, n = W.shape
+        free = np.asarray(free, dtype=np.int64).reshape(-1)
+        if len(free) > MAX_CODED_BITS:
+            raise DataError(f"integer-coded inputs: {len(free)} free bits, at most {MAX_CODED_BITS} fit a code")
+        if chunk_bits < 1:
+            raise DataError(f"chunk_bits: must be positive, got {chunk_bits}")
+        s = 2 * np.asarray(base, dtype=np.int64) - 1
+        s[free] = -1
+        self.n_free = len(free)
+        self.m = m
+        self.dtype = np.int16 if n < np.iinfo(np.int16).max // 2 else np.int32
+        self.base_dot = (W @ s).astype(self.dtype)
+        self.offsets: list[int] = []
+        self.tables: list[np.ndarray] = []
+        for off in range(0, len(free), chunk_bits):
+            cols = free[off : off + chunk_bits]
+            b = len(cols)
+            v = np.arange(1 << b, dtype=np.int64)
+            bits = (v[:, None] >> np.arange(b)[None, :]) & 1
+            self.offsets.append(off)
+            self.tables.append(np.ascontiguousarray((2 * bits @ W[:, cols].T).astype(self.dtype)))
+
+    @property
+    def low_bits(self) -> int:
+        """Bits of the first chunk (the block unit of :meth:`dots_block`)."""
+        return int(self.tables[0].shape[0]).bit_length() - 1 if self.tables else 0
+
+    def _digit(self, u: np.ndarray, k: int) -> np.ndarray:
+        mask = np.uint64(self.tables[k].shape[0] - 1)
+        return ((u >> np.uint64(self.offsets[k])) & mask).astype(np.intp)
+
+    def dots(self, u: np.ndarray) -> np.ndarray:
+        """(N, m) dot products of the inputs coded by ``u`` (uint64)."""
+        u = np.asarray(u, dtype=np.uint64)
+        out = np.broadcast_to(self.base_dot, (len(u), self.m)).copy()
+        for k in range(len(self.tables)):
+            out += self.tables[k][self._digit(u, k)]
+        return out
+
+    def dots_block(self, high_start: int, high_count: int) -> np.ndarray:
+        """Dots of the codes ``u = h * 2**low_bits + lo`` for ``h`` in
+        ``[high_start, high_start + high_count)`` and every ``lo``, in increasing ``u``:
+        ((high_count * 2**low_bits), m)."""
+        if not self.tables:
+            return self.base_dot[None, :].copy()
+        lb = self.low_bits
+        h = (np.arange(high_start, high_start + high_count, dtype=np.uint64)) << np.uint64(lb)
+        high = np.broadcast_to(self.base_dot, (high_count, self.m)).copy()
+        for k in range(1, len(self.tables)):
+            high += self.tables[k][self._digit(h, k)]
+        out = self.tables[0][None, :, :] + high[:, None, :]
+        return out.reshape(-1, self.m)
+
+    def fires_block(self, high_start: int, high_count: int, thresholds: np.ndarray) -> np.ndarray:
+        """``dots_block(high_start, high_count) >= thresholds`` as (N, m) booleans, computed
+        by comparing the low chunk's table with per-high shifted thresholds (no sum array)."""
+        if not self.tables:
+            return (self.base_dot >= thresholds)[None, :]
+        lb = self.low_bits
+        h = (np.arange(high_start, high_start + high_count, dtype=np.uint64)) << np.uint64(lb)
+        shifted = np.asarray(thresholds, dtype=np.int64)[None, :] - self.base_dot.astype(np.int64)[None, :]
+        for k in range(1, len(self.tables)):
+            shifted = shifted - self.tables[k][self._digit(h, k)]
+        lo, hi = int(self.tables[0].min(initial=0)), int(self.tables[0].max(initial=0))
+        shifted = np.clip(shifted, lo - 1, hi + 1).astype(self.dtype)  # same comparisons
+        return (self.tables[0][None, :, :] >= shifted[:, None, :]).reshape(-1, self.m)

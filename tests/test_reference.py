@@ -10,6 +10,7 @@ from bnnverify.reference import Evaluator, code_key, code_keys, pack_bits, unpac
 from encoders.layers import winner
 from strategies import all_inputs, networks, plain_forward
 import pytest
+from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 
 @given(networks(n_inputs=st.integers(1, 16), width=st.integers(1, 12)))
@@ -48,8 +49,26 @@ def test_bad_inputs_are_named():
         ev.classify(np.array([[0, 2, 1]]))
 
 
+@st.composite
+def seeded_networks(draw, max_inputs: int = 140, max_width: int = 80):
+    """Random networks too large for element-wise hypothesis drawing (weights from a seed)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**31)))
+    widths = [draw(st.integers(1, max_inputs))] + [draw(st.integers(1, max_width)) for _ in range(draw(st.integers(0, 3)))]
+    hidden = []
+    for i in range(len(widths) - 1):
+        n, m = widths[i], widths[i + 1]
+        w = np.where(rng.random((m, n)) < draw(st.sampled_from([0.5, 0.1, 0.9])), 1, -1).astype(np.int8)
+        t = rng.integers(-n - 2, n + 3, m) if draw(st.booleans()) else rng.integers(-3, 4, m)
+        hidden.append(ThresholdLayer(w, t.astype(np.int64)))
+    c = draw(st.integers(2, 5))
+    w = np.where(rng.random((c, widths[-1])) < 0.5, 1, -1).astype(np.int8)
+    scale = rng.choice([1.0, -1.0, 0.5, 0.0, 2.0], c)
+    bias = rng.choice([0.0, 0.0, 1.0, -0.5, 1e-9], c)
+    return BNN(tuple(hidden), ArgmaxLayer(w, scale, bias))
+
+
 @given(
-    networks(n_inputs=st.integers(1, 140), width=st.integers(1, 80), n_hidden=st.integers(0, 3)),
+    seeded_networks(),
     st.integers(1, 70),
     st.sampled_from([0, 1 << 17]),
     st.sampled_from([1, 64, 10**6]),
