@@ -73,25 +73,46 @@ def sign_pm1(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, one, -one)
 
 
-def _surrogate(x: torch.Tensor, kind: str) -> torch.Tensor:
+_APPROX_SIGN = 1
+_CLIPPED = 0
+
+
+class _SignSTE(torch.autograd.Function):
+    """Forward ``sign_pm1``; backward the surrogate's derivative (one autograd node)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, kind: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.kind = kind
+        return sign_pm1(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        if ctx.kind == _APPROX_SIGN:  # d/dx of 2x - x|x| on [-1, 1]: 2 - 2|x|, 0 outside
+            return grad * torch.clamp(2.0 - 2.0 * x.abs(), min=0.0), None
+        return grad * (x.abs() <= 1.0).to(grad.dtype), None
+
+
+def _kind_code(kind: str) -> int:
     if kind == "ste":
-        return torch.clamp(x, -1.0, 1.0)
+        return _CLIPPED
     if kind == "approx_sign":
-        xc = torch.clamp(x, -1.0, 1.0)
-        return 2.0 * xc - xc * xc.abs()  # 2x + x^2 on [-1,0), 2x - x^2 on [0,1], flat outside
+        return _APPROX_SIGN
     raise ModelError(f"ste: unknown estimator {kind!r}; valid: {', '.join(STE_KINDS)}")
 
 
 def binarize(x: torch.Tensor, kind: str = "ste") -> torch.Tensor:
-    """``sign_pm1(x)`` in the forward pass, the gradient of the ``kind`` surrogate backward.
+    """``sign_pm1(x)`` forward; backward the derivative of the ``kind`` surrogate.
 
-    The forward value is exactly ±1 (``s + (f - f) == s`` in floating point).
+    ``"ste"``: clipped identity, gradient ``1`` on ``|x| <= 1``, else 0.
+    ``"approx_sign"``: ``2x + x^2`` on ``[-1, 0)``, ``2x - x^2`` on ``[0, 1)``,
+    ``±1`` outside, so the gradient is ``2 - 2|x|`` on ``[-1, 1]``, else 0.
     """
-    s = sign_pm1(x).detach()
+    code = _kind_code(kind)
     if not x.requires_grad:
-        return s
-    f = _surrogate(x, kind)
-    return s + (f - f.detach())
+        return sign_pm1(x)
+    return _SignSTE.apply(x, code)
 
 
 class BinaryLinear(nn.Module):

@@ -212,3 +212,16 @@ def test_trained_models_agree_on_data_sets(name, hidden):
     net, margin = export_model(res.module)
     assert net.hidden == res.model.hidden and net.output == res.model.output
     assert margin == res.min_margin
+
+
+@pytest.mark.parametrize("kind", ["ste", "approx_sign"])
+def test_straight_through_gradients(kind):
+    from bnnverify.torch_modules import binarize
+
+    x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.25, 0.999, 1.5], requires_grad=True)
+    y = binarize(x, kind)
+    assert y.tolist() == [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0, 1.0]
+    y.sum().backward()
+    xs = x.detach().numpy().astype(np.float64)
+    want = (np.abs(xs) <= 1).astype(float) if kind == "ste" else np.clip(2 - 2 * np.abs(xs), 0, None)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
