@@ -25,7 +25,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from encoders.layers import BNN
-from encoders.regions import Region
+from encoders.regions import HammingBall, Region
 
 from .atomic import atomic_write
 from .errors import DataError, RegionError
@@ -210,7 +210,16 @@ def compute_infoplane(
     elif dataset is not None:
         source = {"kind": "dataset-balls", "name": str(dataset.name), "radius": int(radius or 0), "rows": len(dataset.X)}
         meth = None
-        for s in snaps:
+        mixture = _materialized_balls(dataset, int(radius or 0), net0, method)
+        if mixture is not None:  # enumerate every ball once, reuse for every snapshot
+            X, y = mixture
+            meth = CountMethod.ENUM
+            src = {**source, "size": len(X)}
+            for s in snaps:
+                points += _points(info_from_rows(s.net, X, labels=lab, y=y, region=src, method=meth), s)
+                if progress:
+                    progress(s.epoch)
+        for s in snaps if mixture is None else ():
             rep = info_over_balls(s.net, dataset, int(radius or 0), labels=lab, method=method, budget=budget)
             meth = rep.method
             points += _points(rep, s)
@@ -240,6 +249,26 @@ def compute_infoplane(
         kind, "Y = the final snapshot's prediction" if isinstance(labels, str) and labels == "final"
         else "Y = a label model's prediction")
     return InfoPlane(source, kind, meth or CountMethod.BDD, tuple(points), time.perf_counter() - t0, note)
+
+
+def _materialized_balls(dataset: Any, radius: int, net: BNN, method: str | CountMethod
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+    """All members of every ball (with the row's label), if enumeration is chosen and they fit in memory."""
+    X = np.asarray(dataset.X, dtype=np.uint8)
+    if X.ndim != 2 or X.shape[1] != net.n_inputs:
+        raise DataError(f"data set {dataset.name!r}: rows have {X.shape[-1]} bits, the model expects {net.n_inputs}")
+    if len(X) == 0:
+        raise DataError(f"data set {dataset.name!r}: no rows")
+    ball = HammingBall(X[0], radius)
+    if resolve_method(ball, method) is not CountMethod.ENUM or ball.size * len(X) > MATERIALIZE_LIMIT:
+        return None
+    parts, labels = [], []
+    y = np.asarray(dataset.y, dtype=np.int64)
+    for i in range(len(X)):
+        members = np.concatenate(list(HammingBall(X[i], radius).members()))
+        parts.append(members)
+        labels.append(np.full(len(members), y[i], np.int64))
+    return np.concatenate(parts), np.concatenate(labels)
 
 
 def write_csv(plane: InfoPlane, path: "str | os.PathLike[str]") -> Path:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bnnverify.errors import DataError, RegionError
-from bnnverify.information import CountMethod, LabelKind, info_over_dataset, info_over_region
+from bnnverify.information import CountMethod, LabelKind, info_over_balls, info_over_dataset, info_over_region
 from bnnverify.infoplane import CSV_COLUMNS, compute_infoplane, load_snapshots, plot_infoplane, write_csv
 from bnnverify.modelio import save_model
 from cli import main
@@ -71,6 +71,15 @@ def test_plane_points_equal_per_snapshot_reports(tmp_path_factory, nets, data):
     for e, net in enumerate(nets):
         rep = info_over_dataset(net, ds)
         assert [p.I_TY for p in plane.points if p.epoch == e] == [li.I_TY for li in rep.layers]
+    radius = data.draw(st.integers(0, 2))
+    small = SimpleNamespace(name="rows", X=rows[:3], y=np.arange(len(rows[:3])) % 3)
+    plane = compute_infoplane(d, dataset=small, radius=radius)  # balls enumerated once, reused
+    for e, net in enumerate(nets):
+        rep = info_over_balls(net, small, radius, method="bdd")
+        got = [p for p in plane.points if p.epoch == e]
+        assert [p.codes for p in got] == [li.codes for li in rep.layers]
+        assert all(abs(p.I_TY - li.I_TY) < 1e-12 and abs(p.I_XT - li.I_XT) < 1e-12 for p, li in zip(got, rep.layers))
+        assert got[0].region_size == rep.region_size
 
 
 def _fixed_run(tmp_path, k=4):
