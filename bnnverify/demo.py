@@ -67,7 +67,7 @@ def _step_summary(ctx: DemoContext) -> None:
         if ctx.as_json:
             ctx.echo({"step": "summary", "model": key, **summary_to_dict(s)})
         else:
-            ctx.echo(f"summary of {key}:\n{format_summary(s)}")
+            ctx.echo(format_summary(s, title=net.metadata.get("name", key)))
 
 
 STEPS.append(_step_summary)

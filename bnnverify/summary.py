@@ -209,10 +209,13 @@ def _fmt_bits(bits: int) -> str:
     return f"{bits} b ({-(-bits // _BITS_PER_BYTE)} B)"
 
 
-def format_summary(s: Summary) -> str:
-    """A plain-text table of ``s`` (one row per layer, then totals)."""
+def format_summary(s: Summary, title: str | None = None) -> str:
+    """A plain-text table of ``s`` (one row per layer, then totals).
+
+    ``title`` defaults to the model's ``name`` metadata, else ``"model"``.
+    """
     meta = dict(s.metadata)
-    title = meta.get("name", "model")
+    title = title if title is not None else meta.get("name", "model")
     head = f"Model: {title}  widths {'-'.join(map(str, s.widths))}"
     if "source" in meta:
         head += f"  (source: {meta['source']})"

@@ -54,6 +54,7 @@ def test_summarize_matches_brute_force(net) -> None:
     assert s.total.constant == sum(l.constant for l in s.layers)
     text = format_summary(s)
     assert all(l.name in text for l in s.layers) and "total" in text
+    assert format_summary(s, title="my-net").startswith("Model: my-net")
     d = summary_to_dict(s)
     assert json.loads(json.dumps(d)) == d
     assert d["total"]["packed_bytes"] == -(-s.total.packed_bits // 8)
