@@ -19,7 +19,6 @@ Every engine's answer is replayed here; tests compare every encoder with it.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -270,23 +269,29 @@ class Evaluator:
         self._bias = out.bias
         self._one_shot = ONE_SHOT_ELEMENTS
         self._row_major_min = ROW_MAJOR_MIN_NEURONS
-        self._workspaces: dict[int, _Workspace] = {}
+        self._workspaces: list[_Workspace] = []
         self._tables: dict[tuple[str, int], object] = {}
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["_workspaces"] = {}
+        state["_workspaces"] = []
         state["_tables"] = {}
         return state
 
     # -- the block kernel ------------------------------------------------------------
 
-    def _workspace(self) -> _Workspace:
-        key = threading.get_ident()
-        ws = self._workspaces.get(key)
-        if ws is None:
-            ws = self._workspaces.setdefault(key, _Workspace())
-        return ws
+    @contextmanager
+    def _workspace(self) -> Iterator[_Workspace]:
+        """A free workspace for one block (list pop/append are atomic: safe across threads;
+        there are never more workspaces than blocks evaluated at the same time)."""
+        try:
+            ws = self._workspaces.pop()
+        except IndexError:
+            ws = _Workspace()
+        try:
+            yield ws
+        finally:
+            self._workspaces.append(ws)
 
     def _popcounts(self, index: int, XT: np.ndarray, ws: _Workspace) -> np.ndarray:
         """(N, m) popcounts of ``x XOR w`` for stage ``index`` (maybe a transposed view).
@@ -363,8 +368,7 @@ class Evaluator:
         XT = np.arange(1 << st.n, dtype=np.uint64)[None, :]
         last = index == len(self._stages) - 1
         out = np.empty((XT.shape[1], self.net.n_classes if last else st.out_words), np.int64 if last else np.uint64)
-        ws = self._workspace()
-        with _small_ufunc_buffers():
+        with _small_ufunc_buffers(), self._workspace() as ws:
             for s, e in self._blocks(XT.shape[1]):
                 pc = self._popcounts(index, XT[:, s:e], ws)
                 out[s:e] = self._output_dots(pc) if last else self._fire(index, pc, ws)[0]
@@ -434,7 +438,8 @@ class Evaluator:
 
         def work(s: int, e: int) -> None:
             code, XT = _pack_rows_T(fires[s:e])
-            got, cls = self._finish_block(code, XT, self._workspace(), 1, keep, table_limit)
+            with self._workspace() as ws:
+                got, cls = self._finish_block(code, XT, ws, 1, keep, table_limit)
             if 1 in keep:
                 got[1] = code
             for l, c in got.items():
@@ -510,10 +515,11 @@ class Evaluator:
         dots = np.empty((N, self.net.n_classes), np.int64)
 
         def work(s: int, e: int) -> None:
-            cs, pc = self._run(XT[:, s:e], self._workspace())
+            with self._workspace() as ws:  # pc lives in the workspace: use it before release
+                cs, pc = self._run(XT[:, s:e], ws)
+                dots[s:e] = self._output_dots(pc)
             for l, c in enumerate(cs):
                 codes[l][s:e] = c
-            dots[s:e] = self._output_dots(pc)
 
         self._map_blocks(N, work)
         scores = self._scale[None, :] * dots.astype(np.float64) + self._bias[None, :]
@@ -528,8 +534,9 @@ class Evaluator:
         classes = np.empty(N, np.int64)
 
         def work(s: int, e: int) -> None:
-            _, pc = self._run(XT[:, s:e], self._workspace())
-            classes[s:e] = self._classes_of_dots(self._output_dots(pc))
+            with self._workspace() as ws:  # pc lives in the workspace: use it before release
+                _, pc = self._run(XT[:, s:e], ws)
+                classes[s:e] = self._classes_of_dots(self._output_dots(pc))
 
         self._map_blocks(N, work)
         return classes
