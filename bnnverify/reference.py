@@ -76,6 +76,10 @@ FINISH_BLOCK = 1 << 14
 #: least this many times as many rows as the largest table.
 TABLE_MIN_ROWS_FACTOR = 1
 
+#: Narrow stages' fires are packed column-wise (see ``_pack_columns``) in
+#: blocks of at least this many rows (below, its per-call overhead dominates).
+PACK_COLUMNS_MIN_ROWS = 2048
+
 #: Integer-coded inputs: at most this many input bits (codes are uint64).
 MAX_CODED_BITS = 63
 
@@ -184,6 +188,31 @@ def _pack_rows_T(fires: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         b = padded
     P = b.view("<u8")
     return P, (P.reshape(1, N) if words == 1 else np.ascontiguousarray(P.T))
+
+
+def _pack_columns(fires: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(m, N) booleans -> packed codes (N, words) (a transposed view) and (words, N), uint64.
+
+    Builds each code byte from 8 rows with uint8 shifts, then each word from
+    its bytes: ~m + m/8 vector passes over N, instead of transposing the
+    booleans (numpy copies transposed 1-byte arrays slowly).
+    """
+    m, N = fires.shape
+    words = (m + 63) // 64
+    u8 = np.ascontiguousarray(fires).view(np.uint8)
+    out = np.zeros((words, N), np.uint64)
+    byte = np.empty(N, np.uint8)
+    tmp = np.empty(N, np.uint8)
+    wide = np.empty(N, np.uint64)
+    for k in range(0, m, 8):
+        np.copyto(byte, u8[k])
+        for j in range(1, min(8, m - k)):
+            np.left_shift(u8[k + j], np.uint8(j), out=tmp)
+            np.bitwise_or(byte, tmp, out=byte)
+        np.copyto(wide, byte)
+        np.left_shift(wide, np.uint64(k % 64), out=wide)
+        np.bitwise_or(out[k // 64], wide, out=out[k // 64])
+    return out.T, out
 
 
 def _pack_inputs(X: np.ndarray, words: int) -> np.ndarray:
@@ -327,6 +356,9 @@ class Evaluator:
     def _fire(self, index: int, pc: np.ndarray, ws: _Workspace) -> tuple[np.ndarray, np.ndarray]:
         """Packed code of hidden stage ``index`` from (N, m) popcounts: (N, words) and (words, N)."""
         st = self._stages[index]
+        if not pc.flags.c_contiguous and pc.shape[0] >= PACK_COLUMNS_MIN_ROWS:
+            # (m, N) popcounts of a narrow stage: compare and pack without transposing
+            return _pack_columns(np.less(pc.T, st.lim[:, None]))
         fires = ws.get((index, "fires"), pc.shape, np.bool_)
         np.less(pc, st.lim, out=fires)
         return _pack_rows_T(fires)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from bnnverify.errors import DataError
 from bnnverify.reference import Evaluator, code_key, code_keys, pack_bits, unpack_bits
@@ -101,3 +101,26 @@ def test_empty_batch_and_single_rows():
     assert tr.classes.shape == (0,) and tr.dots.shape == (0, 3) and tr.codes[0].shape == (0, 2)
     X = rng.integers(0, 2, (5, 130), dtype=np.uint8)
     assert [ev.classify_one(x) for x in X] == ev.classify(X).tolist() == plain_forward(net, X)[2].tolist()
+
+
+@given(st.integers(1, 200), st.integers(1, 50), st.integers(0, 2**31))
+def test_column_and_row_packing_agree(m, N, seed):
+    from bnnverify.reference import _pack_columns, _pack_rows_T
+
+    f = np.random.default_rng(seed).random((N, m)) < 0.5
+    P, PT = _pack_rows_T(f)
+    Q, QT = _pack_columns(np.ascontiguousarray(f.T))
+    assert np.array_equal(P, Q) and np.array_equal(PT, QT) and np.array_equal(PT, P.T)
+    assert np.array_equal(unpack_bits(P, m), f.astype(np.uint8))
+
+
+@settings(max_examples=15)
+@given(seeded_networks(max_inputs=100, max_width=60), st.integers(0, 2**31))
+def test_large_blocks_of_narrow_layers(net, seed):
+    """Blocks of thousands of rows take the column-packing path for narrow layers."""
+    X = np.random.default_rng(seed).integers(0, 2, (5000, net.n_inputs), dtype=np.uint8)
+    codes, dots, classes = plain_forward(net, X)
+    tr = Evaluator(net, chunk=4096).trace(X)
+    assert np.array_equal(tr.classes, classes) and np.array_equal(tr.dots, dots)
+    for l, c in enumerate(codes):
+        assert np.array_equal(unpack_bits(tr.codes[l], c.shape[1]), c)
