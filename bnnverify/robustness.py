@@ -48,7 +48,8 @@ from .reference import Evaluator, check_bits
 from .verdict import Method, Verdict, parse_method
 
 __all__ = [
-    "AUTO_ENUM_MAX_SIZE",
+    "AUTO_ENUM_MAX_DECIDE",
+    "AUTO_ENUM_MAX_COUNT",
     "RobustnessResult",
     "MaxRadiusResult",
     "check_robustness",
@@ -59,12 +60,19 @@ __all__ = [
     "enum_guard",
 ]
 
-#: ``auto`` enumerates regions with at most this many members and hands larger
-#: ones to SAT (yes/no) or the BDD (counts). Enumeration costs a few µs per
-#: member on the bit-packed evaluator and no set-up; SAT and BDD pay an encoding
-#: or compilation cost of tenths of a second to seconds on the BNNQuanalyst
-#: networks. ``benchmarks/results/questions.md`` measures the crossover.
-AUTO_ENUM_MAX_SIZE: int = 1 << 17
+#: ``auto`` answers a yes/no question over at most this many members by
+#: enumeration, and hands larger regions to SAT. Enumeration costs ~5–15 µs
+#: per member on the BNNQuanalyst networks (no set-up, and it stops at the
+#: first counterexample); SAT answers most such balls in 0.1–0.4 s.
+#: ``benchmarks/results/questions.md`` measures the crossover (~10^4–10^5).
+AUTO_ENUM_MAX_DECIDE: int = 1 << 16
+
+#: ``auto`` counts regions of at most this many members by enumeration and
+#: larger ones with the BDD. The BDD's cost depends on the network and the
+#: region's shape, not its size: on the BNNQuanalyst balls of 10^3–10^5
+#: members it is 10–100x slower than enumeration, so enumeration is kept up
+#: to ~10 s of work (see ``benchmarks/results/questions.md``).
+AUTO_ENUM_MAX_COUNT: int = 1 << 20
 
 #: First ball radius the BDD max-radius search compiles (doubled while robust).
 BDD_FIRST_RADIUS_STAGE: int = 4
@@ -87,20 +95,21 @@ def bits_to_str(bits: np.ndarray | None) -> str | None:
 def choose_method(method: Method | str, size: int, count: bool) -> Method:
     """The engine for a question over a region of ``size`` members.
 
-    ``auto``: enumerate when ``size <= AUTO_ENUM_MAX_SIZE``; otherwise the BDD
-    when counts are asked for, SAT for a yes/no answer. An explicit ``sat``
+    ``auto``: for counts, enumerate when ``size <= AUTO_ENUM_MAX_COUNT``,
+    else the BDD; for a yes/no answer, enumerate when
+    ``size <= AUTO_ENUM_MAX_DECIDE``, else SAT. An explicit ``sat``
     with ``count`` is refused (SAT decides, it does not count).
 
     >>> choose_method("auto", 1000, False), choose_method("auto", 2**40, False)
     (<Method.ENUM: 'enum'>, <Method.SAT: 'sat'>)
-    >>> choose_method(Method.AUTO, 2**40, True)
-    <Method.BDD: 'bdd'>
+    >>> choose_method(Method.AUTO, 2**40, True), choose_method(Method.AUTO, 2**18, True)
+    (<Method.BDD: 'bdd'>, <Method.ENUM: 'enum'>)
     """
     m = parse_method(method)
     if m is Method.AUTO:
-        if size <= AUTO_ENUM_MAX_SIZE:
-            return Method.ENUM
-        return Method.BDD if count else Method.SAT
+        if count:
+            return Method.ENUM if size <= AUTO_ENUM_MAX_COUNT else Method.BDD
+        return Method.ENUM if size <= AUTO_ENUM_MAX_DECIDE else Method.SAT
     if m is Method.SAT and count:
         raise DataError(
             "--count with --method sat: SAT decides but does not count; "
@@ -436,8 +445,8 @@ def max_robust_radius(
 
     ``enum`` streams the ball by increasing distance; ``sat`` asks the
     incremental SAT search of :func:`bnnverify.sat.sat_max_radius`; ``bdd``
-    compiles ball after ball; ``auto`` enumerates the first
-    ``AUTO_ENUM_MAX_SIZE`` members, then goes on with SAT.
+    counts shells over balls of doubling radius; ``auto`` enumerates the
+    first ``AUTO_ENUM_MAX_DECIDE`` members, then goes on with SAT.
 
     >>> import numpy as np
     >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
@@ -485,7 +494,7 @@ def max_robust_radius(
     if m_req in (Method.ENUM, Method.AUTO):
         from .enumeration import DEFAULT_ENUM_LIMIT
 
-        limit = DEFAULT_ENUM_LIMIT if m_req is Method.ENUM else AUTO_ENUM_MAX_SIZE
+        limit = DEFAULT_ENUM_LIMIT if m_req is Method.ENUM else AUTO_ENUM_MAX_DECIDE
         proven, w, finished = _enum_shells(ev, xb, pred, cap, mask, limit, deadline)
         if w is not None:
             return done(Verdict.NOT_ROBUST, proven, Method.ENUM, w)

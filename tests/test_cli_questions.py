@@ -208,3 +208,53 @@ def test_bad_input_is_exit_2_with_a_message_naming_it(files, args, message):
     code, out, err = run(*[a.format(d=d) for a in args])
     assert code == Exit.BAD_INPUT, (out, err)
     assert message in err, err
+
+
+#: Anchor queries whose regions are small enough to check against a naive forward pass.
+ANCHOR_MAX_SIZE = 1 << 13
+
+
+@pytest.mark.anchors
+def test_bnnquanalyst_robustness_queries_through_the_cli(anchors, tmp_path):
+    from bnnverify.importers.bnnquanalyst import QueryKind, RegionKind, parse_queries
+
+    ran = 0
+    models = {}
+    for qf in sorted((anchors / "queries").iterdir()):
+        for q in parse_queries(qf):
+            if q.kind is not QueryKind.TARGET_ROBUSTNESS:
+                continue
+            if q.model not in models:
+                path = tmp_path / f"{q.model}.npz"
+                code, _, err = run("import", "bnnquanalyst", q.model_path(anchors), "--out", path)
+                assert code == 0, err
+                from bnnverify.modelio import load_model
+
+                models[q.model] = (path, load_model(path))
+            path, net = models[q.model]
+            region_args = (["--hamming", q.hamming] if q.region is RegionKind.HAMMING
+                           else ["--free", q.fixed_set_path(anchors)])
+            base = ["robustness", path, "--input", q.instance_path(anchors), *region_args, "--json"]
+            x = np.array([int(t) for t in q.instance_path(anchors).read_text().split()], np.uint8)
+            if q.region is RegionKind.HAMMING:
+                region = HammingBall(x, q.hamming)
+            else:
+                from encoders.regions import Cube
+
+                free = [int(t) for t in q.fixed_set_path(anchors).read_text().split()]
+                region = Cube.from_free(x, free)
+            if region.size > ANCHOR_MAX_SIZE:
+                continue  # benchmarks/bench_questions.py runs these
+            code, out, err = run(*base, "--count")
+            j = json.loads(out)
+            assert code in (Exit.HOLDS, Exit.VIOLATED), err
+            assert j["region"]["size"] == region.size
+            members = np.concatenate(list(region.members()))
+            cls = plain_forward(net, members)[2]
+            expect = {str(c): int(v) for c, v in enumerate(np.bincount(cls, minlength=net.n_classes))}
+            assert j["class_counts"] == expect, (qf.name, q.line)
+            assert j["verdict"] == ("robust" if j["adversarial_count"] == 0 else "not_robust")
+            code_sat, out_sat, _ = run(*base, "--method", "sat")
+            assert json.loads(out_sat)["verdict"] == j["verdict"] and code_sat == code
+            ran += 1
+    assert ran >= 8

@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 
 from bnnverify.errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
 from bnnverify.robustness import (
-    AUTO_ENUM_MAX_SIZE,
+    AUTO_ENUM_MAX_COUNT,
+    AUTO_ENUM_MAX_DECIDE,
     check_robustness,
     choose_method,
     max_robust_radius,
@@ -113,9 +114,10 @@ def test_max_radius_agrees_with_brute_force(data):
 
 
 def test_auto_choice_and_recorded_method():
-    assert choose_method("auto", AUTO_ENUM_MAX_SIZE, False) is Method.ENUM
-    assert choose_method("auto", AUTO_ENUM_MAX_SIZE + 1, False) is Method.SAT
-    assert choose_method("auto", AUTO_ENUM_MAX_SIZE + 1, True) is Method.BDD
+    assert choose_method("auto", AUTO_ENUM_MAX_DECIDE, False) is Method.ENUM
+    assert choose_method("auto", AUTO_ENUM_MAX_DECIDE + 1, False) is Method.SAT
+    assert choose_method("auto", AUTO_ENUM_MAX_COUNT, True) is Method.ENUM
+    assert choose_method("auto", AUTO_ENUM_MAX_COUNT + 1, True) is Method.BDD
     with pytest.raises(DataError, match="SAT decides but does not count"):
         choose_method("sat", 10, True)
     with pytest.raises(DataError, match="unknown; choose one of enum, sat, bdd, auto"):
@@ -221,10 +223,10 @@ def test_auto_max_radius_switches_from_enumeration_to_sat(data):
     net = data.draw(networks(n_inputs=st.integers(4, 9)))
     x = data.draw(bit_vectors(net.n_inputs))
     exact = max_robust_radius(net, x, method="enum")
-    old = rb.AUTO_ENUM_MAX_SIZE
-    rb.AUTO_ENUM_MAX_SIZE = 1 + net.n_inputs  # enumeration stops after radius 1
+    old = rb.AUTO_ENUM_MAX_DECIDE
+    rb.AUTO_ENUM_MAX_DECIDE = 1 + net.n_inputs  # enumeration stops after radius 1
     try:
         r = max_robust_radius(net, x, method="auto")
     finally:
-        rb.AUTO_ENUM_MAX_SIZE = old
+        rb.AUTO_ENUM_MAX_DECIDE = old
     assert (r.radius, r.verdict) == (exact.radius, exact.verdict)
