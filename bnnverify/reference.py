@@ -8,6 +8,25 @@ neurons compare integers with their thresholds; the argmax layer computes
 
 Every engine's answer is replayed here; tests compare every encoder with it.
 
+How it is made fast (semantics unchanged; ``benchmarks/bench_evaluator.py``):
+
+* inputs are evaluated in blocks of ``chunk`` rows; per 64-bit word k a
+  layer does one broadcast XOR into a reusable (rows, neurons) uint64
+  buffer (neurons, rows for narrow layers, so the inner loop is long), one
+  ``bitwise_count`` into uint8, and every 3 words one widening add into a
+  uint16 accumulator; thresholds become popcount limits
+  (``n - 2 pc >= t  <=>  pc < floor((n - t) / 2) + 1``);
+* numpy's ufunc buffer is lowered while the loops run (with the default,
+  broadcast operands of short rows are buffered, tripling the XOR's cost);
+* small batches use one broadcast XOR / popcount / reduction per layer;
+* ``threads > 1`` evaluates blocks on a thread pool (numpy releases the GIL);
+* enumeration helpers: :class:`InputTables` (first-layer dots of integer-coded
+  inputs from per-chunk tables), :meth:`Evaluator.finish` /
+  :meth:`Evaluator.finish_fires` (run the rest of the network from the first
+  layer's dots or bits, replacing layers of at most :data:`TABLE_MAX_FANIN`
+  inputs by lookup tables over their input codes) and
+  :meth:`Evaluator.classify_ints`.
+
 >>> import numpy as np
 >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
 >>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
