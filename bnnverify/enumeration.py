@@ -321,10 +321,9 @@ def enum_disagreements(net_a: BNN, net_b: BNN, region: Region) -> Disagreement:
     return Disagreement(region.size, confusion, witness)
 
 
-def _key_columns(codes: list[np.ndarray], extra: list[np.ndarray]) -> np.ndarray:
-    """(N, K) uint64 matrix: every word of every code, then the extra class columns."""
-    cols = [c for c in codes] + [e.astype(np.uint64)[:, None] for e in extra]
-    return np.ascontiguousarray(np.concatenate(cols, axis=1)) if cols else np.zeros((0, 0), np.uint64)
+def _key_columns(fields: list[np.ndarray]) -> np.ndarray:
+    """(N, K) uint64 matrix of every word of every key field (codes, then class columns)."""
+    return np.ascontiguousarray(np.concatenate(fields, axis=1))
 
 
 def enum_joint_counts(
@@ -345,26 +344,39 @@ def enum_joint_counts(
         nets.append(label_net)
         lays.append(())
     words = [(net.hidden[l - 1].n_outputs + 63) // 64 for l in lay]
+    # Every key field's width in bits: when they fit one uint64 together, keys are fused into one
+    # integer column (a 1-D np.unique) and split again per distinct key only.
+    widths = [net.hidden[l - 1].n_outputs for l in lay]
+    widths += [max(1, (net.n_classes - 1).bit_length())] if with_class else []
+    widths += [max(1, (label_net.n_classes - 1).bit_length())] if label_net is not None else []
+    fused = sum(widths) <= 64
     counts: dict[tuple[int, ...], int] = {}
     for b in _walk(nets, region, lays):
         kept, cls = b.results[0]
         extra = ([cls] if with_class else []) + ([b.results[1][1]] if label_net is not None else [])
-        M = _key_columns([kept[l] for l in lay], extra)
-        if M.shape[1] == 0:
+        fields = [kept[l] for l in lay] + [e.astype(np.uint64)[:, None] for e in extra]
+        if not fields:
             counts[()] = counts.get((), 0) + b.size
             continue
-        if M.shape[1] == 1:
-            uniq, cnt = np.unique(M[:, 0], return_counts=True)
-            uniq = uniq[:, None]
+        if fused:
+            key = np.zeros(b.size, np.uint64)
+            shift = 0
+            for f, w in zip(fields, widths):
+                key |= f[:, 0] << np.uint64(shift)
+                shift += w
+            uniq, cnt = np.unique(key, return_counts=True)
+            cols: list[list[int]] = []
+            shift = 0
+            for w in widths:
+                cols.append(((uniq >> np.uint64(shift)) & np.uint64((1 << w) - 1)).tolist())
+                shift += w
         else:
-            uniq, cnt = np.unique(M, axis=0, return_counts=True)
-        for row, c in zip(uniq, cnt.tolist()):
-            key: list[int] = []
-            pos = 0
+            uniq, cnt = np.unique(_key_columns(fields), axis=0, return_counts=True)
+            cols, pos = [], 0
             for w in words:
-                key.append(code_keys(row[None, pos : pos + w])[0])
+                cols.append(code_keys(uniq[:, pos : pos + w]))
                 pos += w
-            key.extend(int(v) for v in row[pos:])
-            k = tuple(key)
+            cols.extend(uniq[:, j].tolist() for j in range(pos, uniq.shape[1]))
+        for k, c in zip(zip(*cols), cnt.tolist()):
             counts[k] = counts.get(k, 0) + c
     return JointCounts(region.size, lay, with_class, label_net is not None, counts)

@@ -198,3 +198,22 @@ def test_errors_name_the_mismatch():
         enum_class_counts(net, Whole(3), batch_size=0)
     assert enum_find_class(net, Whole(3), []) is None
     assert DEFAULT_ENUM_LIMIT == 10**7
+
+
+@settings(max_examples=10)
+@given(st.integers(0, 2**31), st.sampled_from([[1], [1, 2], [2, 1, 2], [2]]))
+def test_joint_counts_of_wide_codes(seed, layers):
+    """Codes wider than one word and keys wider than 64 bits (the unfused path)."""
+    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+    rng = np.random.default_rng(seed)
+    pm = lambda *s: np.where(rng.random(s) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    net = BNN((ThresholdLayer(pm(70, 9), rng.integers(-2, 3, 70)), ThresholdLayer(pm(30, 70), rng.integers(-4, 5, 30))),
+              ArgmaxLayer(pm(3, 30), np.ones(3), np.zeros(3)))
+    region = HammingBall(rng.integers(0, 2, 9).astype(np.uint8), 4)
+    X, codes, classes = brute(net, region)
+    want: dict = {}
+    for i in range(len(X)):
+        key = tuple(code_key(codes[l - 1][i]) for l in layers) + (int(classes[i]),)
+        want[key] = want.get(key, 0) + 1
+    assert dict(enum_joint_counts(net, region, layers, with_class=True).counts) == want
