@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bnnverify.enumeration import enum_class_counts  # noqa: E402
-from bnnverify.reference import Evaluator  # noqa: E402
+from bnnverify.reference import DEFAULT_CHUNK, Evaluator  # noqa: E402
 from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer  # noqa: E402
 from encoders.regions import HammingBall, Whole  # noqa: E402
 
@@ -265,6 +265,39 @@ def bench_bnnquanalyst(table: Table, repeat: int) -> None:
         table.add(work, "enum_class_counts", region.size, t, bound)
 
 
+def kernel_breakdown(repeat: int, rng: np.random.Generator) -> str:
+    """Per-element cost of the evaluator's inner steps on one (chunk, 512) block of 64-bit words."""
+    from bnnverify.reference import UFUNC_BUFSIZE
+
+    N, m = DEFAULT_CHUNK, 512
+    x = rng.integers(0, 2**63, N, dtype=np.uint64)
+    w = rng.integers(0, 2**63, m, dtype=np.uint64)
+    buf = np.empty((N, m), np.uint64)
+    c8 = np.empty((N, m), np.uint8)
+    acc = np.zeros((N, m), np.uint16)
+    steps = [
+        ("broadcast XOR, default ufunc buffer (8192)", lambda: np.bitwise_xor(x[:, None], w, out=buf), None),
+        (f"broadcast XOR, ufunc buffer {UFUNC_BUFSIZE}", lambda: np.bitwise_xor(x[:, None], w, out=buf), UFUNC_BUFSIZE),
+        ("bitwise_count uint64 -> uint8", lambda: np.bitwise_count(buf, out=c8), UFUNC_BUFSIZE),
+        ("uint8 add (grouped words)", lambda: np.add(c8, c8, out=c8), UFUNC_BUFSIZE),
+        ("widening add uint8 -> uint16", lambda: np.add(acc, c8, out=acc), UFUNC_BUFSIZE),
+    ]
+    lines = ["| step | ns per (input, neuron, word) |", "|---|---:|"]
+    reps = 50
+    for name, fn, bufsize in steps:
+        old = np.setbufsize(bufsize) if bufsize else np.getbufsize()
+        try:
+            def many():
+                for _ in range(reps):
+                    fn()
+
+            t, _ = best_of(many, repeat)
+        finally:
+            np.setbufsize(old)
+        lines.append(f"| {name} | {t / reps / (N * m) * 1e9:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per figure (best is reported)")
@@ -277,6 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     bench_large(table, args.repeat, rng)
     bench_twenty(table, args.repeat, rng)
     bench_bnnquanalyst(table, args.repeat)
+    breakdown = kernel_breakdown(args.repeat, rng)
+    print(breakdown)
     after = uptime()
     import torch
 
@@ -292,10 +327,17 @@ Produced by `{cmd}` (from the repository root) in {time.perf_counter() - t0:.0f}
 * each figure: best of {args.repeat} wall-clock runs; every method's answers were checked against the evaluator
 
 {table.markdown()}
+### Inner steps of the evaluator (one block of {DEFAULT_CHUNK} inputs x 512 neurons, same run)
+
+{breakdown}
+Per 64-bit word and neuron the evaluator pays one XOR, one popcount and a
+third of a widening add (plus uint8 adds): the sum of the rows above, times
+13 + 8 + 8 words x neurons per input of the 784-512-512-10 network.
+
 ## Notes
 
 * The evaluator computes `dot = n - 2 popcount(x XOR w)` on 64-bit words in
-  blocks of {Evaluator.__init__.__defaults__[0]} inputs x all neurons (XOR buffer ~0.7 MB: fits L2),
+  blocks of {DEFAULT_CHUNK} inputs x all neurons (XOR buffer ~0.7 MB: fits L2),
   with numpy's ufunc buffer lowered to 1024 elements while the loops run
   (the default buffers broadcast XORs with rows shorter than ~4096 elements
   and triples their cost), byte popcounts of 3 words summed in uint8 before
