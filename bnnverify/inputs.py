@@ -24,12 +24,18 @@ _SEP = re.compile(r"[\s,;]+")
 
 
 def _parse_bits(text: str, what: str) -> np.ndarray:
+    """0/1 values, or a whole file of ±1 values (-1 means bit 0; some BNNQuanalyst files)."""
     tokens = [t for t in _SEP.split(text.strip()) if t]
-    if len(tokens) == 1:
+    if len(tokens) == 1 and re.fullmatch(r"[01]+", tokens[0]):
         tokens = list(tokens[0])  # a run of digits with no separators
+    tokens = [t[1:] if t.startswith("+") else t for t in tokens]
+    if "-1" in tokens:
+        if "0" in tokens:
+            raise DataError(f"{what}: mixes 0 and -1; use 0/1 or -1/+1 throughout")
+        tokens = ["0" if t == "-1" else t for t in tokens]
     bad = [t for t in tokens if t not in ("0", "1")]
     if bad:
-        raise DataError(f"{what}: values must be 0 or 1, found {bad[0]!r}")
+        raise DataError(f"{what}: values must be 0 or 1 (or -1/+1), found {bad[0]!r}")
     return np.array([int(t) for t in tokens], dtype=np.uint8)
 
 
@@ -38,9 +44,11 @@ def read_bits(spec: str, n: int | None = None) -> np.ndarray:
 
     >>> read_bits("0101").tolist()
     [0, 1, 0, 1]
+    >>> read_bits("-1 1 1 -1").tolist()
+    [0, 1, 1, 0]
     """
     path = Path(spec)
-    looks_literal = bool(re.fullmatch(r"[01]+", spec))
+    looks_literal = bool(re.fullmatch(r"[01]+|[-+01 ,]+", spec)) and not Path(spec).exists()
     if not looks_literal:
         if not path.exists():
             raise DataError(f"input {spec!r}: no such file, and not a bit string of 0s and 1s")
