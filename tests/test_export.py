@@ -225,3 +225,50 @@ def test_straight_through_gradients(kind):
     xs = x.detach().numpy().astype(np.float64)
     want = (np.abs(xs) <= 1).astype(float) if kind == "ste" else np.clip(2 - 2 * np.abs(xs), 0, None)
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)
+
+
+def test_near_tie_thresholds_plain_float32_disagrees_eval_mode_does_not():
+    """Thresholds within float32 rounding of an integer: why eval mode decides exactly.
+
+    Plain float32 batch norm + sign (what a naive torch eval would compute)
+    puts some of these neurons on the wrong side for some inputs; the eval
+    mode of BNNModule and the export agree with each other on every input.
+    """
+    n, k = 14, 48
+    g = torch.Generator().manual_seed(5)
+    m = BNNModule((n, k, 2), generator=g)
+    rng = np.random.default_rng(5)
+    gamma = rng.normal(size=k).astype(np.float32)
+    beta = rng.normal(size=k).astype(np.float32)
+    var = (rng.random(k) * 3 + 0.05).astype(np.float32)
+    t = rng.integers(-n // 2, n // 2 + 1, size=k) * 2  # reachable dots for even n
+    mu = np.array([np.float32(t[j] + float(beta[j]) * np.sqrt(float(var[j]) + 1e-5) / float(gamma[j]))
+                   for j in range(k)], dtype=np.float32)
+    with torch.no_grad():
+        bn = m.hidden[0].bn
+        bn.weight.copy_(torch.from_numpy(gamma))
+        bn.bias.copy_(torch.from_numpy(beta))
+        bn.running_var.copy_(torch.from_numpy(var))
+        bn.running_mean.copy_(torch.from_numpy(mu))
+    m.eval()
+    X = _all_bit_rows(n)
+    assert_same_everywhere(m, X)
+    with torch.no_grad():
+        s = torch.from_numpy(2.0 * X.astype(np.float32) - 1.0)
+        plain = (sign_pm1(m.hidden[0].bn(m.hidden[0].linear(s))) > 0).numpy().astype(np.uint8)
+    codes, _, _ = m.trace_bits(X)
+    assert (plain != codes[0]).any()
+
+
+@settings(max_examples=15)
+@given(m=bn_modules(max_n=8))
+def test_exact_fallback_path_alone_equals_export(m):
+    """Force every eval-mode decision through the exact rule (float64 near-zero fallback)."""
+    import bnnverify.torch_modules as tm
+
+    old = tm.EXACT_FALLBACK_REL
+    tm.EXACT_FALLBACK_REL = 1e300  # every |pre| is below the bound
+    try:
+        assert_same_everywhere(m, _all_bit_rows(m.widths[0]))
+    finally:
+        tm.EXACT_FALLBACK_REL = old
