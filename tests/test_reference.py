@@ -124,3 +124,18 @@ def test_large_blocks_of_narrow_layers(net, seed):
     assert np.array_equal(tr.classes, classes) and np.array_equal(tr.dots, dots)
     for l, c in enumerate(codes):
         assert np.array_equal(unpack_bits(tr.codes[l], c.shape[1]), c)
+
+
+def test_evaluator_pickles_without_its_buffers():
+    import pickle
+
+    rng = np.random.default_rng(3)
+    w = np.where(rng.random((80, 100)) < 0.5, 1, -1).astype(np.int8)
+    net = BNN((ThresholdLayer(w, rng.integers(-5, 5, 80)),),
+              ArgmaxLayer(np.where(rng.random((4, 80)) < 0.5, 1, -1).astype(np.int8), np.ones(4), np.zeros(4)))
+    ev = Evaluator(net, chunk=64, threads=2)
+    X = rng.integers(0, 2, (500, 100), dtype=np.uint8)
+    want = ev.classify(X)
+    ev2 = pickle.loads(pickle.dumps(ev))
+    assert ev2._workspaces == [] and np.array_equal(ev2.classify(X), want)
+    assert np.array_equal(want, plain_forward(net, X)[2])
