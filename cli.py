@@ -308,14 +308,18 @@ def eval_(model, dataset, split, data_file, as_json) -> None:
 @click.argument("state_dict", type=click.Path())
 @click.option("--arch", required=True, metavar="N,H1,...,C", help="Widths, e.g. 12,10,7,5,4,3,2.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
+@click.option("--bn-eps", type=float, default=1e-5, show_default=True, help="BatchNorm eps used in training.")
+@click.option("--thermometer-levels", type=click.IntRange(min=1), default=None, metavar="L",
+              help="Record that inputs are thermometer features of L bits.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
-def import_torch(state_dict, arch, out, as_json) -> None:
+def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> None:
     """Import a state_dict of bnnverify's torch BNN modules (exact batch-norm folding)."""
     from bnnverify.importers.torch_state import import_torch_state_report
     from bnnverify.modelio import save_model
 
-    net, margin = import_torch_state_report(state_dict, _int_list(arch, "--arch"))
+    net, margin = import_torch_state_report(state_dict, _int_list(arch, "--arch"), eps=bn_eps,
+                                            thermometer_levels=thermometer_levels)
     save_model(net, out)
     if as_json:
         emit_json({"model": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})

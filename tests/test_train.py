@@ -174,3 +174,22 @@ def test_cli_train_text_is_deterministic(tmp_path):
     r = runner.invoke(main, ["train", "--dataset", "ib12", "--hidden", "4,x", "--epochs", "1", "--seed", "9",
                              "--out", str(tmp_path / "z.npz")])
     assert r.exit_code == 2 and "--hidden" in r.output
+
+
+def test_cli_import_torch_thermometer_and_eps(tmp_path):
+    r = train_bnn("digits-thermo2", [8], epochs=1, seed=0)
+    state = tmp_path / "t.pt"
+    torch.save(r.module.state_dict(), state)
+    out = tmp_path / "t.npz"
+    runner = CliRunner()
+    res = runner.invoke(main, ["import", "torch", str(state), "--arch", "128,8,10", "--out", str(out),
+                               "--thermometer-levels", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    net = load_model(out)
+    assert net.thermometer_levels == 2 and net.hidden == r.model.hidden
+    res = runner.invoke(main, ["import", "torch", str(state), "--arch", "128,8,10", "--out", str(out),
+                               "--thermometer-levels", "3"])
+    assert res.exit_code == 2 and "thermometer_levels" in res.output
+    # a different eps is a different model: thresholds may move, never silently ignored
+    eps_net = import_torch_state(state, (128, 8, 10), eps=0.5)
+    assert eps_net.metadata["bn_eps"] == "0.5"
