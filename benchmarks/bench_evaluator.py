@@ -15,9 +15,11 @@ writes ``benchmarks/results/evaluator.md``. Workloads:
    (integer-coded inputs + chunk tables + layer tables),
    ``Evaluator.classify_ints``, and the packed evaluator on the bit rows;
 4. BNNQuanalyst: the Hamming ball of radius 3 around ``instance_0_100`` on
-   ``mnist_bnn_2_blk_100_50_20_10`` (166,751 inputs) and all 2^16 inputs of
-   ``mnist_bnn_2_blk_16_25_20_10``: ``enum_class_counts`` vs a plain brute
-   force (``region.members()`` rows through ``Evaluator.classify``).
+   ``mnist_bnn_2_blk_100_50_20_10`` (166,751 inputs), all 2^16 inputs of
+   ``mnist_bnn_2_blk_16_25_20_10``, and on ``mnist_bnn_1_blk_784_100_10`` the
+   radius-2 ball around ``instance_0_784`` (307,721 inputs) and the 2^20 cube
+   of ``fixed_set_file_random_784_20``: ``enum_class_counts`` vs a plain
+   brute force (``region.members()`` rows through ``Evaluator.classify``).
 
 Each figure is the best of ``--repeat`` wall-clock runs (after one warm-up
 that is not counted, except where stated: the enumeration figures include
@@ -251,7 +253,18 @@ def bench_bnnquanalyst(table: Table, repeat: int) -> None:
     ]
     net16 = import_bnnquanalyst(ANCHORS / "models" / "mnist_bnn_2_blk_16_25_20_10")
     cases.append(("mnist_bnn_2_blk_16_25_20_10, all 2^16 inputs", net16, Whole(16),
-                  "chunk tables + packed 25->20 layer + 2^20-entry output table build (~2^16 members)"))
+                  "chunk tables + packed 25->20->10 tail (no layer tables: 2^25, 2^20 rows > 2^16 members)"))
+    from bnnverify.importers.bnnquanalyst import read_fixed_set, read_instance
+    from encoders.regions import Cube
+
+    net784 = import_bnnquanalyst(ANCHORS / "models" / "mnist_bnn_1_blk_784_100_10")
+    x784 = read_instance(ANCHORS / "inputs" / "instance_0_784.txt", 784)
+    cases.append(("mnist_bnn_1_blk_784_100_10, Hamming r=2 ball (instance_0_784)", net784, HammingBall(x784, 2),
+                  "incremental first-layer dots (100 neurons) + packed 100->10 output"))
+    free = read_fixed_set(ANCHORS / "inputs" / "fixed_set_file_random_784_20.txt", 784)
+    cases.append(("mnist_bnn_1_blk_784_100_10, 2^20 cube (instance_0_784, fixed_set_file_random_784_20)",
+                  net784, Cube.from_free(x784, free),
+                  "chunk tables: one compare per member and neuron + packing + packed 100->10 output"))
     for work, model, region, bound in cases:
         def plain():
             ev = Evaluator(model)
