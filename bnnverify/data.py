@@ -116,10 +116,17 @@ class Dataset:
     thermometer_levels: int | None = None
 
     def __post_init__(self) -> None:
-        X = np.array(self.X, dtype=np.uint8, copy=True)
+        X0 = np.asarray(self.X)
+        if X0.size and ((X0 != 0) & (X0 != 1)).any():
+            raise DataError(f"data set {self.name}: X must hold 0/1 bits only")
+        X = np.array(X0, dtype=np.uint8, copy=True)
         y = np.array(self.y, dtype=np.int64, copy=True)
         if X.ndim != 2 or y.shape != (X.shape[0],):
             raise DataError(f"data set {self.name}: X must be (N, n) and y (N,), got {X.shape} and {y.shape}")
+        if y.size and (y.min() < 0 or y.max() >= self.n_classes):
+            raise DataError(
+                f"data set {self.name}: labels must be in 0..{self.n_classes - 1}, found {int(y.min())}..{int(y.max())}"
+            )
         X.setflags(write=False)
         y.setflags(write=False)
         object.__setattr__(self, "X", X)

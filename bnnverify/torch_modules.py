@@ -162,7 +162,7 @@ class HiddenBlock(nn.Module):
         return binarize(self.bn(self.linear(x)), self.ste)
 
     def exact_params(self) -> tuple[np.ndarray, ...]:
-        """float64 (gamma, alpha, mu, beta, var) per neuron, and eps: the stored values."""
+        """float64 arrays (gamma, alpha, mu, beta, var) per neuron: the stored values (alpha = 1 unscaled)."""
         bn = self.bn
         g = bn.weight.detach().double().cpu().numpy()
         b = bn.bias.detach().double().cpu().numpy()

@@ -212,3 +212,10 @@ def test_data_file_unreadable(tmp_path):
     np.savez(obj, X=np.array([object()], dtype=object), y=np.array([0]))
     with pytest.raises(DataError, match="obj.npz"):
         load_data_file(obj)
+
+
+def test_dataset_validates_bits_and_labels():
+    with pytest.raises(DataError, match="0/1"):
+        Dataset("x", np.array([[0, 256]]), np.array([0]), 2)
+    with pytest.raises(DataError, match="labels must be in 0..1"):
+        Dataset("x", np.array([[0, 1]]), np.array([2]), 2)
