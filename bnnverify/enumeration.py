@@ -64,6 +64,10 @@ DEFAULT_BATCH = 1 << 16
 #: the largest ``p`` with at most this many ``p``-subsets (rows of the table).
 SUFFIX_MAX_ROWS = 1 << 14
 
+#: First layers with fewer neurons are computed as (neurons, members) blocks:
+#: numpy's loops then run along the long members axis.
+NARROW_FIRST_LAYER = 64
+
 
 def _check_region(net: BNN, region: Region, what: str = "network") -> None:
     if int(region.n) != net.n_inputs:
@@ -111,10 +115,16 @@ def _table_limit(region: Region) -> int:
     return min(int(region.size), 1 << TABLE_MAX_FANIN)
 
 
-def _finish(ev: Evaluator, first: np.ndarray, is_fires: bool, layers: tuple[int, ...], limit: int):
+def _finish(ev: Evaluator, first: np.ndarray, is_fires: bool, layers: tuple[int, ...], limit: int,
+            transposed: bool = False):
     if is_fires:
-        return ev.finish_fires(first, layers=layers, table_limit=limit)
+        return ev.finish_fires(first, layers=layers, table_limit=limit, transposed=transposed)
     return ev.finish(first, layers=layers, table_limit=limit)
+
+
+def _narrow(net: BNN) -> bool:
+    """Whether the first layer is narrow enough for (neurons, members) blocks."""
+    return bool(net.hidden) and net.hidden[0].n_outputs < NARROW_FIRST_LAYER
 
 
 def _coded_walk(
@@ -132,7 +142,9 @@ def _coded_walk(
         results = []
         for net, ev, it, lay in zip(nets, evs, tabs, layers):
             if net.hidden:
-                results.append(_finish(ev, it.fires_block(h0, H, net.hidden[0].thresholds), True, lay, limit))
+                t = _narrow(net)
+                f = it.fires_block(h0, H, net.hidden[0].thresholds, transposed=t)
+                results.append(_finish(ev, f, True, lay, limit, transposed=t))
             else:
                 results.append(_finish(ev, it.dots_block(h0, H), False, lay, limit))
 
@@ -179,7 +191,9 @@ def _ball_walk(
         for p in range(1, P + 1):
             sums.append(sum(D[combos[p][:, q]] for q in range(p)).astype(dt))
         theta = net.hidden[0].thresholds.astype(np.int64) if net.hidden else None
-        per_net.append((d0, D, sums, theta))
+        if _narrow(net):  # (m1, rows): compare along the long axis
+            sums = [np.ascontiguousarray(t.T) for t in sums]
+        per_net.append((d0, D, sums, theta, _narrow(net)))
 
     def segments() -> Iterator[tuple[tuple[int, ...], int, int]]:
         """(prefix flips, p, start row of the suffix table) in members() order."""
@@ -195,18 +209,18 @@ def _ball_walk(
 
     def flush(segs: list[tuple[tuple[int, ...], int, int]]) -> _Batch:
         results = []
-        for net, ev, lay, (d0, D, sums, theta) in zip(nets, evs, layers, per_net):
+        for net, ev, lay, (d0, D, sums, theta, tr) in zip(nets, evs, layers, per_net):
             parts = []
             for pre, p, start in segs:
                 shift = d0 + D[list(pre)].sum(axis=0) if pre else d0
-                tab = sums[p][start:]
-                if theta is not None:
-                    info = np.iinfo(tab.dtype)  # |sums| < info.max: clipping keeps every comparison
-                    parts.append(tab >= np.clip(theta - shift, info.min, info.max).astype(tab.dtype)[None, :])
-                else:
-                    parts.append(tab.astype(np.int64) + shift[None, :])
-            first = np.concatenate(parts) if len(parts) > 1 else parts[0]
-            results.append(_finish(ev, first, theta is not None, lay, limit))
+                if theta is None:
+                    parts.append(sums[p][start:].astype(np.int64) + shift[None, :])
+                    continue
+                info = np.iinfo(sums[p].dtype)  # |sums| < info.max: clipping keeps every comparison
+                lim = np.clip(theta - shift, info.min, info.max).astype(sums[p].dtype)
+                parts.append(sums[p][:, start:] >= lim[:, None] if tr else sums[p][start:] >= lim[None, :])
+            first = np.concatenate(parts, axis=1 if tr else 0) if len(parts) > 1 else parts[0]
+            results.append(_finish(ev, first, theta is not None, lay, limit, transposed=tr))
         bounds = np.cumsum([0] + [len(combos[p]) - start for _, p, start in segs])
 
         def member(t: int) -> np.ndarray:

@@ -99,6 +99,9 @@ TABLE_MIN_ROWS_FACTOR = 1
 #: blocks of at least this many rows (below, its per-call overhead dominates).
 PACK_COLUMNS_MIN_ROWS = 2048
 
+#: Table building evaluates blocks of about this many (row, neuron) pairs.
+TABLE_BLOCK_ELEMENTS = 1 << 17
+
 #: Integer-coded inputs: at most this many input bits (codes are uint64).
 MAX_CODED_BITS = 63
 
@@ -419,8 +422,9 @@ class Evaluator:
         XT = np.arange(1 << st.n, dtype=np.uint64)[None, :]
         last = index == len(self._stages) - 1
         out = np.empty((XT.shape[1], self.net.n_classes if last else st.out_words), np.int64 if last else np.uint64)
+        block = max(self.chunk, TABLE_BLOCK_ELEMENTS // st.m)
         with _small_ufunc_buffers(), self._workspace() as ws:
-            for s, e in self._blocks(XT.shape[1]):
+            for s, e in self._blocks(XT.shape[1], block):
                 pc = self._popcounts(index, XT[:, s:e], ws)
                 out[s:e] = self._output_dots(pc) if last else self._fire(index, pc, ws)[0]
         table = (out, self._classes_of_dots(out) if last else None)
@@ -474,21 +478,28 @@ class Evaluator:
         return self.finish_fires(dots >= theta, layers=layers, table_limit=table_limit)
 
     def finish_fires(
-        self, fires: np.ndarray, *, layers: tuple[int, ...] = (), table_limit: int = 0
+        self, fires: np.ndarray, *, layers: tuple[int, ...] = (), table_limit: int = 0,
+        transposed: bool = False,
     ) -> tuple[dict[int, np.ndarray], np.ndarray]:
-        """As :meth:`finish`, given the first hidden layer's output bits (N, m) instead of its dots."""
+        """As :meth:`finish`, given the first hidden layer's output bits (N, m) instead of its dots.
+
+        ``transposed=True``: ``fires`` is (m, N) (one row per neuron; cheaper
+        to build and to pack for narrow layers).
+        """
         if len(self._stages) == 1:
             raise DataError(f"{self.net!r} has no hidden layer: give its output dots to finish()")
         fires = np.asarray(fires, dtype=np.bool_)
-        if fires.ndim != 2 or fires.shape[1] != self._stages[0].m:
-            raise DataError(f"fires: expected shape (N, {self._stages[0].m}), got {fires.shape}")
+        m_axis = 0 if transposed else 1
+        if fires.ndim != 2 or fires.shape[m_axis] != self._stages[0].m:
+            want = f"({self._stages[0].m}, N)" if transposed else f"(N, {self._stages[0].m})"
+            raise DataError(f"fires: expected shape {want}, got {fires.shape}")
         keep = frozenset(int(l) for l in layers)
-        N = len(fires)
+        N = fires.shape[1 - m_axis]
         kept: dict[int, np.ndarray] = {l: np.empty((N, self._stages[l - 1].out_words), np.uint64) for l in keep}
         classes = np.empty(N, np.int64)
 
         def work(s: int, e: int) -> None:
-            code, XT = _pack_rows_T(fires[s:e])
+            code, XT = _pack_columns(fires[:, s:e]) if transposed else _pack_rows_T(fires[s:e])
             with self._workspace() as ws:
                 got, cls = self._finish_block(code, XT, ws, 1, keep, table_limit)
             if 1 in keep:
@@ -681,16 +692,26 @@ class InputTables:
         out = self.tables[0][None, :, :] + high[:, None, :]
         return out.reshape(-1, self.m)
 
-    def fires_block(self, high_start: int, high_count: int, thresholds: np.ndarray) -> np.ndarray:
-        """``dots_block(high_start, high_count) >= thresholds`` as (N, m) booleans, computed
-        by comparing the low chunk's table with per-high shifted thresholds (no sum array)."""
-        if not self.tables:
-            return (self.base_dot >= thresholds)[None, :]
+    def _shifted_thresholds(self, high_start: int, high_count: int, thresholds: np.ndarray) -> np.ndarray:
+        """(high_count, m) thresholds minus base and high chunks' dots, clipped to the low table's range."""
         lb = self.low_bits
         h = (np.arange(high_start, high_start + high_count, dtype=np.uint64)) << np.uint64(lb)
         shifted = np.asarray(thresholds, dtype=np.int64)[None, :] - self.base_dot.astype(np.int64)[None, :]
         for k in range(1, len(self.tables)):
             shifted = shifted - self.tables[k][self._digit(h, k)]
         lo, hi = int(self.tables[0].min(initial=0)), int(self.tables[0].max(initial=0))
-        shifted = np.clip(shifted, lo - 1, hi + 1).astype(self.dtype)  # same comparisons
+        return np.clip(shifted, lo - 1, hi + 1).astype(self.dtype)  # same comparisons
+
+    def fires_block(self, high_start: int, high_count: int, thresholds: np.ndarray,
+                    transposed: bool = False) -> np.ndarray:
+        """``dots_block(high_start, high_count) >= thresholds`` as (N, m) booleans
+        ((m, N) if ``transposed``), computed by comparing the low chunk's table with
+        per-high shifted thresholds (no sum array is built)."""
+        if not self.tables:
+            f = (self.base_dot >= thresholds)[None, :]
+            return f.T.copy() if transposed else f
+        shifted = self._shifted_thresholds(high_start, high_count, thresholds)
+        if transposed:  # inner axis = the 2**low_bits low codes: long contiguous loops
+            low = np.ascontiguousarray(self.tables[0].T)
+            return (low[:, None, :] >= shifted.T[:, :, None]).reshape(self.m, -1)
         return (self.tables[0][None, :, :] >= shifted[:, None, :]).reshape(-1, self.m)

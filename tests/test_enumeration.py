@@ -210,10 +210,11 @@ def test_joint_counts_of_wide_codes(seed, layers):
     pm = lambda *s: np.where(rng.random(s) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
     net = BNN((ThresholdLayer(pm(70, 9), rng.integers(-2, 3, 70)), ThresholdLayer(pm(30, 70), rng.integers(-4, 5, 30))),
               ArgmaxLayer(pm(3, 30), np.ones(3), np.zeros(3)))
-    region = HammingBall(rng.integers(0, 2, 9).astype(np.uint8), 4)
-    X, codes, classes = brute(net, region)
-    want: dict = {}
-    for i in range(len(X)):
-        key = tuple(code_key(codes[l - 1][i]) for l in layers) + (int(classes[i]),)
-        want[key] = want.get(key, 0) + 1
-    assert dict(enum_joint_counts(net, region, layers, with_class=True).counts) == want
+    centre = rng.integers(0, 2, 9).astype(np.uint8)
+    for region in (HammingBall(centre, 4), Whole(9), Cube.from_free(centre, [0, 3, 4, 8])):
+        X, codes, classes = brute(net, region)
+        want: dict = {}
+        for i in range(len(X)):
+            key = tuple(code_key(codes[l - 1][i]) for l in layers) + (int(classes[i]),)
+            want[key] = want.get(key, 0) + 1
+        assert dict(enum_joint_counts(net, region, layers, with_class=True).counts) == want
