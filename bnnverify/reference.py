@@ -99,6 +99,9 @@ TABLE_MIN_ROWS_FACTOR = 1
 #: blocks of at least this many rows (below, its per-call overhead dominates).
 PACK_COLUMNS_MIN_ROWS = 2048
 
+#: Largest layer table kept (bytes): 2**20 codes of up to 4 words, or classes.
+TABLE_MAX_BYTES = 1 << 25
+
 #: Table building evaluates blocks of about this many (row, neuron) pairs.
 TABLE_BLOCK_ELEMENTS = 1 << 17
 
@@ -404,16 +407,17 @@ class Evaluator:
         return codes, self._popcounts(len(self._stages) - 1, cur, ws)
 
     def _tabled(self, index: int, limit: int) -> bool:
-        """Whether stage ``index`` gets a lookup table when tables up to ``limit`` rows are allowed."""
-        n = self._stages[index].n
-        return n <= TABLE_MAX_FANIN and (1 << n) <= limit
+        """Whether stage ``index`` gets a lookup table when tables of up to ``limit`` rows are
+        allowed (and the table stays within :data:`TABLE_MAX_BYTES`)."""
+        st = self._stages[index]
+        if st.n > TABLE_MAX_FANIN or (1 << st.n) > limit:
+            return False
+        row_bytes = 8 if index == len(self._stages) - 1 else 8 * st.out_words
+        return (1 << st.n) * row_bytes <= TABLE_MAX_BYTES
 
-    def _stage_table(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Stage ``index`` evaluated on every input code ``0 .. 2**fan_in - 1`` (cached).
-
-        Hidden stage: ((2**f, out_words) uint64 codes, None); output stage:
-        ((2**f, c) int64 dots, (2**f,) int64 classes).
-        """
+    def _stage_table(self, index: int) -> np.ndarray:
+        """Stage ``index`` evaluated on every input code ``0 .. 2**fan_in - 1`` (cached):
+        (2**f, out_words) uint64 codes of a hidden stage, (2**f,) int64 classes of the output."""
         key = ("stage", index)
         have = self._tables.get(key)
         if have is not None:
@@ -421,15 +425,14 @@ class Evaluator:
         st = self._stages[index]
         XT = np.arange(1 << st.n, dtype=np.uint64)[None, :]
         last = index == len(self._stages) - 1
-        out = np.empty((XT.shape[1], self.net.n_classes if last else st.out_words), np.int64 if last else np.uint64)
+        out = np.empty(XT.shape[1], np.int64) if last else np.empty((XT.shape[1], st.out_words), np.uint64)
         block = max(self.chunk, TABLE_BLOCK_ELEMENTS // st.m)
         with _small_ufunc_buffers(), self._workspace() as ws:
             for s, e in self._blocks(XT.shape[1], block):
                 pc = self._popcounts(index, XT[:, s:e], ws)
-                out[s:e] = self._output_dots(pc) if last else self._fire(index, pc, ws)[0]
-        table = (out, self._classes_of_dots(out) if last else None)
-        self._tables[key] = table
-        return table
+                out[s:e] = self._classes_of_dots(self._output_dots(pc)) if last else self._fire(index, pc, ws)[0]
+        self._tables[key] = out
+        return out
 
     def _finish_block(
         self, code: np.ndarray, XT: np.ndarray, ws: _Workspace, start: int, keep: frozenset[int], limit: int
@@ -442,10 +445,10 @@ class Evaluator:
             if i >= 1 and i in keep:
                 kept[i] = code
             if self._tabled(i, limit):
-                tab, classes = self._stage_table(i)
+                tab = self._stage_table(i)
                 idx = code[:, 0]
                 if i == last:
-                    return kept, classes[idx]  # type: ignore[index]
+                    return kept, tab[idx]
                 code = tab[idx]
                 XT = np.ascontiguousarray(code.T)
             else:
