@@ -69,7 +69,7 @@ from typing import Iterator, Sequence
 import dd.cudd as cudd
 import numpy as np
 
-from .bdd_count import ExactCounter, iter_level_paths
+from .bdd_count import ExactCounter, exact_count, iter_level_paths
 from .cardinality_bdd import BallBuilder, node, agreement_threshold, ball_threshold_bdd, counter_bdd
 from .errors import BudgetExceeded, RegionError
 from .layers import BNN, ArgmaxLayer, beats
@@ -92,6 +92,18 @@ DEFAULT_MAX_NODES: int | None = None
 INITIAL_MEMORY_ESTIMATE = 64 << 20
 #: CUDD's "no memory limit" value for ``max_memory``.
 _UNLIMITED_MEMORY = (1 << 64) - 1
+#: How the first layer's image is computed: ``relation`` (conjoin ``t_j ↔ g_j``
+#: with the code variables above the inputs, then quantify the inputs) or
+#: ``below`` (the same relation over scratch variables below the inputs, which
+#: keeps the care set's shape; classes are then related back to the inputs by
+#: composing ``t_1 := g(x)``, and the code-above relation is built only if
+#: per-code counts ask for it); ``auto`` = ``below``, faster on every benchmark
+#: (see benchmarks/results/bdd.md).
+FIRST_LAYER_METHODS = ("auto", "relation", "below")
+#: Per-code counts evaluate reachable first-layer codes numerically up to this many codes.
+NUMERIC_CODE_LIMIT = 1 << 20
+#: Codes evaluated per numpy batch.
+NUMERIC_CHUNK = 1 << 14
 #: dd.cudd's message when CUDD returns NULL (out of memory / over the cap).
 _NULL_MESSAGE = "NULL"
 
@@ -188,6 +200,7 @@ class BDDCompiler:
         with self.guard():
             self.bdd.declare(*[self.input_names[i] for i in order])
         self._code_layers: dict[str, list[str]] = {}
+        self._scratch: list[str] = []
         self._plans: dict[int, RegionPlan] = {}
 
     # --- resources ---------------------------------------------------------
@@ -234,9 +247,9 @@ class BDDCompiler:
         return names
 
     def input_band(self) -> tuple[int, int]:
-        """Levels ``(lo, hi)`` of the inputs: the bottom of the order."""
-        total = len(self.bdd.vars)
-        return total - self.n, total
+        """Levels ``(lo, hi)`` of the inputs: below every code variable, above the scratch ones."""
+        lo = sum(len(v) for v in self._code_layers.values())
+        return lo, lo + self.n
 
     def level(self, var: str) -> int:
         return self.bdd.level_of_var(var)
@@ -336,9 +349,42 @@ class BDDCompiler:
 
     # --- compile ---------------------------------------------------------------
 
-    def compile(self, net: BNN, region: Region, *, prefix: str = "t") -> "NetworkBDD":
+    def compile(self, net: BNN, region: Region, *, prefix: str = "t", first_layer: str = "auto") -> "NetworkBDD":
         """Compile ``net`` over ``region`` (layer images, class sets) in this manager."""
-        return NetworkBDD(self, net, region, prefix=prefix)
+        return NetworkBDD(self, net, region, prefix=prefix, first_layer=first_layer)
+
+    def scratch(self, width: int) -> list[str]:
+        """``width`` scratch variables at the bottom of the order (below the inputs), reused."""
+        have = len(self._scratch)
+        if width > have:
+            names = [f"_s{j}" for j in range(have, width)]
+            with self.guard():
+                for v in names:
+                    self.bdd.add_var(v)  # appended at the bottom
+            self._scratch.extend(names)
+        return self._scratch[:width]
+
+    def image_below(self, care, functions: Sequence[tuple[str, object]]) -> tuple[object, object]:
+        """Image ``{t : ∃x ∈ care, t_j = g_j(x)}`` over the names in ``functions`` (g_j ⊆ care).
+
+        The relation ``care ∧ ∧_j (s_j ↔ g_j)`` is built over scratch variables
+        *below* the inputs, where it keeps the shape of the care set (a
+        Hamming ball stays a ball with a few more states per level); the
+        inputs are quantified and the small image renamed to the code names.
+        Returns ``(image, relation over inputs and scratch variables)``.
+        """
+        bdd = self.bdd
+        if care == bdd.false:
+            return bdd.false, bdd.false
+        if not functions:
+            return bdd.true, care
+        sc = self.scratch(len(functions))
+        in_names = [self.input_names[i] for i in range(self.n)]
+        with self.guard():
+            rels = [bdd.ite(bdd.var(s), g, care & ~g) for s, (_, g) in zip(sc, functions)]
+            rel = _balanced_and(rels, self.check)
+            img = bdd.exist(in_names, rel)
+            return bdd.let({s: t for s, (t, _) in zip(sc, functions)}, img), rel
 
     # --- counting / witnesses ----------------------------------------------------
 
@@ -368,13 +414,49 @@ class BDDCompiler:
         return x
 
 
+def _ints_to_bits(codes: Sequence[int], width: int) -> np.ndarray:
+    """Rows of bits (bit j of code = column j) of non-negative ints < 2**width."""
+    nbytes = (width + 7) // 8
+    buf = b"".join(int(c).to_bytes(nbytes, "little") for c in codes)
+    arr = np.frombuffer(buf, dtype=np.uint8).reshape(len(codes), nbytes)
+    return np.unpackbits(arr, axis=1, count=width, bitorder="little")
+
+
+def _bits_to_ints(bits: np.ndarray) -> list[int]:
+    """Inverse of :func:`_ints_to_bits`, row by row."""
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def _classes_of(out: ArgmaxLayer, bits: np.ndarray) -> np.ndarray:
+    """Classes of rows of last-layer bits: smallest index of the maximal float64 score.
+
+    Scores are ``scale * dot + bias`` in float64 exactly as
+    :meth:`ArgmaxLayer.score`; ``argmax`` returns the first maximum, which is
+    the rule of :func:`encoders.layers.beats`.
+    """
+    dots = (2 * bits.astype(np.int64) - 1) @ out.weights.astype(np.int64).T
+    scores = out.scale[None, :] * dots.astype(np.float64) + out.bias[None, :]
+    return np.argmax(scores, axis=1)
+
+
 class NetworkBDD:
     """A network compiled over a region: per-layer images and relations, class sets.
 
     Code variables of hidden layer ``l`` (1-based) are ``{prefix}{l}_{j}``.
     """
 
-    def __init__(self, compiler: BDDCompiler, net: BNN, region: Region, *, prefix: str = "t") -> None:
+    def __init__(
+        self,
+        compiler: BDDCompiler,
+        net: BNN,
+        region: Region,
+        *,
+        prefix: str = "t",
+        first_layer: str = "auto",
+    ) -> None:
+        if first_layer not in FIRST_LAYER_METHODS:
+            raise ValueError(f"first_layer: one of {FIRST_LAYER_METHODS}, got {first_layer!r}")
         if region.n != net.n_inputs:
             raise RegionError(
                 f"region has {region.n} input bits, but the network has {net.n_inputs} inputs"
@@ -389,13 +471,15 @@ class NetworkBDD:
         self.plan = compiler.plan(region)
         bdd = compiler.bdd
         self.codes: list[list[str]] = []  # code variable names per hidden layer (0-based)
-        self.relations: list[object] = []  # T_l restricted to the previous image
+        self._relations: list[object | None] = []  # T_l restricted to the previous image
         self.images: list[object] = []  # I_l over the layer's codes
+        self.first_layer_method = first_layer
         prev_names = [compiler.input_names[i] for i in self.plan.free]
         prev_care = self.plan.care
         for li, layer in enumerate(net.hidden):
             names = compiler.add_code_layer(f"{prefix}{li + 1}", layer.n_outputs)
-            rels = []
+            fixed: dict[str, bool] = {}
+            varying: list[tuple[str, object]] = []
             with compiler.guard():
                 for j in range(layer.n_outputs):
                     if li == 0:
@@ -403,22 +487,56 @@ class NetworkBDD:
                     else:
                         g = compiler.threshold(prev_names, layer.weights[j], int(layer.thresholds[j])) & prev_care
                     if g == bdd.false:
-                        rels.append(~bdd.var(names[j]))
+                        fixed[names[j]] = False
                     elif g == prev_care:
-                        rels.append(bdd.var(names[j]))
+                        fixed[names[j]] = True
                     else:
-                        rels.append(node(bdd, names[j], prev_care & ~g, g))
+                        varying.append((names[j], g))
                     compiler.check()
-                rel = _balanced_and(rels, compiler.check) & prev_care
-                image = bdd.exist(prev_names, rel) if prev_names else rel
             self.codes.append(names)
-            self.relations.append(rel)
+            if li == 0:
+                self._fixed1, self._varying1 = fixed, varying
+                method = first_layer
+                if method == "auto":
+                    method = "below"
+                self.first_layer_method = method
+                if method == "below":
+                    self._relations.append(None)  # built on demand (per-code counts)
+                    with compiler.guard():
+                        img, self._below1 = compiler.image_below(prev_care, varying)
+                        image = bdd.cube(fixed) & img
+                    self.images.append(image)
+                    prev_names, prev_care = names, image
+                    continue
+            with compiler.guard():
+                rel, image = self._relation_and_image(prev_names, prev_care, fixed, varying)
+            self._relations.append(rel)
             self.images.append(image)
             prev_names, prev_care = names, image
         self._last_names = prev_names
         self._last_care = prev_care
         self._classes: list[object] | None = None
         self._pulled: dict[tuple[int, frozenset[int]], object] = {}
+
+    def _relation_and_image(self, prev_names, prev_care, fixed, varying):
+        """``T = care ∧ ∧_j (t_j ↔ g_j)`` (balanced conjunction) and its image ``∃prev T``."""
+        comp = self.compiler
+        bdd = comp.bdd
+        rels = [node(bdd, t, prev_care & ~g, g) for t, g in varying]
+        rels.append(bdd.cube(fixed) & prev_care)
+        rel = _balanced_and(rels, comp.check)
+        image = bdd.exist(prev_names, rel) if prev_names else rel
+        return rel, image
+
+    def relation(self, layer: int) -> object:
+        """``T_l(t_l, t_{l-1})`` (``T_1(t_1, x)``) restricted to the previous image; 1-based."""
+        if self._relations[layer - 1] is None:  # layer 1 imaged below the inputs: build now
+            comp = self.compiler
+            prev_names = [comp.input_names[i] for i in self.plan.free]
+            with comp.guard():
+                rel, _ = self._relation_and_image(prev_names, self.plan.care, self._fixed1, self._varying1)
+            self._relations[layer - 1] = rel
+        return self._relations[layer - 1]
 
     # --- classes ----------------------------------------------------------------
 
@@ -474,11 +592,14 @@ class NetworkBDD:
             sets = []
             with comp.guard():
                 for c in range(C):
-                    parts = [self._last_care]
+                    # sequentially from the (small) image: conjoining comparisons with
+                    # each other first multiplies their counters and blows up
+                    acc = self._last_care
                     for d in range(C):
-                        if d != c:
-                            parts.append(wins[(c, d)] if c < d else ~wins[(d, c)])
-                    sets.append(_balanced_and(parts, comp.check))
+                        if d != c and acc != comp.bdd.false:
+                            acc = acc & (wins[(c, d)] if c < d else ~wins[(d, c)])
+                            comp.check()
+                    sets.append(acc)
             self._classes = sets
         return self._classes
 
@@ -505,7 +626,19 @@ class NetworkBDD:
         else:
             above = self.classes_at(layer + 1, classes)
             with comp.guard():
-                u = cudd.and_exists(self.relations[layer], above, self.codes[layer])
+                if layer == 0 and self._relations[0] is None:
+                    # relate back through the relation below the inputs:
+                    # fix the constant neurons, rename t_1 -> scratch, and_exists
+                    bdd = comp.bdd
+                    u = bdd.let(self._fixed1, above) if self._fixed1 else above
+                    if not self._varying1 or u == bdd.false or u == bdd.true:
+                        u = u & self.plan.care
+                    else:
+                        sc = comp.scratch(len(self._varying1))
+                        u = bdd.let({t: s for s, (t, _) in zip(sc, self._varying1)}, u)
+                        u = cudd.and_exists(self._below1, u, sc)
+                else:
+                    u = cudd.and_exists(self.relation(layer + 1), above, self.codes[layer])
         self._pulled[key] = u
         return u
 
@@ -534,13 +667,13 @@ class NetworkBDD:
         if not req or req[0] < 1 or req[-1] > L:
             raise ValueError(f"layers: must be hidden layers between 1 and {L}, got {list(layers)}")
         comp = self.compiler
-        J = self.relations[0]
+        J = self.relation(1)
         with comp.guard():
             for l in range(2, req[-1] + 1):
                 if (l - 1) in req:
-                    J = J & self.relations[l - 1]
+                    J = J & self.relation(l)
                 else:
-                    J = cudd.and_exists(J, self.relations[l - 1], self.codes[l - 2])
+                    J = cudd.and_exists(J, self.relation(l), self.codes[l - 2])
         return J
 
     def iter_joint_counts(
@@ -549,6 +682,7 @@ class NetworkBDD:
         *,
         with_class: bool = False,
         partition: Sequence[object] | None = None,
+        method: str = "auto",
     ) -> Iterator[tuple[tuple[int, ...], int]]:
         """Exact counts of region members per reachable key, only reachable keys.
 
@@ -556,10 +690,105 @@ class NetworkBDD:
         int with bit j = neuron j), then the class if ``with_class``, then the
         index of the ``partition`` block (BDDs over the inputs, e.g. another
         network's class sets) if given.
+
+        Two exact methods: when the first layer reaches at most
+        ``NUMERIC_CODE_LIMIT`` codes, each reachable first-layer code is
+        found with its exact count by output splitting (``C ∧ g_j`` /
+        ``C ∧ ¬g_j`` down the neurons, counting each leaf), and deeper codes
+        and classes follow by integer evaluation of those codes (the argmax
+        by :func:`encoders.layers.beats`); otherwise the codes of the
+        requested layers are put above the inputs (:meth:`joint_relation`)
+        and each reachable key's sub-BDD is counted. ``method``: ``"auto"``,
+        ``"numeric"`` or ``"paths"``.
         """
         if self.compiler.reordering:
             raise ValueError("per-code counts need a fixed variable order (reordering is on)")
         layers = [int(l) for l in layers]
+        L = len(self.net.hidden)
+        if not layers or min(layers) < 1 or max(layers) > L:
+            raise ValueError(f"layers: must be hidden layers between 1 and {L}, got {layers}")
+        if method not in ("auto", "numeric", "paths"):
+            raise ValueError(f"method: one of auto, numeric, paths; got {method!r}")
+        if method == "auto":
+            method = "numeric" if self.first_layer_codes() <= NUMERIC_CODE_LIMIT else "paths"
+        if method == "numeric":
+            yield from self._joint_counts_numeric(layers, with_class, partition)
+        else:
+            yield from self._joint_counts_paths(layers, with_class, partition)
+
+    def first_layer_codes(self) -> int:
+        """Exact number of reachable codes of the first hidden layer."""
+        comp = self.compiler
+        lv = [comp.level(v) for v in self.codes[0]]
+        return exact_count(self.images[0], min(lv), max(lv) + 1)
+
+    def iter_first_layer_counts(self, care=None) -> Iterator[tuple[int, int]]:
+        """``(code, count)`` of every reachable first-layer code over ``care`` (default: the region).
+
+        Output splitting: ``C ∧ g_j`` and ``C ∧ ¬g_j`` down the varying
+        neurons (the constant ones are fixed bits of every code); each leaf is
+        the set of inputs with that code, counted exactly.
+        """
+        comp = self.compiler
+        bdd = comp.bdd
+        if care is None:
+            care = self.plan.care
+        index = {v: j for j, v in enumerate(self.codes[0])}
+        base = sum(1 << index[t] for t, on in self._fixed1.items() if on)
+        varying = [(index[t], g) for t, g in self._varying1]
+        counter = comp.counter()
+        false_id = int(bdd.false)
+        n_fixed = self.plan.n_fixed
+        low_mask = (1 << n_fixed) - 1
+        m = len(varying)
+        stack = [(0, care, base)]
+        with comp.guard():
+            while stack:
+                p, C, code = stack.pop()
+                if int(C) == false_id:
+                    continue
+                if p == m:
+                    c = counter.count(C)
+                    if c & low_mask:
+                        raise AssertionError("internal error: a count over free bits is not a multiple of 2^fixed")
+                    yield code, c >> n_fixed
+                    continue
+                j, g = varying[p]
+                stack.append((p + 1, C & ~g, code))
+                stack.append((p + 1, C & g, code | (1 << j)))
+
+    def _joint_counts_numeric(self, layers, with_class, partition):
+        net = self.net
+        blocks = [((), None)] if partition is None else [((i,), X) for i, X in enumerate(partition)]
+        for pkey, X in blocks:
+            care = self.plan.care
+            if X is not None:
+                with self.compiler.guard():
+                    care = care & X
+            pairs = list(self.iter_first_layer_counts(care))
+            out: dict[tuple[int, ...], int] = {}
+            for start in range(0, len(pairs), NUMERIC_CHUNK):
+                chunk = pairs[start : start + NUMERIC_CHUNK]
+                bits = _ints_to_bits([c for c, _ in chunk], net.hidden[0].n_outputs)
+                per_layer = {1: [c for c, _ in chunk]}
+                cur = bits
+                for li in range(1, max(max(layers), len(net.hidden) if with_class else 0)):
+                    h = net.hidden[li]
+                    dots = (2 * cur.astype(np.int64) - 1) @ h.weights.astype(np.int64).T
+                    cur = (dots >= h.thresholds[None, :]).astype(np.uint8)
+                    if (li + 1) in layers:
+                        per_layer[li + 1] = _bits_to_ints(cur)
+                if with_class:
+                    classes = _classes_of(net.output, cur).tolist()
+                for r, (_, n) in enumerate(chunk):
+                    key = tuple(per_layer[l][r] for l in layers)
+                    if with_class:
+                        key += (int(classes[r]),)
+                    key += pkey
+                    out[key] = out.get(key, 0) + n
+            yield from out.items()
+
+    def _joint_counts_paths(self, layers, with_class, partition):
         comp = self.compiler
         J = self.joint_relation(layers)
         top = max(layers)
@@ -572,10 +801,7 @@ class NetworkBDD:
         counter = comp.counter()
         class_blocks: list[tuple[tuple[int, ...], object]]
         if with_class:
-            class_blocks = []
-            for c in range(self.net.n_classes):
-                P = self.classes_at(top, [c])
-                class_blocks.append(((c,), P))
+            class_blocks = [((c,), self.classes_at(top, [c])) for c in range(self.net.n_classes)]
         else:
             class_blocks = [((), None)]
         part_blocks: list[tuple[tuple[int, ...], object]] = (

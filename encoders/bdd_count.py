@@ -38,8 +38,9 @@ class ExactCounter:
 
     Reuse one counter for several functions that share nodes (e.g. the
     per-class subsets of one relation): shared sub-BDDs are counted once.
-    The memo holds node addresses, so keep the counted functions referenced
-    (alive) while the counter is in use.
+    The memo is keyed by node addresses, so the counter keeps every counted
+    function referenced: no counted node can be freed and its address reused
+    while the counter lives.
     """
 
     def __init__(self, lo: int, hi: int) -> None:
@@ -49,6 +50,7 @@ class ExactCounter:
         self.hi = int(hi)
         # regular node id -> models of the regular node over levels [level, hi)
         self._memo: dict[int, int] = {}
+        self._alive: list[object] = []
 
     def _level(self, u) -> int:
         lv = u.level
@@ -100,6 +102,7 @@ class ExactCounter:
         """Exact number of assignments of the levels ``lo .. hi-1`` satisfying ``u``."""
         if u.var is None:
             return (1 << (self.hi - self.lo)) if not (int(u) & 1) else 0
+        self._alive.append(u)
         self._regular_count(u)
         return self._edge(u, self.lo)
 
