@@ -139,7 +139,9 @@ def test_twenty_bit_table_path_equals_packed(seed, depth):
     rng = np.random.default_rng(seed)
     from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
-    widths = [20] + [int(rng.integers(1, 20)) for _ in range(depth)]
+    # narrow layers (tabled) and some wider than a word (tables of 2-word codes, untabled successors)
+    widths = [20] + [int(rng.integers(1, 20)) if rng.random() < 0.7 else int(rng.integers(60, 100))
+                     for _ in range(depth)]
     pm = lambda *s: np.where(rng.random(s) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
     hidden = tuple(ThresholdLayer(pm(widths[i + 1], widths[i]), rng.integers(-4, 5, widths[i + 1]))
                    for i in range(depth))
