@@ -332,6 +332,44 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> 
 
 # --- section: export-cnf (CNF engine) --------------------------------------
 
+
+@main.command("export-cnf")
+@click.argument("model", type=click.Path())
+@region_options
+@click.option("--class", "class_", type=int, default=None, metavar="C", help="The formula: class(x) = C.")
+@click.option("--not-class", type=int, default=None, metavar="C", help="The formula: class(x) != C.")
+@click.option("--encoding", default=None, metavar="NAME",
+              help="Neuron cardinality encoding (see bnnverify.sat.ENCODINGS; not 'native').")
+@click.option("--generic", is_flag=True, help="Encode a Hamming ball's first layer generically (not ball-aware).")
+@click.option("--out", "out_path", required=True, type=click.Path(), help="The DIMACS file to write (atomically).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, class_, not_class,
+               encoding, generic, out_path, as_json) -> None:
+    """Write "x in REGION and class(x) = C (or != C)" as DIMACS CNF.
+
+    The file carries `c ind ... 0` and `c p show ... 0` lines on the input
+    variables 1..n, so projected model counters (Ganak, ApproxMC, d4) count
+    inputs, not auxiliary variables.
+    """
+    from bnnverify.sat import export_dimacs
+
+    net = load_model_arg(model)
+    if (class_ is None) == (not_class is None):
+        raise click.UsageError("give exactly one of --class C or --not-class C")
+    region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
+                                 input_spec=input_spec, mutable=mutable, free=free)
+    info = export_dimacs(net, region, class_ if class_ is not None else not_class, out_path,
+                         negate=not_class is not None, encoding=encoding, ball_aware=not generic,
+                         model_name=str(model))
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(f"wrote {info['out']}: {info['n_vars']} variables, {info['n_clauses']} clauses "
+                   f"(projection on inputs 1..{info['n_inputs']}; encoding {info['encoding']}, "
+                   f"{info['seconds']:.3f} s)")
+
+
 # --- section: robustness, equivalence (questions) --------------------------
 
 _METHODS = click.Choice(["sat", "bdd", "enum", "auto"], case_sensitive=False)

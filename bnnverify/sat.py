@@ -64,6 +64,7 @@ __all__ = [
     "sat_max_radius",
     "count_projected",
     "replay_class_witness",
+    "export_dimacs",
 ]
 
 
@@ -370,3 +371,51 @@ def count_projected(
     with _quiet_stdout():
         return int(counter.count())
 
+
+
+def export_dimacs(
+    net: BNN,
+    region: Region,
+    target: int,
+    out: "str | os.PathLike[str]",
+    *,
+    negate: bool = False,
+    encoding: str | None = None,
+    ball_aware: bool = True,
+    model_name: str = "",
+) -> dict:
+    """Write "x in region and class(x) = target" (``negate``: != target) as DIMACS,
+    atomically, with ``c ind``/``c p show`` projection lines on the inputs.
+
+    Returns a summary (path, variables, clauses, encoding, region, seconds).
+    """
+    from .atomic import atomic_write
+
+    start = time.perf_counter()
+    enc = resolve_encoding(encoding)
+    if enc == "native":
+        raise SolverError("encoding 'native' keeps at-most constraints that DIMACS CNF cannot hold; "
+                          "choose a clausal encoding")
+    f = class_formula(net, region, [target], negate=negate, encoding=enc, ball_aware=ball_aware)
+    desc = region.describe()
+    what = f"class(x) {'!=' if negate else '='} {int(target)}"
+    comments = [
+        "bnnverify export-cnf" + (f": model {model_name}" if model_name else ""),
+        f"formula: x in {desc.get('kind')} region ({desc.get('size')} members) and {what}",
+        f"inputs are variables 1..{f.n_inputs} (variable i+1 true = input bit i is 1)",
+        f"encoding {enc}{', ball-aware first layer' if f.ball_aware else ''}",
+    ]
+    text = f.to_dimacs(projection=True, comments=comments)
+    with atomic_write(out, "w") as fh:
+        fh.write(text)
+    return {
+        "out": str(out),
+        "n_vars": f.n_vars,
+        "n_clauses": len(f.clauses),
+        "n_inputs": f.n_inputs,
+        "formula": what,
+        "region": desc,
+        "encoding": enc,
+        "ball_aware": f.ball_aware,
+        "seconds": time.perf_counter() - start,
+    }

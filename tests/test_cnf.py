@@ -198,3 +198,37 @@ def test_hamming_ball_first_layer_folds_to_units():
     net = BNN((h,), o)
     f = encode(net, HammingBall(np.zeros(6, np.uint8), 1))
     assert f.networks[0].constants[0] == (1, 0)
+
+
+def test_cli_export_cnf_writes_a_counted_projection(tmp_path):
+    from click.testing import CliRunner
+
+    from bnnverify.modelio import save_model
+    from cli import main
+
+    net = _tiny_net()
+    save_model(net, tmp_path / "m.npz")
+    out = tmp_path / "q.cnf"
+    res = CliRunner().invoke(main, ["export-cnf", str(tmp_path / "m.npz"), "--region", "whole",
+                                    "--not-class", "0", "--encoding", "seqcounter", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    info = json.loads(res.output)
+    text = out.read_text()
+    assert "c ind 1 2 3 4 0" in text and info["n_vars"] == int(text.split("p cnf ")[1].split()[0])
+    lines = [l for l in text.splitlines() if l and l[0] not in "cp"]
+
+    class Parsed:
+        atmosts = []
+        n_inputs = 4
+        clauses = [[int(t) for t in l.split()[:-1]] for l in lines]
+
+        @staticmethod
+        def decode_inputs(model):
+            return (np.asarray(model)[:4] > 0).astype(np.uint8)
+
+    assert projected_models(Parsed) == expected_members(net, Whole(4), [0], negate=True)
+    bad = CliRunner().invoke(main, ["export-cnf", str(tmp_path / "m.npz"), "--region", "whole",
+                                    "--class", "0", "--encoding", "native", "--out", str(out)])
+    assert bad.exit_code == 2 and "native" in bad.output
