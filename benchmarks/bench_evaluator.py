@@ -350,20 +350,27 @@ third of a widening add (plus uint8 adds): the sum of the rows above, times
 ## Notes
 
 * The evaluator computes `dot = n - 2 popcount(x XOR w)` on 64-bit words in
-  blocks of {DEFAULT_CHUNK} inputs x all neurons (XOR buffer ~0.7 MB: fits L2),
-  with numpy's ufunc buffer lowered to 1024 elements while the loops run
-  (the default buffers broadcast XORs with rows shorter than ~4096 elements
-  and triples their cost), byte popcounts of 3 words summed in uint8 before
-  widening, and thresholds turned into popcount limits. It is bound by
-  numpy's scalar `bitwise_count` (~1 word per cycle) plus one XOR pass per
-  word; torch is bound by BLAS FMA throughput on 64x more (float) operations.
-* Small batches are bound by per-call overhead: the evaluator makes ~20
-  numpy calls per layer-free path (one broadcast XOR, one popcount, one
-  reduction per layer); torch dispatches a few ops per layer.
-* The 2 thread figures use a thread pool over blocks (numpy releases the
-  GIL); on this 2-CPU machine shared with other jobs they gain only what
-  the second CPU has free.
+  blocks of {DEFAULT_CHUNK} inputs x all neurons (XOR buffer {DEFAULT_CHUNK * 512 * 8 // 1024} KB for 512
+  neurons: fits L2), with numpy's ufunc buffer lowered to 1024 elements
+  while the loops run (the default makes numpy buffer the broadcast XOR of
+  rows shorter than ~4096 elements, several times slower: first rows of the
+  step table), byte popcounts of 3 words summed in uint8 before one widening
+  add, and thresholds turned into popcount limits. It is bound by numpy's
+  scalar `bitwise_count` (~1 word per cycle) plus the XOR pass: 13x512 +
+  8x512 + 8x10 = 10,896 word operations per input. torch is bound by BLAS
+  FMA throughput on 64x as many (float) operations.
+* Small batches are bound by per-call overhead: one input costs ~25 numpy
+  calls (per layer: one broadcast XOR, one popcount, one reduction, one
+  comparison, one packing); torch dispatches a few ops per layer.
+* The 2-thread figures use a thread pool over blocks (numpy releases the
+  GIL); on this 2-CPU machine shared with other jobs they gain only what the
+  second CPU has free. torch's default thread count here is 2.
 * Enumeration figures include building every table (a fresh call pays it).
+  Targets of the brief: the radius-3 ball well under 1.4 s (a plain brute
+  force took 1.4 s), the 2^16 space with per-class counts well under 0.3 s,
+  the 2^20 space at >= 10 M inputs/s.
+* Wall-clock figures on a shared machine: compare methods within one run
+  (same load), not across runs.
 """
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
