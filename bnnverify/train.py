@@ -132,6 +132,8 @@ class TrainResult:
     snapshots: tuple[Path, ...]
     seconds: float
     module: object = field(default=None, compare=False, repr=False)
+    #: mean training cross-entropy of each epoch 1..epochs (float32 training mode)
+    losses: tuple[float, ...] = field(default=(), compare=False, repr=False)
 
 
 #: Adam's moment decay rates and denominator epsilon (Kingma & Ba's defaults).
@@ -258,6 +260,7 @@ def train_bnn(
     threads = torch.get_num_threads()
     torch.set_num_threads(TRAIN_THREADS)
     written: list[Path] = []
+    losses: list[float] = []
     try:
         gen = torch.Generator().manual_seed(int(seed))
         module = BNNModule(widths, ste=ste, scale=scale, generator=gen)
@@ -282,6 +285,7 @@ def train_bnn(
             starts = list(range(0, N, batch_size))
             if N - starts[-1] < 2 and len(starts) > 1:  # batch norm cannot train on one row
                 starts.pop()
+            total, count = 0.0, 0
             for k, s in enumerate(starts):
                 e = starts[k + 1] if k + 1 < len(starts) else N
                 idx = perm[s:e]
@@ -289,9 +293,12 @@ def train_bnn(
                 loss = loss_fn(module(Xt[idx]), yt[idx])
                 loss.backward()
                 opt.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
                 with torch.no_grad():
                     for w in latent:
                         w.clamp_(-LATENT_CLIP, LATENT_CLIP)
+            losses.append(total / count)
             snapshot(epoch)
         module.eval()
         meta = {**meta_base, "epochs": str(epochs), "lr": repr(float(lr)), "batch_size": str(batch_size)}
@@ -300,4 +307,5 @@ def train_bnn(
         torch.set_num_threads(threads)
     train_acc = evaluate_model(net, train).accuracy
     test_acc = evaluate_model(net, test).accuracy if test is not None and len(test) else math.nan
-    return TrainResult(net, train_acc, test_acc, margin, tuple(written), time.perf_counter() - t0, module)
+    return TrainResult(net, train_acc, test_acc, margin, tuple(written), time.perf_counter() - t0, module,
+                       tuple(losses))

@@ -28,6 +28,7 @@ def test_training_smoke(ib_small):
     assert r.model.widths == (12, 8, 4, 2)
     assert 0.0 <= r.train_accuracy <= 1.0 and 0.0 <= r.test_accuracy <= 1.0
     assert r.min_margin >= 0 and r.seconds > 0 and r.snapshots == ()
+    assert len(r.losses) == 3 and all(loss > 0 for loss in r.losses)
     assert r.model.metadata["dataset"] == "ib12" and r.model.metadata["seed"] == "11"
     # accuracies are the evaluator's
     te = load_dataset("ib12", "test")
