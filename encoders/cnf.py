@@ -50,7 +50,13 @@ from typing import Iterable, Sequence
 import numpy as np
 from pysat.formula import IDPool
 
-from .cardinality_cnf import ClauseSink, atmost, reified_atleast, resolve_encoding, unary_counter
+from .cardinality_cnf import (
+    ClauseSink,
+    atmost,
+    reified_atleast,
+    resolve_encoding,
+    unary_counter,
+)
 from .errors import ModelError, RegionError
 from .layers import BNN, ArgmaxLayer, beats
 from .regions import Cube, HammingBall, LinfBox, Region, Whole
@@ -296,7 +302,8 @@ class _Builder:
                 out[j] = int(on)
                 add([y] if on else [-y])
                 continue
-            C = unary_counter(self.sink, [flips[int(i)] for i in crit], min(R, len(crit)))
+            # outputs needed: C >= ceil((g + f) / 2) for f <= R
+            C = unary_counter(self.sink, [flips[int(i)] for i in crit], min(len(crit), (g + R + 1) // 2))
             z = -y if on else y  # z: the neuron differs from its centre value
             for f in range(R + 1):
                 c = (g + f + 1) // 2
