@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+from math import comb
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Iterable, Mapping, Sequence
@@ -44,8 +45,8 @@ from encoders.regions import DEFAULT_BATCH, HammingBall, Region
 from encoders.results import JointCounts
 
 from .enumeration import DEFAULT_ENUM_LIMIT
-from .errors import BNNVerifyError, DataError, RegionError
-from .reference import Evaluator
+from .errors import BNNVerifyError, BudgetExceeded, DataError, RegionError
+from .reference import Evaluator, pack_bits
 
 __all__ = [
     "CountMethod",
@@ -84,6 +85,7 @@ class CountMethod(str, Enum):
 
     ENUM = "enum"  #: every member of the region run through the evaluator
     BDD = "bdd"  #: the BDD engine's per-code counts
+    BALL = "ball"  #: Hamming balls: a dynamic programme over flipped-bit types (first layer), then the evaluator
     EVALUATOR = "evaluator"  #: the rows of a data set run through the evaluator
 
 
@@ -429,14 +431,118 @@ def info_from_rows(net: BNN, X: np.ndarray, *, labels: Labels = "model", y: np.n
 # --- regions ------------------------------------------------------------------
 
 
-def resolve_method(region: Region, method: str | CountMethod = "auto") -> CountMethod:
-    """The counting method for ``region``: ``auto`` enumerates up to :data:`ENUM_LIMIT` members."""
+def resolve_method(region: Region, method: str | CountMethod = "auto", *, allow_ball: bool = False) -> CountMethod:
+    """The counting method for ``region``.
+
+    ``auto``: enumeration up to :data:`ENUM_LIMIT` members; beyond, the
+    Hamming-ball programme for Hamming balls (if ``allow_ball``), else the BDD.
+    """
     m = str(getattr(method, "value", method))
     if m == "auto":
-        return CountMethod.ENUM if region.size <= ENUM_LIMIT else CountMethod.BDD
-    if m not in ("enum", "bdd"):
-        raise DataError(f"method: must be 'enum', 'bdd' or 'auto', got {method!r}")
+        if region.size <= ENUM_LIMIT:
+            return CountMethod.ENUM
+        return CountMethod.BALL if allow_ball and isinstance(region, HammingBall) else CountMethod.BDD
+    valid = ("enum", "bdd", "ball") if allow_ball else ("enum", "bdd")
+    if m not in valid:
+        raise DataError(f"method: must be {', '.join(repr(v) for v in valid)} or 'auto', got {method!r}")
+    if m == "ball" and not isinstance(region, HammingBall):
+        raise DataError(f"method 'ball' counts Hamming balls only, not a {region.kind} region")
     return CountMethod(m)
+
+
+def _ball_layer1(net: BNN, ball: HammingBall, max_states: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact counts of the first hidden layer's codes over a Hamming ball, without enumerating it.
+
+    Flipping input bit i changes neuron j's dot product by ``d_ji = -2·W_ji·s(x_i)``.
+    Neurons whose margin exceeds what ``radius`` flips can change are constant;
+    for the others, bits with the same ``d`` column are interchangeable, so a
+    dynamic programme over these bit *types* tracks (dot products of the
+    unstable neurons, flips used) with exact multiplicities ``C(n_type, c)``;
+    a dot product that no remaining flips can move across its threshold is
+    clamped, which merges states. Returns the distinct codes as (P, m) bits
+    and their exact counts (int64; they add up to ``ball.size``).
+    """
+    h = net.hidden[0]
+    x = ball.center
+    s = 2 * x.astype(np.int64) - 1
+    W = h.weights.astype(np.int64)
+    theta = h.thresholds.astype(np.int64)
+    base = W @ s
+    mut = ball.mutable_indices
+    r = ball.effective_radius
+    marg = base - theta
+    unstable = np.flatnonzero((marg >= -2 * r) & (marg < 2 * r))
+    fixed = (marg >= 0).astype(np.uint8)
+    k = len(unstable)
+    th = theta[unstable]
+    hi, lo = th + 2 * r, th - 2 * r - 1  # clamped values: fires / stays off whatever follows
+    S = base[unstable][None, :]
+    f = np.zeros(1, np.int64)
+    w = np.ones(1, np.int64)
+    if k and len(mut) and r:
+        D = -2 * (W[np.ix_(unstable, mut)] * s[None, mut]).T  # (mutable bits, k)
+        types, n_of = np.unique(D, axis=0, return_counts=True)
+        for d, nt in zip(types, n_of.tolist()):
+            parts_S, parts_f, parts_w = [], [], []
+            for c in range(0, min(nt, r) + 1):
+                ok = f + c <= r
+                if not ok.any():
+                    break
+                parts_S.append(S[ok] + c * d[None, :])
+                parts_f.append(f[ok] + c)
+                parts_w.append(w[ok] * comb(nt, c))
+            S, f, w = np.concatenate(parts_S), np.concatenate(parts_f), np.concatenate(parts_w)
+            rem = 2 * (r - f)[:, None]
+            S = np.where(S - th >= rem, hi, np.where(S - th < -rem, lo, S))
+            key = np.concatenate([S, f[:, None]], axis=1)
+            uniq, inv = np.unique(key, axis=0, return_inverse=True)
+            if len(uniq) > max_states:
+                raise BudgetExceeded(
+                    f"Hamming-ball counting: more than {max_states} states after a bit type "
+                    f"({k} neurons within reach of radius {r})"
+                )
+            merged = np.zeros(len(uniq), np.int64)
+            np.add.at(merged, inv.reshape(-1), w)
+            S, f, w = uniq[:, :k], uniq[:, k], merged
+    else:  # no neuron can change: every member has the centre's code, but count all members
+        w = np.array([ball.size], np.int64)
+    bits_u = (S >= th[None, :]).astype(np.uint8) if k else np.zeros((len(w), 0), np.uint8)
+    uniq, inv = np.unique(bits_u, axis=0, return_inverse=True)
+    counts = np.zeros(len(uniq), np.int64)
+    np.add.at(counts, inv.reshape(-1), w)
+    codes = np.broadcast_to(fixed, (len(uniq), len(fixed))).copy()
+    codes[:, unstable] = uniq
+    if int(counts.sum()) != ball.size:
+        raise BNNVerifyError(f"internal error: Hamming-ball counts add up to {int(counts.sum())}, not {ball.size}")
+    return codes, counts
+
+
+#: States the Hamming-ball programme may hold before it gives up (BudgetExceeded).
+MAX_BALL_STATES = 2_000_000
+#: Its counts are int64: balls must be smaller than this.
+_BALL_MAX_SIZE = 1 << 62
+
+
+def _ball_dp_counter(net: BNN, ball: HammingBall, labels: Labels, const_label: int | None = None,
+                     max_states: int = MAX_BALL_STATES) -> _RowCounter:
+    """Exact per-layer (code, label) counts over a Hamming ball by :func:`_ball_layer1`.
+
+    Every later layer and the class are functions of the first layer's code,
+    so the distinct first-layer codes go through the rest of the network
+    (reference evaluator), weighted by their counts. The label is the class
+    or ``const_label``; a label network needs the inputs themselves (use enum or bdd).
+    """
+    if isinstance(labels, BNN) and const_label is None:
+        raise DataError("method 'ball' cannot use a label model (it never sees the inputs); use enum or bdd")
+    if ball.size >= _BALL_MAX_SIZE:
+        raise BudgetExceeded(f"Hamming-ball counting: the ball has {ball.size} members, beyond 2^62")
+    codes1, counts = _ball_layer1(net, ball, max_states)
+    rest = BNN(net.hidden[1:], net.output)
+    tr = Evaluator(rest).trace(codes1)
+    y = tr.classes if const_label is None else np.full(len(counts), const_label, np.int64)
+    rc = _RowCounter(net)
+    rc.add((pack_bits(codes1),) + tuple(tr.codes), y, weight=counts)
+    return rc
 
 
 def _enum_counter(net: BNN, region: Region, labels: Labels, batch_size: int = DEFAULT_BATCH) -> _RowCounter:
@@ -511,9 +617,11 @@ def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", meth
     :class:`BNN` (e.g. a teacher); a region has no data-set labels.
     ``method``: ``"enum"`` (every member through the evaluator), ``"bdd"``
     (per-code counts from the BDD engine; ``budget`` bounds it and
-    :class:`~bnnverify.errors.BudgetExceeded` is raised beyond it) or
-    ``"auto"`` (enumeration up to :data:`ENUM_LIMIT` members); the report
-    records which was used.
+    :class:`~bnnverify.errors.BudgetExceeded` is raised beyond it),
+    ``"ball"`` (Hamming balls only: :func:`_ball_layer1`'s exact programme;
+    not with a label model) or ``"auto"`` (enumeration up to
+    :data:`ENUM_LIMIT` members, then ``ball`` for Hamming balls, else the
+    BDD); the report records which was used.
     """
     t0 = time.perf_counter()
     kind = _label_kind(labels)
@@ -523,9 +631,9 @@ def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", meth
         _check_teacher(net, labels)
     if region.n != net.n_inputs:
         raise RegionError(f"the region has {region.n} bits, the model expects {net.n_inputs}")
-    m = resolve_method(region, method)
-    if m is CountMethod.ENUM:
-        rc = _enum_counter(net, region, labels)
+    m = resolve_method(region, method, allow_ball=not isinstance(labels, BNN) or str(method) == "ball")
+    if m in (CountMethod.ENUM, CountMethod.BALL):
+        rc = _enum_counter(net, region, labels) if m is CountMethod.ENUM else _ball_dp_counter(net, region, labels)
         infos = rc.infos()
         h_y = rc.h_y()
     else:
@@ -582,16 +690,18 @@ def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "da
     used = set()
     for i in idx:
         ball = HammingBall(X[i], radius)
-        m = resolve_method(ball, method)
+        const = int(y[i]) if kind is LabelKind.DATASET else None
+        m = resolve_method(ball, method, allow_ball=const is not None or not isinstance(labels, BNN))
         used.add(m)
         total += ball.size
         if m is CountMethod.BDD:
-            bdd_pairs = _bdd_pairs(net, ball, labels, budget,
-                                   const_label=int(y[i]) if kind is LabelKind.DATASET else None)
+            bdd_pairs = _bdd_pairs(net, ball, labels, budget, const_label=const)
+        elif m is CountMethod.BALL:
+            rc = _ball_dp_counter(net, ball, labels, const_label=const)
         else:
             rc = _ball_counter(net, ball, kind, labels, int(y[i]))
         for l in range(1, len(net.hidden) + 1):
-            pc = rc.pair_counts(l) if m is CountMethod.ENUM else bdd_pairs[l - 1]
+            pc = bdd_pairs[l - 1] if m is CountMethod.BDD else rc.pair_counts(l)
             acc = pairs[l - 1]
             for k, v in pc.items():
                 acc[k] = acc.get(k, 0) + v

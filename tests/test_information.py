@@ -125,6 +125,22 @@ def test_bdd_and_enum_agree_exactly(nr, data):
     assert abs(a.H_Y - b.H_Y) < 1e-12
 
 
+@given(st.data())
+@settings(max_examples=80)
+def test_hamming_ball_programme_matches_brute_force(data):
+    """method='ball' (no enumeration) gives the brute-force counts and measures, masks included."""
+    net = data.draw(networks(n_inputs=st.integers(1, 11)))
+    region = data.draw(regions(net, kinds=("hamming", "hamming_mask")))
+    rep = info_over_region(net, region, labels="model", method="ball")
+    assert rep.method is CountMethod.BALL
+    check_report(rep, brute_layers(net, region_rows(region), None), region.size)
+    from bnnverify.information import _ball_dp_counter, _enum_counter
+
+    a, b = _ball_dp_counter(net, region, "model"), _enum_counter(net, region, "model")
+    for l in range(1, len(net.hidden) + 1):
+        assert a.pair_counts(l) == b.pair_counts(l)
+
+
 @given(net_and_region(), st.data())
 @settings(max_examples=30)
 def test_teacher_labels_match_brute_force(nr, data):
@@ -182,9 +198,10 @@ def test_ball_mixture_matches_brute_force(data):
     radius = data.draw(st.integers(0, 2))
     ds = SimpleNamespace(name="random", X=X, y=y)
     rep = info_over_balls(net, ds, radius, labels="dataset")
-    rep_bdd = info_over_balls(net, ds, radius, labels="dataset", method="bdd")
-    assert [li.codes for li in rep_bdd.layers] == [li.codes for li in rep.layers]
-    assert all(abs(a.I_TY - b.I_TY) < 1e-12 for a, b in zip(rep.layers, rep_bdd.layers))
+    for other in ("bdd", "ball"):
+        rep_o = info_over_balls(net, ds, radius, labels="dataset", method=other)
+        assert [li.codes for li in rep_o.layers] == [li.codes for li in rep.layers]
+        assert all(abs(a.I_TY - b.I_TY) < 1e-12 for a, b in zip(rep.layers, rep_o.layers))
     allx, ally = [], []
     for x, lab in zip(X, y):
         members = region_rows(HammingBall(x, radius))
@@ -257,6 +274,13 @@ def test_region_rejects_dataset_labels_and_bad_method():
     with pytest.raises(BNNVerifyError):
         entropy_bits([0, 0])
     assert resolve_method(Whole(30), "auto") is CountMethod.BDD
+    big_ball = HammingBall(np.zeros(40, np.uint8), 10)
+    assert resolve_method(big_ball, "auto", allow_ball=True) is CountMethod.BALL
+    assert resolve_method(big_ball, "auto") is CountMethod.BDD
+    with pytest.raises(DataError, match="Hamming balls only"):
+        resolve_method(Whole(3), "ball", allow_ball=True)
+    with pytest.raises(DataError, match="label model"):
+        info_over_region(net, HammingBall(np.zeros(2, np.uint8), 1), labels=net, method="ball")
     assert resolve_method(Whole(20), "auto") is CountMethod.ENUM
     rep = info_from_rows(net, np.array([[1, 1], [0, 0]], np.uint8))
     assert rep.layers[0].codes == 2 and rep.H_Y == 1.0 and rep.layers[0].I_TY == 1.0
