@@ -728,8 +728,9 @@ def _fmt_bits(x: float) -> str:
 @click.option("--labels", "labels_spec", default=None, metavar="dataset|model|MODEL2",
               help="Y: the data set's label (default with --dataset), the model's own prediction "
                    "(default with a region), or the class given by another model file.")
-@click.option("--method", type=click.Choice(["auto", "enum", "bdd"]), default="auto", show_default=True,
-              help="Region counts: enumerate with the evaluator, BDD, or auto (enumerate up to 10^7 members).")
+@click.option("--method", type=click.Choice(["auto", "enum", "bdd", "ball"]), default="auto", show_default=True,
+              help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
+                   "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
 @click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES",
               help="BDD node budget (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -788,8 +789,8 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 @click.option("--labels", "labels_spec", default=None, metavar="dataset|model|final|MODEL2",
               help="Y: the data set's label (default with --dataset), each snapshot's own prediction, the "
                    "final snapshot's prediction (default with a region) or another model's class.")
-@click.option("--method", type=click.Choice(["auto", "enum", "bdd"]), default="auto", show_default=True,
-              help="Region counts: enumerate with the evaluator, BDD, or auto.")
+@click.option("--method", type=click.Choice(["auto", "enum", "bdd", "ball"]), default="auto", show_default=True,
+              help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls), or auto.")
 @click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="PNG",
               help="Draw the information plane to this PNG.")
