@@ -330,6 +330,46 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> 
 
 # --- section: count (BDD engine) -------------------------------------------
 
+
+@main.command("count")
+@click.argument("model", type=click.Path())
+@region_options
+@click.option("--per-code", type=int, default=None, metavar="LAYER",
+              help="Also report the number of reachable codes of hidden layer LAYER (1-based).")
+@click.option("--max-nodes", type=int, default=None, metavar="N", help="Live BDD node budget (default: none).")
+@click.option("--max-memory", type=int, default=None, metavar="MB",
+              help="CUDD memory cap in MiB (default: 1024).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact integers).")
+@handle_errors
+def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, max_nodes, max_memory,
+          as_json) -> None:
+    """Exact number of inputs of the region per class (BDD engine)."""
+    from bnnverify.counting import BDDBudget, count_report
+
+    net = load_model_arg(model)
+    region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
+                                 input_spec=input_spec, mutable=mutable, free=free)
+    for opt, v in (("--max-nodes", max_nodes), ("--max-memory", max_memory)):
+        if v is not None and v < 1:
+            raise click.BadParameter(f"must be a positive integer, got {v}", param_hint=opt)
+    budget = BDDBudget(
+        max_nodes=max_nodes,
+        max_memory_bytes=(max_memory << 20) if max_memory is not None else BDDBudget().max_memory_bytes,
+    )
+    rep = count_report(net, region, per_code=per_code, budget=budget)
+    if as_json:
+        emit_json(rep.as_dict())
+        return
+    cc = rep.counts
+    click.echo(f"region: {region.describe()['kind']}, {cc.region_size} inputs")
+    width = len(str(max(cc.counts))) if cc.counts else 1
+    for c, n in enumerate(cc.counts):
+        click.echo(f"  class {c}: {n:>{width}}")
+    if rep.codes is not None:
+        click.echo(f"reachable codes of hidden layer {rep.layer}: {rep.codes}")
+    click.echo(f"({rep.seconds:.2f} s)")
+
+
 # --- section: export-cnf (CNF engine) --------------------------------------
 
 

@@ -22,10 +22,26 @@ from .errors import (
 )
 from .modelio import load_model, save_model
 from .reference import Evaluator, code_key, pack_bits, unpack_bits
+from .counting import (
+    BDDBudget,
+    bdd_class_counts,
+    bdd_class_counts_by_radius,
+    bdd_code_counts,
+    bdd_disagreements,
+    bdd_find_class,
+    bdd_joint_counts,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BDDBudget",
+    "bdd_class_counts",
+    "bdd_class_counts_by_radius",
+    "bdd_code_counts",
+    "bdd_disagreements",
+    "bdd_find_class",
+    "bdd_joint_counts",
     "BNN",
     "ArgmaxLayer",
     "ThresholdLayer",

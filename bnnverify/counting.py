@@ -19,7 +19,10 @@ ClassCounts(region_size=4, counts=(3, 1))
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+import functools
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -28,7 +31,7 @@ from encoders.layers import BNN
 from encoders.regions import HammingBall, Region
 from encoders.results import ClassCounts, Disagreement, JointCounts
 
-from .errors import RegionError, ReplayMismatch
+from .errors import BudgetExceeded, RegionError, ReplayMismatch
 from .reference import Evaluator
 
 __all__ = [
@@ -40,7 +43,29 @@ __all__ = [
     "bdd_joint_counts",
     "bdd_code_counts",
     "bdd_class_counts_by_radius",
+    "CountReport",
+    "count_report",
 ]
+
+
+def _detached(fn: Callable) -> Callable:
+    """Re-raise :class:`BudgetExceeded` without its traceback.
+
+    The traceback's frames hold BDD nodes; an exception kept alive in a
+    reference cycle (e.g. by an exit inside an ``except`` block) would let the
+    garbage collector free the CUDD manager before its nodes.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        message = None
+        try:
+            return fn(*args, **kwargs)
+        except BudgetExceeded as e:
+            message = str(e)
+        raise BudgetExceeded(message)
+
+    return wrapper
 
 
 def _check_sizes(net: BNN, region: Region, what: str = "network") -> None:
@@ -65,12 +90,14 @@ def _replay_class(net: BNN, x: np.ndarray, classes: Sequence[int], region: Regio
     return c
 
 
+@_detached
 def bdd_class_counts(net: BNN, region: Region, *, budget: BDDBudget | None = None) -> ClassCounts:
     """Exact number of members of ``region`` per class of ``net``."""
     nb = compile_network(net, region, budget=budget)
     return ClassCounts(region.size, nb.class_counts())
 
 
+@_detached
 def bdd_find_class(
     net: BNN, region: Region, classes: Sequence[int], *, budget: BDDBudget | None = None
 ) -> np.ndarray | None:
@@ -88,6 +115,7 @@ def bdd_find_class(
     return x
 
 
+@_detached
 def bdd_disagreements(
     net_a: BNN, net_b: BNN, region: Region, *, budget: BDDBudget | None = None
 ) -> Disagreement:
@@ -125,6 +153,7 @@ def bdd_disagreements(
     return Disagreement(region.size, confusion, witness)
 
 
+@_detached
 def bdd_joint_counts(
     net: BNN,
     region: Region,
@@ -172,6 +201,7 @@ def bdd_code_counts(
         yield key[0], v
 
 
+@_detached
 def bdd_class_counts_by_radius(
     net: BNN,
     center: np.ndarray,
@@ -204,3 +234,39 @@ def bdd_class_counts_by_radius(
         out.append(ClassCounts(size, counts))
         inner = within
     return out
+
+
+@dataclass(frozen=True)
+class CountReport:
+    """What ``bnnverify count`` reports: exact per-class counts (and reachable codes)."""
+
+    counts: ClassCounts
+    seconds: float
+    layer: int | None = None
+    codes: int | None = None
+
+    def as_dict(self) -> dict:
+        d = {
+            "region_size": self.counts.region_size,
+            "class_counts": {str(c): n for c, n in enumerate(self.counts.counts)},
+            "seconds": self.seconds,
+        }
+        if self.codes is not None:
+            d["codes"] = self.codes
+        return d
+
+
+@_detached
+def count_report(
+    net: BNN, region: Region, *, per_code: int | None = None, budget: BDDBudget | None = None
+) -> CountReport:
+    """Exact per-class counts over ``region``; with ``per_code=L`` also the number of
+    reachable codes of hidden layer L (1-based)."""
+    L = len(net.hidden)
+    if per_code is not None and not 1 <= per_code <= L:
+        raise RegionError(f"--per-code: layer {per_code} is not a hidden layer of the model (1..{L})")
+    t0 = time.perf_counter()
+    nb = compile_network(net, region, budget=budget)
+    counts = ClassCounts(region.size, nb.class_counts())
+    codes = nb.reachable_codes(per_code) if per_code is not None else None
+    return CountReport(counts, time.perf_counter() - t0, per_code, codes)

@@ -8,8 +8,15 @@ from .errors import BNNVerifyError, BudgetExceeded, ModelError, RegionError, Sol
 from .layers import BNN, ArgmaxLayer, ThresholdLayer, beats, winner
 from .regions import Cube, HammingBall, LinfBox, Region, Whole
 from .results import ClassCounts, Disagreement, JointCounts
+from .bdd import BDDBudget, BDDCompiler, NetworkBDD
+from .bdd_count import ExactCounter, exact_count
 
 __all__ = [
+    "BDDBudget",
+    "BDDCompiler",
+    "NetworkBDD",
+    "ExactCounter",
+    "exact_count",
     "BNN",
     "ArgmaxLayer",
     "ThresholdLayer",

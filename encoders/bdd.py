@@ -62,7 +62,6 @@ a partial answer.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -165,6 +164,31 @@ class RegionPlan:
         return int(self.fixed.sum())
 
 
+class _Guard:
+    """See :meth:`BDDCompiler.guard` (a plain class: a generator-based context
+    manager would keep the exception in a reference cycle with BDD nodes)."""
+
+    __slots__ = ("comp",)
+
+    def __init__(self, comp: "BDDCompiler") -> None:
+        self.comp = comp
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ, val, tb) -> bool:
+        if typ is None:
+            self.comp.check()
+            return False
+        if issubclass(typ, ValueError) and _NULL_MESSAGE in str(val):
+            cap = self.comp.budget.max_memory_bytes
+            del val, tb
+            raise BudgetExceeded(
+                f"BDD memory cap exceeded (max_memory_bytes={cap}): CUDD could not allocate more nodes"
+            ) from None
+        return False
+
+
 class BDDCompiler:
     """One ``dd.cudd`` manager: inputs ``x0..x(n-1)`` plus code variables of compiled layers.
 
@@ -215,19 +239,10 @@ class BDDCompiler:
                     f"BDD node budget exceeded: {live} live nodes > max_nodes={cap}"
                 )
 
-    @contextlib.contextmanager
-    def guard(self) -> Iterator[None]:
-        """Turn CUDD's out-of-memory (NULL result) into :class:`BudgetExceeded`."""
-        try:
-            yield
-        except ValueError as e:
-            if _NULL_MESSAGE in str(e):
-                raise BudgetExceeded(
-                    f"BDD memory cap exceeded (max_memory_bytes={self.budget.max_memory_bytes}): "
-                    "CUDD could not allocate more nodes"
-                ) from None
-            raise
-        self.check()
+    def guard(self) -> "_Guard":
+        """Context: turn CUDD's out-of-memory (NULL result) into :class:`BudgetExceeded`,
+        then check the node budget."""
+        return _Guard(self)
 
     @property
     def live_nodes(self) -> int:
@@ -718,9 +733,16 @@ class NetworkBDD:
 
     def first_layer_codes(self) -> int:
         """Exact number of reachable codes of the first hidden layer."""
+        return self.reachable_codes(1)
+
+    def reachable_codes(self, layer: int) -> int:
+        """Exact number of codes of hidden ``layer`` (1-based) reached from the region."""
+        L = len(self.net.hidden)
+        if not 1 <= layer <= L:
+            raise ValueError(f"layer: must be between 1 and {L}, got {layer}")
         comp = self.compiler
-        lv = [comp.level(v) for v in self.codes[0]]
-        return exact_count(self.images[0], min(lv), max(lv) + 1)
+        lv = [comp.level(v) for v in self.codes[layer - 1]]
+        return exact_count(self.images[layer - 1], min(lv), max(lv) + 1)
 
     def iter_first_layer_counts(self, care=None) -> Iterator[tuple[int, int]]:
         """``(code, count)`` of every reachable first-layer code over ``care`` (default: the region).

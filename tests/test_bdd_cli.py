@@ -1,0 +1,70 @@
+"""``bnnverify count``: exact per-class counts, JSON shape, budgets, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from click.testing import CliRunner
+from strategies import all_inputs
+
+from bnnverify.modelio import save_model
+from bnnverify.reference import Evaluator, code_keys
+from cli import Exit, main
+from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+
+def _net(n: int = 10, seed: int = 0) -> BNN:
+    rng = np.random.default_rng(seed)
+    pm = lambda *s: np.where(rng.random(s) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    return BNN(
+        (ThresholdLayer(pm(8, n), rng.integers(-3, 4, 8)), ThresholdLayer(pm(6, 8), rng.integers(-2, 3, 6))),
+        ArgmaxLayer(pm(3, 6), np.array([1.0, 0.5, 2.0]), np.array([0.0, 1.0, -1.0])),
+    )
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_count_whole_json_matches_enumeration(tmp_path):
+    net = _net()
+    model = save_model(net, tmp_path / "m.npz")
+    r = _run("count", model, "--region", "whole", "--per-code", 2, "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert set(d) == {"region_size", "class_counts", "seconds", "codes"}
+    X = all_inputs(10)
+    tr = Evaluator(net).trace(X)
+    assert d["region_size"] == 1024
+    assert d["class_counts"] == {str(c): int(v) for c, v in enumerate(np.bincount(tr.classes, minlength=3))}
+    assert d["codes"] == len(set(code_keys(tr.codes[1])))
+    assert isinstance(d["seconds"], float)
+
+
+def test_count_hamming_text_and_mutable(tmp_path):
+    net = _net(seed=1)
+    model = save_model(net, tmp_path / "m.npz")
+    x = "0110100110"
+    (tmp_path / "mut.txt").write_text("0 3 4 9")
+    r = _run("count", model, "--hamming", 2, "--input", x, "--mutable", tmp_path / "mut.txt", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    X = all_inputs(10)
+    c = np.array([int(b) for b in x], dtype=np.uint8)
+    diff = X != c
+    keep = (diff.sum(1) <= 2) & ~diff[:, [1, 2, 5, 6, 7, 8]].any(1)
+    expect = np.bincount(Evaluator(net).classify(X[keep]), minlength=3)
+    assert d["region_size"] == 11 and list(d["class_counts"].values()) == expect.tolist()
+    r = _run("count", model, "--hamming", 1, "--input", x)
+    assert r.exit_code == 0 and "class 0:" in r.output and "11 inputs" in r.output
+
+
+def test_count_budget_exit_3_and_bad_input_exit_2(tmp_path):
+    model = save_model(_net(seed=2), tmp_path / "m.npz")
+    r = _run("count", model, "--region", "whole", "--max-nodes", 5)
+    assert r.exit_code == Exit.UNDECIDED and "budget" in r.output
+    r = _run("count", model, "--hamming", 2, "--input", "0101")
+    assert r.exit_code == Exit.BAD_INPUT and "4 bits" in r.output
+    r = _run("count", model, "--region", "whole", "--per-code", 7)
+    assert r.exit_code == Exit.BAD_INPUT and "7" in r.output
