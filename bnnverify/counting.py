@@ -14,7 +14,7 @@ raises :class:`~bnnverify.errors.ReplayMismatch` (a bug, never hidden).
 >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> net = BNN((h,), o)
 >>> bdd_class_counts(net, HammingBall(np.array([1, 1, 0], dtype=np.uint8), 1))
-ClassCounts(region_size=4, counts=(3, 1))
+ClassCounts(region_size=4, counts=(2, 2))
 """
 
 from __future__ import annotations
