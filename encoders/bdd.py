@@ -23,26 +23,60 @@ bits are filled in for witnesses.
 1. layer 1: each neuron's function *conjoined with the care set* in one
    counter pass (:mod:`encoders.cardinality_bdd`; for a Hamming ball the
    state is (flips used, agreements), so a neuron that cannot cross its
-   threshold within the radius folds to a constant at once, and the others
-   cost O(n·r²) nodes); relation ``T_1(t_1, x) = ∧_j (t_1j ↔ g_j)`` restricted
-   to the care set, conjoined in a balanced tree; image ``I_1 = ∃x T_1``;
+   threshold within the radius folds to a constant at once — on a 784-input
+   model at radius 2, 92 of 100 neurons do — and the others cost O(n·r²)
+   nodes). Only the varying neurons enter the relation
+   ``R_1(x, s) = care ∧ ∧_j (s_j ↔ g_j)``, built over *scratch variables
+   below the inputs* in a balanced conjunction, where it keeps the shape of
+   the care set; the image ``I_1 = ∃x R_1`` is renamed onto the layer's code
+   variables ``t_1`` (above the inputs) and conjoined with the constant
+   neurons' literals;
 2. layer l ≥ 2: each neuron is a cardinality BDD over the fresh variables
-   ``t_{l-1}`` (cheap), restricted to the image ``I_{l-1}``; again a balanced
-   conjunction ``T_l(t_l, t_{l-1})`` and the image ``I_l = ∃t_{l-1} T_l``;
-3. the argmax layer: for each class c, ``I_L ∧ ∧_{d≠c} beats(c, d)``, each
-   pairwise comparison a two-counter BDD over the positions where the rows
-   agree / differ, its table decided by :func:`encoders.layers.beats` on the
-   integer dots (ties and float64 rounding as the evaluator);
+   ``t_{l-1}`` (cheap), restricted to the image ``I_{l-1}``; relation
+   ``T_l(t_l, t_{l-1})`` by a balanced conjunction, image ``I_l = ∃t_{l-1} T_l``;
+3. the argmax layer: for each class c, ``I_L ∧ ∧_{d≠c} beats(c, d)``, conjoined
+   one comparison at a time *starting from the image*; each pairwise
+   comparison is a counter BDD over the positions where the rows agree /
+   differ (one counter when the decision depends on one group only), its
+   table decided by :func:`encoders.layers.beats` on the integer dots (ties
+   and float64 rounding exactly as the evaluator);
 4. only where a count over inputs is needed are classes related back to the
-   inputs: ``P_{l-1} = ∃t_l (T_l ∧ P_l)`` down to ``X_c(x) = ∃t_1 (T_1 ∧ P_1)``
-   (``and_exists``), counted exactly by :mod:`encoders.bdd_count`.
+   inputs: ``P_{l-1} = ∃t_l (T_l ∧ P_l)``, and at the inputs
+   ``X_c(x) = ∃s (R_1(x, s) ∧ P_1[t_1 := s])`` (``and_exists``), counted
+   exactly by :mod:`encoders.bdd_count` (over the free bits; fixed bits
+   contribute no factor).
 
-Alternative measured and rejected: building every neuron of every layer as
-a function of the raw inputs and composing (``let``) — on a 784-input model at
-Hamming radius 2 the second layer's functions grow past millions of nodes,
-while the images above stay small (a Hamming ball reaches few codes).
-Putting code variables *below* the inputs makes the relations carry one code
-cube per input path and defeats per-code extraction.
+Per-code counts (:meth:`NetworkBDD.iter_joint_counts`) put the code
+variables above the inputs: the first layer's reachable codes with their
+exact input counts come from *output splitting* (``C ∧ g_j`` / ``C ∧ ¬g_j``
+down the varying neurons, each leaf the inputs of one code, counted
+exactly); deeper codes and classes follow by integer evaluation of those
+reachable codes (at most ``NUMERIC_CODE_LIMIT`` of them). Past that limit,
+the relations ``T_1(t_1, x)`` (codes above inputs) and ``T_l`` are conjoined
+with intermediate layers quantified, and each reachable key's sub-BDD is
+counted — only reachable codes are ever enumerated.
+
+Alternatives measured (CPU seconds on this machine, see also
+``benchmarks/results/bdd.md``) and rejected:
+
+* the first-layer relation with the codes *above* the inputs: every code's
+  input set becomes its own sub-BDD — 2.27 M nodes and 2.4 s at Hamming
+  radius 2 on mnist_bnn_1_blk_784_100_10 (255 codes), and 2.6 s more to
+  relate one class back; below the inputs the same step takes 0.9 s in all.
+  On the whole space of mnist_bnn_2_blk_16_25_20_10: 2.1 s vs 0.24 s;
+* relating classes back by composition (``let``, ``t_1 := g(x)``) instead of
+  ``and_exists``: 7.7 s vs 0.09 s for one class at radius 3 on
+  mnist_bnn_2_blk_100_50_20_10, 17.9 s vs 0.58 s for all classes of the
+  16-input model;
+* computing the first image by input splitting in Python (walking the care
+  set and the neuron BDDs together, memoized on cofactor tuples): 124 k
+  states, 5.7 s at radius 2 on the 784-input model;
+* conjoining the pairwise comparisons in a balanced tree: products of
+  counters, 36 s for the class sets of the 784-100-10 model vs 0.02 s from
+  the image;
+* building every neuron of every layer as a function of the raw inputs and
+  composing: the issue's measurement, 6.3 M nodes in layer 2 of a
+  784-100-100 network at radius 2.
 
 **Budgets** (:class:`BDDBudget`): CUDD's memory cap (``max_memory``) makes an
 operation that would exceed it fail, and the live-node count is checked after
@@ -192,8 +226,8 @@ class _Guard:
 class BDDCompiler:
     """One ``dd.cudd`` manager: inputs ``x0..x(n-1)`` plus code variables of compiled layers.
 
-    ``input_order``: input indices from the top level down (default
-    ``0..n-1``). Reordering stays off unless ``reordering=True`` (then
+    ``input_order``: the inputs from the top level down, as indices or names
+    ``"x<i>"`` (default ``0..n-1``). Reordering stays off unless ``reordering=True`` (then
     per-code extraction is refused, since it relies on the order).
     """
 
@@ -202,7 +236,7 @@ class BDDCompiler:
         n_inputs: int,
         *,
         budget: BDDBudget | None = None,
-        input_order: Sequence[int] | None = None,
+        input_order: Sequence[int | str] | None = None,
         reordering: bool = False,
     ) -> None:
         if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
@@ -217,10 +251,18 @@ class BDDCompiler:
             max_memory=_UNLIMITED_MEMORY if mem is None else int(mem),
         )
         self.reordering = bool(reordering)
-        order = list(range(self.n)) if input_order is None else [int(i) for i in input_order]
-        if sorted(order) != list(range(self.n)):
-            raise ValueError(f"input_order: must be a permutation of 0..{self.n - 1}")
         self.input_names = [f"x{i}" for i in range(self.n)]
+        if input_order is None:
+            order = list(range(self.n))
+        else:
+            index = {v: i for i, v in enumerate(self.input_names)}
+            order = [index[v] if isinstance(v, str) and v in index else v for v in input_order]
+            if any(isinstance(v, str) for v in order):
+                bad = next(v for v in order if isinstance(v, str))
+                raise ValueError(f"input_order: {bad!r} is not an input name (x0..x{self.n - 1})")
+            order = [int(i) for i in order]
+        if sorted(order) != list(range(self.n)):
+            raise ValueError(f"input_order: must be a permutation of 0..{self.n - 1} (or of x0..x{self.n - 1})")
         with self.guard():
             self.bdd.declare(*[self.input_names[i] for i in order])
         self._code_layers: dict[str, list[str]] = {}

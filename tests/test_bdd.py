@@ -352,6 +352,11 @@ def test_input_order_and_reordering_flag():
     assert nb.code_counts(2) == dict(Counter(code_keys(Evaluator(net).trace(X).codes[1])))
     with pytest.raises(ValueError, match="permutation"):
         BDDCompiler(3, input_order=[0, 0, 1])
+    by_name = BDDCompiler(8, input_order=[f"x{i}" for i in (3, 1, 0, 2, 7, 6, 5, 4)])
+    assert by_name.level("x3") == 0 and by_name.level("x4") == 7
+    assert by_name.compile(net, region).class_counts() == expect
+    with pytest.raises(ValueError, match="not an input name"):
+        BDDCompiler(2, input_order=["x0", "y1"])
 
 
 def test_linf_box_counts():
