@@ -80,12 +80,21 @@ class NetworkVars:
 
     ``codes[l][j]`` is the variable of hidden layer ``l``'s neuron ``j``;
     ``constants[l][j]`` is its folded value (0/1) or -1 if it varies in the
-    region; ``class_lits[c]`` is a literal true iff the class is ``c``.
+    region; ``class_lits[c]`` is a literal true iff the class is ``c``;
+    ``pair_lits[c][d]`` (c < d) is true iff class c beats class d.
     """
 
     codes: tuple[tuple[int, ...], ...]
     constants: tuple[tuple[int, ...], ...]
     class_lits: tuple[int, ...]
+    pair_lits: tuple[tuple[int, ...], ...] = ()
+
+    def beats_lit(self, c: int, d: int) -> int:
+        """A literal true iff class ``c`` beats class ``d`` (``c != d``): higher
+        score, or equal score and ``c < d``."""
+        if c == d:
+            raise ValueError("beats_lit: c and d must differ")
+        return self.pair_lits[c][d] if c < d else -self.pair_lits[d][c]
 
 
 @dataclass(eq=False)
@@ -312,7 +321,7 @@ class _Builder:
         return out
 
     # -- argmax ----------------------------------------------------------------------
-    def argmax(self, out: ArgmaxLayer, in_lits: list[int], in_vals: np.ndarray) -> tuple[int, ...]:
+    def argmax(self, out: ArgmaxLayer, in_lits: list[int], in_vals: np.ndarray):
         W = out.weights.astype(np.int64)
         m = W.shape[1]
         T = self.T
@@ -349,7 +358,9 @@ class _Builder:
                 add([-v, p])
             add([v] + [-p for p in ps])
             class_lits.append(v)
-        return tuple(class_lits)
+        nc = out.n_classes
+        pairs = tuple(tuple(pair.get((c, d), 0) for d in range(nc)) for c in range(nc))
+        return tuple(class_lits), pairs
 
     def _beats_literal(self, out, c, d, m, base, k, lit_ge) -> int:
         """A literal ``p <-> class c beats class d`` (c < d), or a constant."""
@@ -402,11 +413,12 @@ class _Builder:
                 vals = self.generic_layer(layer, lits, vals, out_vars, ball if l == 0 and ball is not None and ball["R"] > 0 else None)
             lits = out_vars
             consts.append(tuple(int(v) for v in vals))
-        class_lits = self.argmax(net.output, lits, vals)
+        class_lits, pair_lits = self.argmax(net.output, lits, vals)
         return NetworkVars(
             codes=tuple(tuple(layer) for layer in self.code_vars[q]),
             constants=tuple(consts),
             class_lits=class_lits,
+            pair_lits=pair_lits,
         )
 
 
