@@ -22,6 +22,17 @@ from .errors import (
 )
 from .modelio import load_model, save_model
 from .reference import Evaluator, code_key, pack_bits, unpack_bits
+from .sat import (
+    RadiusResult,
+    SatResult,
+    SatStatus,
+    count_projected,
+    export_dimacs,
+    sat_find_class,
+    sat_find_disagreement,
+    sat_find_each_class,
+    sat_max_radius,
+)
 from .counting import (
     BDDBudget,
     bdd_class_counts,
@@ -35,6 +46,15 @@ from .counting import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "SatStatus",
+    "SatResult",
+    "RadiusResult",
+    "sat_find_class",
+    "sat_find_each_class",
+    "sat_find_disagreement",
+    "sat_max_radius",
+    "count_projected",
+    "export_dimacs",
     "BDDBudget",
     "bdd_class_counts",
     "bdd_class_counts_by_radius",
