@@ -45,6 +45,8 @@ __all__ = [
     "bdd_class_counts_by_radius",
     "CountReport",
     "count_report",
+    "CodeSummary",
+    "bdd_code_summary",
 ]
 
 
@@ -199,6 +201,28 @@ def bdd_code_counts(
     nb = compile_network(net, region, budget=budget)
     for key, v in nb.iter_joint_counts([int(layer)]):
         yield key[0], v
+
+
+@dataclass(frozen=True)
+class CodeSummary:
+    """Hidden layer ``layer`` (1-based) over a region: reachable codes and the exact total."""
+
+    layer: int
+    codes: int
+    total: int
+
+
+@_detached
+def bdd_code_summary(net: BNN, region: Region, layer: int, *, budget: BDDBudget | None = None) -> CodeSummary:
+    """Number of reachable codes of hidden ``layer`` (counted on its image, not enumerated)
+    and the total number of inputs (= ``region.size``, checked against the per-code counts'
+    sum by :func:`bdd_code_counts` users)."""
+    _check_sizes(net, region)
+    L = len(net.hidden)
+    if not 1 <= int(layer) <= L:
+        raise RegionError(f"layer {layer}: the network has hidden layers 1..{L}")
+    nb = compile_network(net, region, budget=budget)
+    return CodeSummary(int(layer), nb.reachable_codes(int(layer)), region.size)
 
 
 @_detached

@@ -17,6 +17,7 @@ from bnnverify.counting import (
     bdd_class_counts,
     bdd_class_counts_by_radius,
     bdd_code_counts,
+    bdd_code_summary,
     bdd_disagreements,
     bdd_find_class,
     bdd_joint_counts,
@@ -222,6 +223,8 @@ def test_per_code_counts_stream(data):
     got = dict(bdd_code_counts(net, region, layer))
     assert got == dict(Counter(code_keys(tr.codes[layer - 1])))
     assert sum(got.values()) == region.size
+    summary = bdd_code_summary(net, region, layer)
+    assert (summary.codes, summary.total) == (len(got), region.size)
 
 
 @settings(max_examples=40)
@@ -403,3 +406,23 @@ def test_bnnquanalyst_hamming_counts(anchors, model, instance, radius):
     X = np.concatenate(list(ball.members()))
     cls = Evaluator(net).classify(X)
     assert list(bdd_class_counts(net, ball).counts) == np.bincount(cls, minlength=10).tolist()
+
+
+# --- the enumeration engine as a second reference ------------------------------------
+
+
+@settings(max_examples=25)
+@given(st.data())
+def test_bdd_agrees_with_enumeration_engine(data):
+    enumeration = pytest.importorskip("bnnverify.enumeration")
+    net = data.draw(networks(n_inputs=st.integers(1, 12), thermometer=data.draw(st.sampled_from([None, 3]))))
+    region = data.draw(regions(net))
+    assert bdd_class_counts(net, region) == enumeration.enum_class_counts(net, region)
+    layers = data.draw(st.lists(st.integers(1, len(net.hidden)), min_size=1, max_size=2, unique=True))
+    other = data.draw(networks(n_inputs=st.just(net.n_inputs), n_hidden=st.integers(1, 2)))
+    got = bdd_joint_counts(net, region, layers, with_class=True, label_net=other)
+    ref = enumeration.enum_joint_counts(net, region, layers, with_class=True, label_net=other)
+    assert dict(got.counts) == dict(ref.counts)
+    assert dict(bdd_disagreements(net, other, region).confusion) == dict(
+        enumeration.enum_disagreements(net, other, region).confusion
+    )
