@@ -57,6 +57,9 @@ def _check_weights(w: object, where: str) -> np.ndarray:
 class ThresholdLayer:
     """A hidden layer: ``y_j = [W_j . s(x) >= thresholds_j]``.
 
+    Thresholds are stored clipped to ``[-n-1, n+1]`` (n = fan-in): this changes
+    no output, since every dot product lies in ``[-n, n]``.
+
     ``name`` is only used in error messages (e.g. ``"layer0"``).
     """
 
@@ -77,8 +80,16 @@ class ThresholdLayer:
                 f"{where}: shape {t.shape} does not match {w.shape[0]} neurons of "
                 f"{self.name}_weights (expected ({w.shape[0]},))"
             )
+        # Every dot product lies in [-n, n], so clipping to [-n-1, n+1] keeps the
+        # meaning of every neuron exactly and keeps all engines' integer
+        # arithmetic far from int64 overflow (a threshold near 2**63 once wrapped).
+        n = w.shape[1]
+        if np.issubdtype(t.dtype, np.unsignedinteger):
+            t = np.minimum(t, np.array(n + 1, dtype=t.dtype)).astype(np.int64)
+        else:
+            t = np.clip(t.astype(np.int64), -n - 1, n + 1)
         object.__setattr__(self, "weights", w)
-        object.__setattr__(self, "thresholds", _frozen(t.astype(np.int64)))
+        object.__setattr__(self, "thresholds", _frozen(t))
 
     @property
     def n_inputs(self) -> int:

@@ -128,3 +128,23 @@ def test_layer_validation_is_one_exception_type():
     with pytest.raises(ModelError, match="output_weights: has 3 inputs but layer0 has 2"):
         BNN((ThresholdLayer(np.ones((2, 3), np.int8), np.zeros(2, np.int64), name="layer0"),),
             ArgmaxLayer(np.ones((2, 3), np.int8), np.ones(2), np.zeros(2)))
+
+
+@given(st.integers(1, 12), st.integers(-(2**63), 2**63 - 1))
+def test_thresholds_clipped_without_changing_meaning(n, theta):
+    from strategies import all_inputs, plain_forward
+    from bnnverify.reference import Evaluator
+
+    w = np.ones((1, n), np.int8)
+    layer = ThresholdLayer(w, np.array([theta], np.int64))
+    assert -n - 1 <= int(layer.thresholds[0]) <= n + 1
+    net = BNN((layer,), ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
+    X = all_inputs(min(n, 10)) if n <= 10 else np.zeros((1, n), np.uint8)
+    dots = (2 * X.astype(object) - 1).sum(axis=1)
+    expected = np.array([0 if d >= theta else 1 for d in dots])  # Python ints: no overflow
+    assert np.array_equal(Evaluator(net).classify(X), expected)
+
+
+def test_unsigned_threshold_does_not_wrap():
+    layer = ThresholdLayer(np.ones((1, 3), np.int8), np.array([2**64 - 1], dtype=np.uint64))
+    assert int(layer.thresholds[0]) == 4  # never fires, as 2**64-1 means
