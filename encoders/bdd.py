@@ -372,8 +372,11 @@ class BDDCompiler:
         return plan
 
     def region_bdd(self, region: Region) -> object:
-        """The region's care set (a BDD over its free input bits)."""
-        return self.plan(region).care
+        """The region as a BDD over the inputs (care set ∧ the fixed bits' values)."""
+        plan = self.plan(region)
+        fixed = {self.input_names[i]: bool(plan.values[i]) for i in np.flatnonzero(plan.fixed)}
+        with self.guard():
+            return plan.care & self.bdd.cube(fixed)
 
     # --- neurons -------------------------------------------------------------
 

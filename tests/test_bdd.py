@@ -151,6 +151,20 @@ def test_agreement_threshold_matches_dot_rule():
                 assert (a >= k) == (2 * a - n >= theta)
 
 
+@settings(max_examples=40)
+@given(st.data())
+def test_region_bdds_are_the_regions(data):
+    net = data.draw(networks(n_inputs=st.integers(1, 9), thermometer=data.draw(st.sampled_from([None, 3]))))
+    region = data.draw(regions(net))
+    comp = BDDCompiler(net.n_inputs)
+    u = comp.region_bdd(region)
+    assert exact_count(u, *comp.input_band()) == region.size
+    b = comp.bdd
+    X = all_inputs(net.n_inputs)
+    inside = [b.let({comp.input_names[i]: bool(x[i]) for i in range(net.n_inputs)}, u) == b.true for x in X]
+    assert (np.array(inside) == region.contains(X)).all()
+
+
 # --- networks against brute force -------------------------------------------------
 
 
