@@ -153,3 +153,12 @@ def test_json_shape_and_default_region():
                        "confusion", "method", "seconds"]
     assert j["verdict"] == "not_equivalent" and j["disagreement_count"] == 2
     assert j["confusion"] == {"0": {"0": 1, "1": 2}, "1": {"1": 1}}
+
+
+def test_identical_models_are_equivalent_without_an_engine():
+    rng = np.random.default_rng(0)
+    pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    a = BNN((ThresholdLayer(pm(40, 200), np.zeros(40, np.int64)),), ArgmaxLayer(pm(10, 40), np.ones(10), np.zeros(10)))
+    b = BNN((ThresholdLayer(a.hidden[0].weights.copy(), np.zeros(40, np.int64)),), a.output)
+    r = check_equivalence(a, b, method="sat")
+    assert r.verdict is Verdict.EQUIVALENT and "identical" in r.note
