@@ -135,6 +135,10 @@ _UNLIMITED_MEMORY = (1 << 64) - 1
 FIRST_LAYER_METHODS = ("auto", "relation", "below")
 #: Per-code counts evaluate reachable first-layer codes numerically up to this many codes.
 NUMERIC_CODE_LIMIT = 1 << 20
+#: Output splitting lists the members of a set of at most this many inputs.
+SMALL_LEAF = 64
+#: CUDD's floating count (used only as that trigger) is finite up to 2^1023.
+FLOAT_COUNT_MAX_VARS = 1000
 #: Codes evaluated per numpy batch.
 NUMERIC_CHUNK = 1 << 14
 #: dd.cudd's message when CUDD returns NULL (out of memory / over the cap).
@@ -789,12 +793,16 @@ class NetworkBDD:
         lv = [comp.level(v) for v in self.codes[layer - 1]]
         return exact_count(self.images[layer - 1], min(lv), max(lv) + 1)
 
-    def iter_first_layer_counts(self, care=None) -> Iterator[tuple[int, int]]:
+    def iter_first_layer_counts(self, care=None, *, small_leaf: int = SMALL_LEAF) -> Iterator[tuple[int, int]]:
         """``(code, count)`` of every reachable first-layer code over ``care`` (default: the region).
 
         Output splitting: ``C ∧ g_j`` and ``C ∧ ¬g_j`` down the varying
         neurons (the constant ones are fixed bits of every code); each leaf is
-        the set of inputs with that code, counted exactly.
+        the set of inputs with that code, counted exactly. A set ``C`` with at
+        most ``small_leaf`` members (CUDD's floating count is only the trigger)
+        is finished by listing its members and evaluating the remaining
+        neurons on them with integers, one input each. A code may be yielded
+        more than once (callers add the counts).
         """
         comp = self.compiler
         bdd = comp.bdd
@@ -808,6 +816,10 @@ class NetworkBDD:
         n_fixed = self.plan.n_fixed
         low_mask = (1 << n_fixed) - 1
         m = len(varying)
+        free = list(self.plan.free)
+        free_names = [comp.input_names[i] for i in free]
+        use_small = small_leaf > 0 and 0 < len(free) <= FLOAT_COUNT_MAX_VARS
+        layer = self.net.hidden[0]
         stack = [(0, care, base)]
         with comp.guard():
             while stack:
@@ -819,6 +831,25 @@ class NetworkBDD:
                     if c & low_mask:
                         raise AssertionError("internal error: a count over free bits is not a multiple of 2^fixed")
                     yield code, c >> n_fixed
+                    continue
+                if use_small and bdd.count(C, len(free)) <= small_leaf:
+                    rows = list(bdd.pick_iter(C, care_vars=set(free_names)))
+                    X = np.broadcast_to(self.plan.values, (len(rows), comp.n)).copy()
+                    for r, a in enumerate(rows):
+                        X[r, free] = [a[v] for v in free_names]
+                    js = [j for j, _ in varying[p:]]
+                    dots = (2 * X.astype(np.int64) - 1) @ layer.weights[js].astype(np.int64).T
+                    fires = (dots >= layer.thresholds[js][None, :]).astype(np.uint8)
+                    leaf: dict[int, int] = {}
+                    for row in map(bytes, np.packbits(fires, axis=1, bitorder="little")):
+                        leaf[row] = leaf.get(row, 0) + 1
+                    for row, n in leaf.items():
+                        bits = int.from_bytes(row, "little")
+                        extra = 0
+                        for i, j in enumerate(js):
+                            if (bits >> i) & 1:
+                                extra |= 1 << j
+                        yield code | extra, n
                     continue
                 j, g = varying[p]
                 stack.append((p + 1, C & ~g, code))
@@ -832,7 +863,10 @@ class NetworkBDD:
             if X is not None:
                 with self.compiler.guard():
                     care = care & X
-            pairs = list(self.iter_first_layer_counts(care))
+            merged: dict[int, int] = {}
+            for c, n in self.iter_first_layer_counts(care):
+                merged[c] = merged.get(c, 0) + n
+            pairs = list(merged.items())
             out: dict[tuple[int, ...], int] = {}
             for start in range(0, len(pairs), NUMERIC_CHUNK):
                 chunk = pairs[start : start + NUMERIC_CHUNK]

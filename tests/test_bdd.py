@@ -241,6 +241,21 @@ def test_per_code_counts_stream(data):
     assert (summary.codes, summary.total) == (len(got), region.size)
 
 
+@settings(max_examples=30)
+@given(st.data())
+def test_first_layer_output_splitting_both_leaf_modes(data):
+    net = data.draw(networks(n_inputs=st.integers(1, 12)))
+    region = data.draw(regions(net, kinds=("whole", "cube", "hamming", "hamming_mask")))
+    X, tr = _reference(net, region)
+    expect = Counter(code_keys(tr.codes[0]))
+    nb = BDDCompiler(net.n_inputs).compile(net, region)
+    for small in (0, 1, 64):
+        got = Counter()
+        for code, n in nb.iter_first_layer_counts(small_leaf=small):
+            got[code] += n
+        assert got == expect
+
+
 @settings(max_examples=40)
 @given(st.data())
 def test_disagreements_match_enumeration(data):
