@@ -31,7 +31,7 @@ from encoders.layers import BNN
 from encoders.regions import HammingBall, Region
 from encoders.results import ClassCounts, Disagreement, JointCounts
 
-from .errors import BudgetExceeded, RegionError, ReplayMismatch
+from .errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
 from .reference import Evaluator
 
 __all__ = [
@@ -107,7 +107,7 @@ def bdd_find_class(
     cls = [int(c) for c in classes]
     bad = [c for c in cls if not 0 <= c < net.n_classes]
     if bad:
-        raise RegionError(f"classes: {bad[0]} is not a class of the network (0..{net.n_classes - 1})")
+        raise DataError(f"classes: {bad[0]} is not a class of the network (0..{net.n_classes - 1})")
     if not cls:
         return None
     nb = compile_network(net, region, budget=budget)
@@ -174,12 +174,12 @@ def bdd_joint_counts(
     """
     _check_sizes(net, region)
     L = len(net.hidden)
-    layers = [int(l) for l in layers]
-    if not layers:
-        raise RegionError("layers: give at least one hidden layer")
+    if not list(layers):
+        raise DataError("layers: give at least one hidden layer")
     for l in layers:
-        if not 1 <= l <= L:
-            raise RegionError(f"layer {l}: the network has hidden layers 1..{L}")
+        if isinstance(l, bool) or not isinstance(l, (int, np.integer)) or not 1 <= l <= L:
+            raise DataError(f"layers: {l!r} is not a hidden layer of {net!r} (1..{L})")
+    layers = [int(l) for l in layers]
     comp = BDDCompiler(net.n_inputs, budget=budget)
     partition = None
     if label_net is not None:
@@ -196,11 +196,17 @@ def bdd_joint_counts(
 def bdd_code_counts(
     net: BNN, region: Region, layer: int, *, budget: BDDBudget | None = None
 ) -> Iterator[tuple[int, int]]:
-    """``(code, count)`` for every reachable code of hidden ``layer`` (1-based), streamed."""
+    """``(code, count)`` for every reachable code of hidden ``layer`` (1-based).
+
+    Arguments are checked and the network compiled at the call; the pairs are
+    then produced lazily (each code once, counts exact).
+    """
     _check_sizes(net, region)
-    nb = compile_network(net, region, budget=budget)
-    for key, v in nb.iter_joint_counts([int(layer)]):
-        yield key[0], v
+    L = len(net.hidden)
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 1 <= layer <= L:
+        raise DataError(f"layer: {layer!r} is not a hidden layer of {net!r} (1..{L})")
+    nb = _detached(compile_network)(net, region, budget=budget)
+    return ((key[0], v) for key, v in nb.iter_joint_counts([int(layer)]))
 
 
 @dataclass(frozen=True)
@@ -220,7 +226,7 @@ def bdd_code_summary(net: BNN, region: Region, layer: int, *, budget: BDDBudget 
     _check_sizes(net, region)
     L = len(net.hidden)
     if not 1 <= int(layer) <= L:
-        raise RegionError(f"layer {layer}: the network has hidden layers 1..{L}")
+        raise DataError(f"layer: {layer!r} is not a hidden layer of {net!r} (1..{L})")
     nb = compile_network(net, region, budget=budget)
     return CodeSummary(int(layer), nb.reachable_codes(int(layer)), region.size)
 
@@ -288,7 +294,7 @@ def count_report(
     reachable codes of hidden layer L (1-based)."""
     L = len(net.hidden)
     if per_code is not None and not 1 <= per_code <= L:
-        raise RegionError(f"--per-code: layer {per_code} is not a hidden layer of the model (1..{L})")
+        raise DataError(f"--per-code: layer {per_code} is not a hidden layer of the model (1..{L})")
     t0 = time.perf_counter()
     nb = compile_network(net, region, budget=budget)
     counts = ClassCounts(region.size, nb.class_counts())

@@ -22,7 +22,7 @@ from bnnverify.counting import (
     bdd_find_class,
     bdd_joint_counts,
 )
-from bnnverify.errors import BudgetExceeded, RegionError
+from bnnverify.errors import BudgetExceeded, DataError, RegionError
 from bnnverify.reference import Evaluator, code_keys
 from encoders.bdd import BDDBudget, BDDCompiler
 from encoders.bdd_count import ExactCounter, exact_count, iter_level_paths
@@ -370,6 +370,10 @@ def test_region_size_mismatch_names_both_sizes():
         bdd_class_counts(net, Whole(5))
     with pytest.raises(RegionError, match="5 input bits"):
         bdd_joint_counts(net, Whole(5), [1])
+    with pytest.raises(DataError, match="not a hidden layer"):
+        bdd_joint_counts(net, Whole(10), [3])
+    with pytest.raises(DataError, match="not a hidden layer"):
+        bdd_code_counts(net, Whole(10), 0)
 
 
 def test_input_order_and_reordering_flag():
