@@ -61,18 +61,20 @@ __all__ = [
 ]
 
 #: ``auto`` answers a yes/no question over at most this many members by
-#: enumeration, and hands larger regions to SAT. Enumeration costs ~5–15 µs
-#: per member on the BNNQuanalyst networks (no set-up, and it stops at the
-#: first counterexample); SAT answers most such balls in 0.1–0.4 s.
-#: ``benchmarks/results/questions.md`` measures the crossover (~10^4–10^5).
-AUTO_ENUM_MAX_DECIDE: int = 1 << 16
+#: enumeration, and hands larger regions to SAT. The bit-packed evaluator
+#: classifies ~10^6 members per second on the BNNQuanalyst networks (no set-up,
+#: and it stops at the first counterexample), so a full pass over 2^20 members
+#: costs about a second; SAT needs 0.1–0.3 s on Hamming balls but 4–20 s and
+#: more on robust fixed-set cubes. ``benchmarks/results/questions.md``.
+AUTO_ENUM_MAX_DECIDE: int = 1 << 20
 
 #: ``auto`` counts regions of at most this many members by enumeration and
 #: larger ones with the BDD. The BDD's cost depends on the network and the
-#: region's shape, not its size: on the BNNQuanalyst balls of 10^3–10^5
-#: members it is 10–100x slower than enumeration, so enumeration is kept up
-#: to ~10 s of work (see ``benchmarks/results/questions.md``).
-AUTO_ENUM_MAX_COUNT: int = 1 << 20
+#: region's shape, not its member count: 0.3–4 s on balls of 10^2–10^5 members
+#: (enumeration: milliseconds), over 60 s on a radius-4 ball of 4·10^6 members
+#: (enumeration: 1.2 s), 12 s on a 2^24-member cube (enumeration: 22 s).
+#: ``benchmarks/results/questions.md``.
+AUTO_ENUM_MAX_COUNT: int = 1 << 22
 
 #: First ball radius the BDD max-radius search compiles (doubled while robust).
 BDD_FIRST_RADIUS_STAGE: int = 4
