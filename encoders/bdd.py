@@ -129,9 +129,9 @@ _UNLIMITED_MEMORY = (1 << 64) - 1
 #: with the code variables above the inputs, then quantify the inputs) or
 #: ``below`` (the same relation over scratch variables below the inputs, which
 #: keeps the care set's shape; classes are then related back to the inputs by
-#: composing ``t_1 := g(x)``, and the code-above relation is built only if
-#: per-code counts ask for it); ``auto`` = ``below``, faster on every benchmark
-#: (see benchmarks/results/bdd.md).
+#: ``and_exists`` through it, and the code-above relation is built only if the
+#: ``paths`` per-code method asks for it); ``auto`` = ``below``, faster on every
+#: benchmark (see the module docstring).
 FIRST_LAYER_METHODS = ("auto", "relation", "below")
 #: Per-code counts evaluate reachable first-layer codes numerically up to this many codes.
 NUMERIC_CODE_LIMIT = 1 << 20
