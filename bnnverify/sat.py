@@ -166,27 +166,47 @@ def sat_find_class(
     encoding: str | None = None,
     timeout: float | None = None,
     ball_aware: bool = True,
+    staged: bool = True,
 ) -> SatResult:
     """Is there a member of ``region`` whose class is in ``classes``?
 
     Robustness of a centre: ``classes`` = every class but the predicted one
-    (``UNSAT`` proves robustness).
+    (``UNSAT`` proves robustness). With ``staged`` (Hamming balls, ball-aware),
+    balls of radius :data:`FIRST_BALL_STAGE`, twice that, ... are tried first
+    (small formulas: a witness there is a witness in the ball); only the full
+    radius can answer ``UNSAT``. ``timeout`` bounds everything (encoding too);
+    ``n_vars``/``n_clauses`` describe the last formula built.
     """
     start = time.perf_counter()
     name, enc = _choose(solver, encoding)
     classes = sorted({int(c) for c in classes})
-    f = class_formula(net, region, classes, encoding=enc, ball_aware=ball_aware)
-    t_enc = time.perf_counter() - start
-    rem = _remaining(timeout, start)
-    if rem is not None and rem <= 0:
-        return SatResult(SatStatus.TIMEOUT, None, None, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
-    with SolverSession(name, f.clauses, f.atmosts) as s:
-        out = s.solve((), rem)
-    witness = cls = None
-    if out.status is SatStatus.SAT:
-        witness = f.decode_inputs(out.model, _default_bits(region))
-        cls = replay_class_witness(net, region, witness, classes, f, out.model)
-    return SatResult(out.status, witness, cls, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+    stages: list[Region] = [region]
+    if staged and ball_aware and isinstance(region, HammingBall):
+        r = FIRST_BALL_STAGE
+        smaller = []
+        while r < region.radius:
+            smaller.append(HammingBall(region.center, r, region.mutable))
+            r *= 2
+        stages = smaller + stages
+    t_enc = 0.0
+    for i, stage in enumerate(stages):
+        last = i == len(stages) - 1
+        t0 = time.perf_counter()
+        f = class_formula(net, stage, classes, encoding=enc, ball_aware=ball_aware)
+        t_enc += time.perf_counter() - t0
+        rem = _remaining(timeout, start)
+        if rem is not None and rem <= 0:
+            return SatResult(SatStatus.TIMEOUT, None, None, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+        with SolverSession(name, f.clauses, f.atmosts) as s:
+            out = s.solve((), rem)
+        if out.status is SatStatus.SAT:
+            witness = f.decode_inputs(out.model, _default_bits(stage))
+            cls = replay_class_witness(net, region, witness, classes, f, out.model)
+            return SatResult(out.status, witness, cls, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+        if out.status is not SatStatus.UNSAT or last:
+            # a smaller ball's UNSAT proves nothing about the whole region: go on
+            return SatResult(out.status, None, None, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def sat_find_each_class(
@@ -261,6 +281,9 @@ def sat_find_disagreement(
         pair = (ca, cb)
     return SatResult(out.status, witness, pair, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
 
+
+#: First radius of the staged Hamming-ball search of :func:`sat_find_class`.
+FIRST_BALL_STAGE = 2
 
 #: First radius bound of the staged search when ``max_radius`` is not given
 #: (doubled while every radius up to it is robust).
