@@ -21,6 +21,7 @@ fresh solver with the assumptions as unit clauses.
 from __future__ import annotations
 
 import multiprocessing as mp
+import threading
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -36,6 +37,7 @@ __all__ = [
     "SOLVERS",
     "NATIVE_CARD_SOLVERS",
     "NON_INCREMENTAL_SOLVERS",
+    "INTERRUPTIBLE_SOLVERS",
     "DEFAULT_SOLVER",
     "resolve_solver",
     "SolveOutcome",
@@ -76,6 +78,15 @@ NATIVE_CARD_SOLVERS = frozenset({"minicard", "gluecard3", "gluecard4"})
 
 #: Solvers without assumptions / incremental solving (fresh solver per call).
 NON_INCREMENTAL_SOLVERS = frozenset({"kissat404"})
+
+#: Solvers measured to stop on ``interrupt()`` during ``solve_limited`` (a
+#: pigeonhole formula, 0.3 s timer: all stopped within 0.05 s of it; CaDiCaL
+#: 1.5.3/1.9.5/3.0.0 ran on past 8 s, Lingeling has no limited solve). Used
+#: only where a worker process cannot be started (inside a daemonic process).
+INTERRUPTIBLE_SOLVERS = frozenset(
+    {"glucose3", "glucose4", "glucose42", "minisat22", "minicard", "gluecard3", "gluecard4",
+     "maplechrono", "mergesat3"}
+)
 
 #: The default solver, chosen by measurement (benchmarks/results/cnf.md).
 DEFAULT_SOLVER = "cadical195"
@@ -248,6 +259,8 @@ class SolverSession:
             return SolveOutcome(_status(res), model, time.perf_counter() - start)
         if timeout <= 0:
             return SolveOutcome(SatStatus.TIMEOUT, None, 0.0)
+        if mp.current_process().daemon:  # no children allowed: interrupt in-process
+            return self._solve_interrupted(assumptions, timeout, start)
         if self._proc is None:
             ctx = mp.get_context("fork")
             parent, child = ctx.Pipe()
@@ -272,6 +285,31 @@ class SolverSession:
             raise SolverError(f"solver {self.name!r} worker died (exit code {code}): {e}") from e
         model = None if raw is None else np.frombuffer(raw, dtype=np.int32).astype(np.int64)
         return SolveOutcome(_status(res), model, time.perf_counter() - start)
+
+
+    def _solve_interrupted(self, assumptions: list[int], timeout: float, start: float) -> SolveOutcome:
+        if self.name not in INTERRUPTIBLE_SOLVERS:
+            raise SolverError(
+                f"solver {self.name!r} ignores interrupts and no worker process can be started here "
+                f"(a daemonic process); use one of {', '.join(sorted(INTERRUPTIBLE_SOLVERS))}"
+            )
+        if self._solver is None:
+            self._solver = _build(self.name, self._clauses, self._atmosts)
+            for c in self._extra:
+                self._solver.add_clause(c)
+        solver = self._solver
+        timer = threading.Timer(max(0.0, timeout - (time.perf_counter() - start)), solver.interrupt)
+        timer.start()
+        try:
+            res = solver.solve_limited(assumptions=assumptions, expect_interrupt=True)
+        finally:
+            timer.cancel()
+            solver.clear_interrupt()
+        if res is None:
+            return SolveOutcome(SatStatus.TIMEOUT, None, time.perf_counter() - start)
+        model = solver.get_model() if res else None
+        return SolveOutcome(_status(res), None if model is None else np.asarray(model, dtype=np.int64),
+                            time.perf_counter() - start)
 
 
 def _status(res: bool | None) -> SatStatus:

@@ -220,3 +220,30 @@ def test_bnnquanalyst_radius_1_2_against_enumeration(anchors):
         bad = any((ev.classify(batch) != pred).any() for batch in ball.members())
         r = sat_find_class(net, ball, [c for c in range(10) if c != pred], timeout=60)
         assert r.status is (SatStatus.SAT if bad else SatStatus.UNSAT), (model, inst, k)
+
+
+def _daemon_probe(q, solver):
+    try:
+        with SolverSession(solver, _php(12, 11)) as s:
+            t0 = time.perf_counter()
+            out = s.solve(timeout=0.25)
+            q.put((out.status.value, time.perf_counter() - t0))
+    except SolverError as e:
+        q.put(("error", str(e)))
+
+
+@pytest.mark.parametrize("solver", ["glucose4", "cadical195"])
+def test_time_limit_inside_a_daemonic_process(solver):
+    """Dask/Pool workers are daemonic and cannot fork workers: interrupt, or refuse clearly."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_daemon_probe, args=(q, solver), daemon=True)
+    p.start()
+    status, info = q.get(timeout=30)
+    p.join(10)
+    if solver == "cadical195":
+        assert status == "error" and "ignores interrupts" in info
+    else:
+        assert status == "timeout" and info < 0.25 + SLACK
