@@ -58,17 +58,22 @@ SMALL_BATCHES = (1, 10, 100)
 #: Calls per timing of a small batch (the per-call time is the mean of these).
 SMALL_CALLS = 200
 SEED = 0
+#: Small-batch figures take the best of this many times ``--repeat`` runs (short runs are easily preempted).
+SMALL_REPEAT_FACTOR = 3
 
 
-def best_of(fn: Callable[[], object], repeat: int, warm: bool = True) -> tuple[float, object]:
-    """Best wall-clock time of ``repeat`` calls (after one uncounted warm-up if ``warm``)."""
+def best_of(fn: Callable[[], object], repeat: int, warm: bool = True) -> tuple[float, float, object]:
+    """Best wall-clock time of ``repeat`` calls (after one uncounted warm-up if ``warm``),
+    the process CPU time of that run, and the last result."""
     out = fn() if warm else None
-    best = float("inf")
+    best, cpu = float("inf"), float("nan")
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+        t, c = time.perf_counter() - t, time.process_time() - c
+        if t < best:
+            best, cpu = t, c
+    return best, cpu, out
 
 
 def random_net(widths: list[int], classes: int, rng: np.random.Generator) -> BNN:
@@ -140,16 +145,21 @@ def cpu_model() -> str:
 
 
 class Table:
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, str, str, str, str]] = []
+    """Rows of the results table; each row also records the CPU time of its best run."""
 
-    def add(self, workload: str, method: str, n: int, seconds: float, bound: str) -> None:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, ...]] = []
+
+    def add(self, workload: str, method: str, n: int, seconds: float, cpu: float, bound: str) -> None:
         rate = n / seconds if seconds > 0 else float("inf")
-        self.rows.append((workload, method, f"{rate:,.0f}", f"{seconds:.4f}", bound))
-        print(f"{workload:34s} {method:44s} {rate:>14,.0f}/s {seconds:9.4f} s", flush=True)
+        self.rows.append((workload, method, f"{rate:,.0f}", f"{seconds:.4g}", f"{cpu:.4g}", bound))
+        print(f"{workload:34s} {method:44s} {rate:>14,.0f}/s {seconds:9.4g} s (cpu {cpu:.4g} s)", flush=True)
 
     def markdown(self) -> str:
-        head = "| workload | method | inputs/s | seconds | what bounds it |\n|---|---|---:|---:|---|\n"
+        head = (
+            "| workload | method | inputs/s | seconds (wall) | CPU seconds | what bounds it |\n"
+            "|---|---|---:|---:|---:|---|\n"
+        )
         return head + "\n".join("| " + " | ".join(r) + " |" for r in self.rows) + "\n"
 
 
@@ -159,8 +169,13 @@ BOUND_POPCOUNT = (
 )
 BOUND_BLAS = "BLAS float32 FMA throughput: 663k multiply-adds per input"
 BOUND_NAIVE = "(N, m) int32 temporaries per word and numpy's buffered broadcast XOR (~3x slower per element)"
-BOUND_SMALL = "Python + numpy call overhead (~20-60 numpy calls per evaluation)"
-BOUND_SMALL_TORCH = "torch op dispatch overhead per layer; BLAS for 100"
+BOUND_SMALL = {
+    1: "Python + numpy call overhead (~25 numpy calls)",
+    10: "numpy call overhead + one broadcast XOR/popcount/reduction per layer",
+    100: "popcount work (~7 us per input) + ~65 numpy calls of block overhead",
+}
+BOUND_SMALL_TORCH = {1: "torch op dispatch overhead per layer", 10: "torch op dispatch overhead per layer",
+                     100: "BLAS float32 FMA throughput + dispatch"}
 
 
 def bench_large(table: Table, repeat: int, rng: np.random.Generator) -> None:
@@ -172,23 +187,23 @@ def bench_large(table: Table, repeat: int, rng: np.random.Generator) -> None:
     ref = Evaluator(net).classify(X)
     for threads in (1, 2):
         ev = Evaluator(net, threads=threads)
-        t, got = best_of(lambda: ev.classify(X), repeat)
+        t, cpu, got = best_of(lambda: ev.classify(X), repeat)
         assert np.array_equal(got, ref)
-        table.add(work, f"bnnverify Evaluator, {threads} thread{'s' if threads > 1 else ''}", N_INPUTS, t,
+        table.add(work, f"bnnverify Evaluator, {threads} thread{'s' if threads > 1 else ''}", N_INPUTS, t, cpu,
                   BOUND_POPCOUNT + ("; 2 threads share 2 busy cores" if threads > 1 else ""))
     run = torch_forward(net)
     Xt = torch.tensor(X, dtype=torch.float32)
     default_threads = torch.get_num_threads()
     for threads in (default_threads, 1):
         torch.set_num_threads(threads)
-        t, got = best_of(lambda: run(Xt), repeat)
+        t, cpu, got = best_of(lambda: run(Xt), repeat)
         assert np.array_equal(got.numpy(), ref)
-        table.add(work, f"torch float32 matmul, {threads} thread{'s' if threads > 1 else ''}", N_INPUTS, t,
+        table.add(work, f"torch float32 matmul, {threads} thread{'s' if threads > 1 else ''}", N_INPUTS, t, cpu,
                   BOUND_BLAS)
     torch.set_num_threads(default_threads)
-    t, got = best_of(lambda: naive_classify(net, X), max(1, repeat // 2))
+    t, cpu, got = best_of(lambda: naive_classify(net, X), max(1, repeat // 2))
     assert np.array_equal(got, ref)
-    table.add(work, "naive numpy XOR/popcount loop", N_INPUTS, t, BOUND_NAIVE)
+    table.add(work, "naive numpy XOR/popcount loop", N_INPUTS, t, cpu, BOUND_NAIVE)
 
     ev = Evaluator(net)
     for N in SMALL_BATCHES:
@@ -200,8 +215,9 @@ def bench_large(table: Table, repeat: int, rng: np.random.Generator) -> None:
             for _ in range(calls):
                 ev.classify(x)
 
-        t, _ = best_of(many_ev, repeat)
-        table.add(f"784-512-512-10, batches of {N}", "bnnverify Evaluator, 1 thread", N, t / calls, BOUND_SMALL)
+        t, cpu, _ = best_of(many_ev, SMALL_REPEAT_FACTOR * repeat)
+        table.add(f"784-512-512-10, batches of {N}", "bnnverify Evaluator, 1 thread", N, t / calls, cpu / calls,
+                  BOUND_SMALL[N])
         for threads in (default_threads, 1):
             torch.set_num_threads(threads)
 
@@ -209,9 +225,9 @@ def bench_large(table: Table, repeat: int, rng: np.random.Generator) -> None:
                 for _ in range(calls):
                     run(xt)
 
-            t, _ = best_of(many_torch, repeat)
+            t, cpu, _ = best_of(many_torch, SMALL_REPEAT_FACTOR * repeat)
             table.add(f"784-512-512-10, batches of {N}", f"torch float32, {threads} thread{'s' if threads > 1 else ''}",
-                      N, t / calls, BOUND_SMALL_TORCH)
+                      N, t / calls, cpu / calls, BOUND_SMALL_TORCH[N])
         torch.set_num_threads(default_threads)
 
 
@@ -223,17 +239,17 @@ def bench_twenty(table: Table, repeat: int, rng: np.random.Generator) -> None:
     X = ((u[:, None] >> np.arange(20, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
     ref = Evaluator(net).classify(X)
     want = tuple(np.bincount(ref, minlength=2).tolist())
-    t, got = best_of(lambda: enum_class_counts(net, Whole(20)), repeat, warm=False)
+    t, cpu, got = best_of(lambda: enum_class_counts(net, Whole(20)), repeat, warm=False)
     assert got.counts == want
-    table.add(work, "enum_class_counts (chunk + layer tables; incl. building them)", N, t,
+    table.add(work, "enum_class_counts (chunk + layer tables; incl. building them)", N, t, cpu,
               "~4 passes over (inputs x 16) bytes: threshold compare, bit packing, 2 table gathers")
-    t, got = best_of(lambda: Evaluator(net).classify_ints(u), repeat, warm=False)
+    t, cpu, got = best_of(lambda: Evaluator(net).classify_ints(u), repeat, warm=False)
     assert np.array_equal(got, ref)
-    table.add(work, "Evaluator.classify_ints (fresh evaluator)", N, t,
+    table.add(work, "Evaluator.classify_ints (fresh evaluator)", N, t, cpu,
               "chunk-table gathers of (inputs x 16) int16 rows + the same tail")
-    t, got = best_of(lambda: Evaluator(net).classify(X), max(1, repeat // 2))
+    t, cpu, got = best_of(lambda: Evaluator(net).classify(X), max(1, repeat // 2))
     assert np.array_equal(got, ref)
-    table.add(work, "Evaluator.classify on bit rows", N, t, "per-row packing + narrow popcount layers")
+    table.add(work, "Evaluator.classify on bit rows", N, t, cpu, "per-row packing + narrow popcount layers")
 
 
 def bench_bnnquanalyst(table: Table, repeat: int) -> None:
@@ -270,12 +286,12 @@ def bench_bnnquanalyst(table: Table, repeat: int) -> None:
             ev = Evaluator(model)
             return np.bincount(np.concatenate([ev.classify(X) for X in region.members()]), minlength=model.n_classes)
 
-        t, want = best_of(plain, max(1, repeat // 2), warm=False)
-        table.add(work, "plain: members() rows + Evaluator.classify", region.size, t,
+        t, cpu, want = best_of(plain, max(1, repeat // 2), warm=False)
+        table.add(work, "plain: members() rows + Evaluator.classify", region.size, t, cpu,
                   "building member rows (Python-level combinations) + packed evaluation")
-        t, got = best_of(lambda: enum_class_counts(model, region), repeat, warm=False)
+        t, cpu, got = best_of(lambda: enum_class_counts(model, region), repeat, warm=False)
         assert list(got.counts) == want.tolist()
-        table.add(work, "enum_class_counts", region.size, t, bound)
+        table.add(work, "enum_class_counts", region.size, t, cpu, bound)
 
 
 def kernel_breakdown(repeat: int, rng: np.random.Generator) -> str:
@@ -304,7 +320,7 @@ def kernel_breakdown(repeat: int, rng: np.random.Generator) -> str:
                 for _ in range(reps):
                     fn()
 
-            t, _ = best_of(many, repeat)
+            t, cpu, _ = best_of(many, repeat)
         finally:
             np.setbufsize(old)
         lines.append(f"| {name} | {t / reps / (N * m) * 1e9:.3f} |")
@@ -337,7 +353,9 @@ Produced by `{cmd}` (from the repository root) in {time.perf_counter() - t0:.0f}
 * load before: `{before}`
 * load after: `{after}`
 * numpy {np.__version__}, torch {torch.__version__} (default threads: {torch.get_num_threads()}), Python {platform.python_version()}
-* each figure: best of {args.repeat} wall-clock runs; every method's answers were checked against the evaluator
+* each figure: best of {args.repeat} wall-clock runs (small batches: best of {SMALL_REPEAT_FACTOR * args.repeat}, per call);
+  "CPU seconds" is this process's CPU time (all its threads) during that run; every method's answers were
+  checked against the evaluator
 
 {table.markdown()}
 ### Inner steps of the evaluator (one block of {DEFAULT_CHUNK} inputs x 512 neurons, same run)
@@ -370,7 +388,9 @@ third of a widening add (plus uint8 adds): the sum of the rows above, times
   force took 1.4 s), the 2^16 space with per-class counts well under 0.3 s,
   the 2^20 space at >= 10 M inputs/s.
 * Wall-clock figures on a shared machine: compare methods within one run
-  (same load), not across runs.
+  (same load), not across runs. When the machine is loaded, a CPU time
+  much smaller than the wall time means the run was preempted; a CPU time
+  above the wall time means several threads ran.
 """
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
