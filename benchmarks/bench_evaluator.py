@@ -288,7 +288,7 @@ def bench_bnnquanalyst(table: Table, repeat: int) -> None:
 
         t, cpu, want = best_of(plain, max(1, repeat // 2), warm=False)
         table.add(work, "plain: members() rows + Evaluator.classify", region.size, t, cpu,
-                  "building member rows (Python-level combinations) + packed evaluation")
+                  "building member bit rows (Python-level combinations for balls) + packing + popcount layers")
         t, cpu, got = best_of(lambda: enum_class_counts(model, region), repeat, warm=False)
         assert list(got.counts) == want.tolist()
         table.add(work, "enum_class_counts", region.size, t, cpu, bound)
