@@ -89,7 +89,7 @@ INTERRUPTIBLE_SOLVERS = frozenset(
 )
 
 #: The default solver, chosen by measurement (benchmarks/results/cnf.md).
-DEFAULT_SOLVER = "cadical195"
+DEFAULT_SOLVER = "glucose4"
 
 #: Seconds to wait for a killed worker to be reaped.
 _REAP_SECONDS = 5.0
