@@ -18,6 +18,12 @@ stopped. The table justifies ``AUTO_ENUM_MAX_DECIDE`` and
 Usage::
 
     python benchmarks/bench_questions.py [--limit S] [--out benchmarks/results/questions.md]
+
+It then reruns every ``target_robustness`` query of BNNQuanalyst's query files
+through the CLI (``bnnverify robustness MODEL --input INSTANCE --hamming K|--free
+FILE --count --json``, method ``auto``) and checks the exact class counts against
+a separate enumeration (:func:`enum_class_counts`) where the region has at most
+``QUERY_CHECK_MAX`` members.
 """
 
 from __future__ import annotations
@@ -53,6 +59,55 @@ CASES = [
 ]
 
 ENGINES = ("enum decide", "enum count", "sat decide", "bdd count")
+
+#: Queries whose regions have at most this many members get their counts re-checked by enumeration.
+QUERY_CHECK_MAX = 1 << 22
+
+
+def run_queries(tmp: Path) -> list[str]:
+    """Every target_robustness query through the CLI; rows of a Markdown table."""
+    import json
+    import subprocess
+
+    from bnnverify.enumeration import enum_class_counts
+    from bnnverify.importers.bnnquanalyst import QueryKind, RegionKind, parse_queries, read_fixed_set, read_instance
+    from bnnverify.modelio import load_model
+    from encoders.regions import Cube, HammingBall
+
+    rows = []
+    for qf in sorted((ANCHORS / "queries").iterdir()):
+        for q in parse_queries(qf):
+            if q.kind is not QueryKind.TARGET_ROBUSTNESS:
+                continue
+            model = tmp / f"{q.model}.npz"
+            if not model.exists():
+                subprocess.run(["bnnverify", "import", "bnnquanalyst", str(q.model_path(ANCHORS)), "--out", str(model)],
+                               check=True, capture_output=True)
+            net = load_model(model)
+            x = read_instance(q.instance_path(ANCHORS), net.n_inputs)
+            if q.region is RegionKind.HAMMING:
+                reg_args, region = ["--hamming", str(q.hamming)], HammingBall(x, q.hamming)
+            else:
+                reg_args = ["--free", str(q.fixed_set_path(ANCHORS))]
+                region = Cube.from_free(x, read_fixed_set(q.fixed_set_path(ANCHORS), net.n_inputs))
+            t0 = time.perf_counter()
+            out = subprocess.run(["bnnverify", "robustness", str(model), "--input", str(q.instance_path(ANCHORS)),
+                                  *reg_args, "--count", "--json"], capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            j = json.loads(out.stdout)
+            check = "-"
+            if region.size <= QUERY_CHECK_MAX and j["class_counts"] is not None:
+                want = {str(c): v for c, v in enumerate(enum_class_counts(net, region).counts)}
+                check = "equal" if want == j["class_counts"] else "DIFFERENT"
+            targets = [int(t) for t in q.targets_path(ANCHORS).read_text().split()]
+            tcount = None if j["class_counts"] is None else sum(
+                j["class_counts"][str(t)] for t in targets if t != j["predicted_class"])
+            region_txt = f"hamming {q.hamming}" if q.hamming is not None else q.fixed_set
+            rows.append(f"| {qf.name}:{q.line} | {q.model} | {q.instance} | {region_txt} | {region.size} | "
+                        f"{j['verdict']} (exit {out.returncode}) | {j['predicted_class']} | {j['adversarial_count']} | "
+                        f"{q.targets}: {tcount} | {j['method']} | {wall:.2f} s | {check} |")
+            print(rows[-1], flush=True)
+    return rows
 
 
 def _setup(model: str, instance: str, kind: str, param: int):
@@ -127,6 +182,10 @@ def main() -> None:
         row = f"| {case[0]} | {case[1]} | {case[2]} {case[3]} | {region.size} | " + " | ".join(cells) + " |"
         print(row, flush=True)
         rows.append(row)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        qrows = run_queries(Path(d))
     load1 = os.getloadavg()
     cmd = "python benchmarks/bench_questions.py" + "".join(
         f" {a}" for a in sys.argv[1:]
@@ -150,6 +209,23 @@ region's shape and the network, not on the region's member count.
 | model | instance | region | members | enum decide | enum count | sat decide | bdd count |
 |---|---|---|---|---|---|---|---|
 """ + "\n".join(rows) + """
+
+## BNNQuanalyst's robustness queries through the CLI
+
+Every `target_robustness` query of `../shared/anchors/bnnquanalyst/queries/*`, run as
+`bnnverify robustness MODEL --input INSTANCE (--hamming K | --free FIXED_SET) --count --json`
+(method `auto`; wall time includes starting the CLI). *targets* is the number of inputs
+classified as one of the query's target classes other than the predicted one;
+*enum check* compares the CLI's class counts with a separate call of
+`enum_class_counts` (regions of at most 2^22 members). Where `auto` itself enumerated
+this checks the CLI's plumbing (option parsing, region, JSON), not the engine; the
+engines are checked against a naive integer forward pass in
+`tests/test_cli_questions.py` (queries up to 2^13 members) and against each other in
+`tests/test_robustness.py`.
+
+| query | model | instance | region | members | verdict | predicted | adversarial | targets | method | wall | enum check |
+|---|---|---|---|---|---|---|---|---|---|---|---|
+""" + "\n".join(qrows) + """
 
 ## What `auto` does with this
 
