@@ -176,7 +176,7 @@ BAD = [
     (["robustness", "{d}/a.npz", "--input", "{d}/nofile.txt", "--hamming", "1"], "nofile.txt"),
     (["robustness", "{d}/a.npz", "--input", "{d}/short.txt", "--hamming", "1"], f"has 3 bits, the model expects {N}"),
     (["robustness", "{d}/a.npz", "--input", "0101", "--hamming", "1"], f"has 4 bits, the model expects {N}"),
-    (["robustness", "{d}/a.npz", "--input", "{d}/nonbinary.txt", "--hamming", "1"], "values must be 0 or 1, found '2'"),
+    (["robustness", "{d}/a.npz", "--input", "{d}/nonbinary.txt", "--hamming", "1"], "found '2'"),
     (["robustness", "{d}/a.npz", "--input", "{d}/robust.txt", "--hamming", "-1"], "radius must be between 0 and"),
     (["robustness", "{d}/a.npz", "--input", "{d}/robust.txt", "--hamming", str(N + 1)], "radius must be between 0 and"),
     (["robustness", "{d}/a.npz", "--input", "{d}/robust.txt", "--max-radius", "--hamming", str(N + 1)],
