@@ -36,7 +36,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ANCHORS = Path(
     os.environ.get("BNNVERIFY_ANCHORS", Path(__file__).resolve().parents[2] / "shared" / "anchors" / "bnnquanalyst")

@@ -25,7 +25,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -34,7 +34,7 @@ import numpy as np
 from encoders.layers import BNN
 from encoders.regions import Region
 
-from .errors import BNNVerifyError, DataError
+from .errors import DataError
 from .inputs import make_region
 from .robustness import check_robustness, choose_method, validate_engine_names
 from .verdict import Method, Verdict, parse_method
