@@ -36,7 +36,7 @@ from bnnverify.enumeration import enum_class_counts, enum_disagreements, enum_fi
 from bnnverify.equivalence import check_equivalence
 from bnnverify.information import info_over_region
 from bnnverify.reference import Evaluator, code_key, code_keys
-from bnnverify.robustness import check_robustness, max_robust_radius
+from bnnverify.robustness import check_robustness, choose_method, max_robust_radius
 from bnnverify.sat import SatStatus, sat_find_class, sat_find_disagreement, sat_max_radius
 from bnnverify.verdict import Verdict
 from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
@@ -524,6 +524,203 @@ def test_huge_whole_space_and_ball_counts_by_symmetry(data):
     pred = int(Evaluator(big).classify_one(center))
     res = check_robustness(big, center, Whole(n), method="auto", count=True)
     assert res.adversarial_count == (1 << n) - want[pred]
-    assert res.method.value == ("bdd" if n > 20 else "enum")
+    assert res.method is choose_method("auto", 1 << n, True)
     s = sat_find_class(big, Whole(n), [c for c in range(big.n_classes) if c != pred])
     assert (s.status is SatStatus.SAT) == (want[pred] < 1 << n)
+
+
+# --- every encoding × several solvers; timeouts are never proofs -------------------------------------
+
+from bnnverify.sat import ENCODINGS  # noqa: E402
+
+#: Solvers that keep native at-most constraints, and clausal ones of every family.
+NATIVE_SOLVERS = ["minicard", "gluecard3", "gluecard4"]
+CLAUSAL_SOLVERS = ["cadical195", "cadical153", "glucose3", "glucose42", "minisat22", "maplechrono",
+                   "mergesat3", "lingeling", "kissat404"]
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+@settings(max_examples=8)
+@given(case=net_and_region(), data=st.data())
+def test_every_encoding_with_several_solvers(encoding, case, data):
+    net, region = case
+    X, _, cls = truth(net, region)
+    solvers = NATIVE_SOLVERS if encoding == "native" else CLAUSAL_SOLVERS
+    solver = data.draw(st.sampled_from(solvers))
+    wanted = data.draw(st.lists(st.integers(0, net.n_classes - 1), unique=True, max_size=net.n_classes))
+    exists = bool(np.isin(cls, wanted).any())
+    r = sat_find_class(net, region, wanted, solver=solver, encoding=encoding)
+    assert r.status is (SatStatus.SAT if exists else SatStatus.UNSAT), (encoding, solver)
+    if exists:
+        assert_member(region, r.witness, net.n_inputs)
+        assert classify_plain(net, r.witness) == r.witness_class in wanted
+
+
+@settings(max_examples=25)
+@given(st.data())
+def test_sat_time_limits_are_never_proofs(data):
+    """Under a time limit too short to finish, SAT answers ``timeout`` or the truth — never a wrong proof."""
+    net = data.draw(nasty_networks(n_inputs=st.integers(1, 8)))
+    region = data.draw(nasty_regions(net.n_inputs))
+    X, _, cls = truth(net, region)
+    x = X[0]
+    pred = classify_plain(net, x)
+    robust = bool((cls == pred).all())
+    t = data.draw(st.sampled_from([1e-9, 1e-6, 1e-4, 1e-3]))
+    solver = data.draw(st.sampled_from(["cadical195", "glucose4", "kissat404", "lingeling"]))
+    r = check_robustness(net, x, region, method="sat", timeout=t, solver=solver)
+    assert r.verdict in (Verdict.TIMEOUT, Verdict.UNKNOWN, Verdict.ROBUST if robust else Verdict.NOT_ROBUST)
+    if r.verdict.undecided:
+        assert r.counterexample is None and r.note
+    mr = max_robust_radius(net, x, method="sat", timeout=t, solver=solver)
+    first = brute_radius(net, x, None, net.n_inputs)
+    true_radius = net.n_inputs if first is None else first - 1
+    assert mr.radius <= true_radius
+    if mr.exact:
+        assert mr.radius == true_radius
+    else:
+        assert mr.verdict in (Verdict.TIMEOUT, Verdict.UNKNOWN)
+    e = check_equivalence(net, net, region, method="sat", timeout=t, solver=solver)
+    assert e.verdict in (Verdict.TIMEOUT, Verdict.UNKNOWN, Verdict.EQUIVALENT)
+
+
+# --- the same network compared with itself, the CLI's verdicts ---------------------------------------
+
+
+@settings(max_examples=30)
+@given(net_and_region())
+def test_a_network_is_equivalent_to_itself_and_a_copy(case):
+    net, region = case
+    copy = BNN(tuple(ThresholdLayer(h.weights.copy(), h.thresholds.copy()) for h in net.hidden),
+               ArgmaxLayer(net.output.weights.copy(), net.output.scale.copy(), net.output.bias.copy()),
+               thermometer_levels=net.thermometer_levels)
+    for other in (net, copy):
+        for method in ("sat", "bdd", "enum"):
+            r = check_equivalence(net, other, region, method=method, count=method != "sat")
+            assert r.verdict is Verdict.EQUIVALENT and r.witness is None
+            if method != "sat":
+                assert r.disagreement_count == 0 and sum(r.confusion.values()) == region.size
+
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+def _json_of(res) -> dict:
+    """The one JSON object a command printed on stdout (notes go to stderr)."""
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    assert len(lines) == 1, res.output
+    return json.loads(lines[0])
+
+
+def _bits(x: np.ndarray) -> str:
+    return "".join(str(int(b)) for b in x)
+
+
+@settings(max_examples=12)
+@given(st.data())
+def test_cli_robustness_exit_codes_and_json(tmp_path_factory, data):
+    from click.testing import CliRunner
+
+    import cli
+    from bnnverify.modelio import save_model
+
+    net = data.draw(nasty_networks(n_inputs=st.integers(2, 7), n_classes=st.integers(2, 3)))
+    n = net.n_inputs
+    path = tmp_path_factory.mktemp("m") / "net.npz"
+    save_model(net, path)
+    x = data.draw(bit_vectors(n))
+    k = data.draw(st.integers(0, n))
+    region = HammingBall(x, k)
+    _, _, cls = truth(net, region)
+    pred = classify_plain(net, x)
+    adv = int((cls != pred).sum())
+    method = data.draw(st.sampled_from(["sat", "bdd", "enum", "auto"]))
+    args = ["robustness", str(path), "--input", _bits(x), "--hamming", str(k), "--method", method, "--json"]
+    if method != "sat":
+        args.append("--count")
+    res = CliRunner().invoke(cli.main, args)
+    assert res.exit_code == (1 if adv else 0), res.output
+    out = _json_of(res)
+    assert out["verdict"] == ("not_robust" if adv else "robust")
+    assert out["predicted_class"] == pred
+    assert out["region"]["size"] == region.size
+    if method != "sat":
+        assert out["adversarial_count"] == adv
+        assert out["class_counts"] == {str(c): v for c, v in enumerate(class_counts(net, cls))}
+    if adv:
+        w = np.array([int(ch) for ch in out["counterexample"]], dtype=np.uint8)
+        assert_member(region, w, n)
+        assert classify_plain(net, w) == out["counterexample_class"] != pred
+    # max radius through the CLI: exit 0 when exact, the JSON radius is the brute-force one
+    res = CliRunner().invoke(cli.main, ["robustness", str(path), "--input", _bits(x), "--max-radius",
+                                        "--method", method, "--json"])
+    assert res.exit_code == 0, res.output
+    out = _json_of(res)
+    first = brute_radius(net, x, None, n)
+    assert out["max_robust_radius"] == (n if first is None else first - 1)
+    assert out["exact"] is True
+
+
+def test_cli_equivalence_and_exact_huge_counts(tmp_path, runner):
+    import cli
+    from bnnverify.modelio import save_model
+
+    small = BNN((ThresholdLayer(np.array([[1, -1], [1, 1]], np.int8), np.array([0, 1])),),
+                ArgmaxLayer(np.array([[1, 1], [1, -1]], np.int8), np.array([1.0, 1.0]), np.array([0.0, 0.0])))
+    groups = [60, 61]
+    big = blown_up(small, groups)
+    n = sum(groups)
+    pa, pb = tmp_path / "a.npz", tmp_path / "b.npz"
+    save_model(big, pa)
+    save_model(big, pb)
+    res = runner.invoke(cli.main, ["count", str(pa), "--region", "whole", "--json"])
+    assert res.exit_code == 0, res.output
+    out = _json_of(res)
+    want = symmetric_counts(small, groups)
+    assert out["region_size"] == 1 << n
+    assert out["class_counts"] == {str(c): v for c, v in enumerate(want)}  # exact 121-bit integers
+    for method in ("sat", "bdd"):
+        res = runner.invoke(cli.main, ["equivalence", str(pa), str(pb), "--region", "whole", "--method", method,
+                                       "--json"])
+        assert res.exit_code == 0, res.output
+        assert _json_of(res)["verdict"] == "equivalent"
+    other = BNN((ThresholdLayer(big.hidden[0].weights.copy(), big.hidden[0].thresholds + 2),), big.output)
+    save_model(other, pb)
+    for method in ("sat", "bdd"):
+        args = ["equivalence", str(pa), str(pb), "--region", "whole", "--method", method, "--json"]
+        res = runner.invoke(cli.main, args + (["--count"] if method == "bdd" else []))
+        assert res.exit_code == 1, res.output
+        out = _json_of(res)
+        w = np.array([int(ch) for ch in out["witness"]], dtype=np.uint8)
+        assert (out["class_a"], out["class_b"]) == (classify_plain(big, w), classify_plain(other, w))
+        assert out["class_a"] != out["class_b"]
+        if method == "bdd":
+            assert isinstance(out["disagreement_count"], int) and 0 < out["disagreement_count"] < 1 << n
+    res = runner.invoke(cli.main, ["equivalence", str(pa), str(pb), "--region", "whole", "--method", "sat",
+                                   "--timeout", "1e-9", "--json"])
+    assert res.exit_code == 3, res.output
+    assert _json_of(res)["verdict"] == "timeout"
+    res = runner.invoke(cli.main, ["robustness", str(pa), "--input", "0" * (n - 1), "--hamming", "1"])
+    assert res.exit_code == 2
+
+
+# --- regressions of bugs found here (see /work/notes/bugs.md) -----------------------------------
+
+
+def test_extreme_int64_thresholds():
+    """Thresholds near the int64 limits are legal constants (always on / always off)."""
+    o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+    X = all_inputs(3)
+    for theta in (np.iinfo(np.int64).max, np.iinfo(np.int64).max - 1, np.iinfo(np.int64).min,
+                  np.iinfo(np.int64).min + 1):
+        net = BNN((ThresholdLayer(np.array([[1, 1, -1]], np.int8), np.array([theta], np.int64)),), o)
+        want = class_counts(net, plain_forward(net, X)[2])
+        assert np.bincount(Evaluator(net).classify(X), minlength=2).tolist() == list(want)
+        assert enum_class_counts(net, Whole(3)).counts == want
+        assert bdd_class_counts(net, Whole(3)).counts == want
+        for c in (0, 1):
+            assert (sat_find_class(net, Whole(3), [c]).status is SatStatus.SAT) == (want[c] > 0)
