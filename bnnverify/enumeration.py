@@ -305,8 +305,9 @@ def enum_find_class(net: BNN, region: Region, classes: Iterable[int]) -> np.ndar
     for c in classes:
         if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
             raise DataError(f"classes: {c!r} is not a class index")
-        if 0 <= int(c) < net.n_classes:
-            wanted[int(c)] = True
+        if not 0 <= int(c) < net.n_classes:
+            raise DataError(f"classes: {int(c)} is outside 0..{net.n_classes - 1}")
+        wanted[int(c)] = True
     if not wanted.any():
         return None
     for b in _walk([net], region):

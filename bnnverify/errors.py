@@ -4,7 +4,14 @@
 on stderr and exit code 2 (bad input) — or 3 for :class:`BudgetExceeded`.
 """
 
-from encoders.errors import BNNVerifyError, BudgetExceeded, ModelError, RegionError, SolverError
+from encoders.errors import (
+    BNNVerifyError,
+    BudgetExceeded,
+    DeadlineExceeded,
+    ModelError,
+    RegionError,
+    SolverError,
+)
 
 __all__ = [
     "BNNVerifyError",
@@ -12,6 +19,7 @@ __all__ = [
     "ModelFileError",
     "RegionError",
     "BudgetExceeded",
+    "DeadlineExceeded",
     "SolverError",
     "DataError",
     "ReplayMismatch",

@@ -35,7 +35,7 @@ def _parse_bits(text: str, what: str) -> np.ndarray:
         tokens = ["0" if t == "-1" else t for t in tokens]
     bad = [t for t in tokens if t not in ("0", "1")]
     if bad:
-        raise DataError(f"{what}: values must be 0 or 1 (or -1/+1), found {bad[0]!r}")
+        raise DataError(f"{what}: values must be 0 or 1, found {bad[0]!r} (a whole file of -1/+1 is accepted too)")
     return np.array([int(t) for t in tokens], dtype=np.uint8)
 
 

@@ -45,7 +45,7 @@ from encoders.solving import (
     resolve_solver,
 )
 
-from .errors import ModelError, RegionError, ReplayMismatch, SolverError
+from .errors import DeadlineExceeded, ModelError, RegionError, ReplayMismatch, SolverError
 from .reference import Evaluator, unpack_bits
 
 __all__ = [
@@ -122,6 +122,11 @@ def _remaining(timeout: float | None, start: float) -> float | None:
     return None if timeout is None else timeout - (time.perf_counter() - start)
 
 
+def _deadline(timeout: float | None, start: float) -> float | None:
+    """The ``time.perf_counter()`` value at which encoding must stop (None: no limit)."""
+    return None if timeout is None else start + timeout
+
+
 def replay_class_witness(
     net: BNN, region: Region, x: np.ndarray, classes: Iterable[int], formula: CnfFormula | None = None,
     model: np.ndarray | None = None, net_index: int = 0,
@@ -192,7 +197,12 @@ def sat_find_class(
     for i, stage in enumerate(stages):
         last = i == len(stages) - 1
         t0 = time.perf_counter()
-        f = class_formula(net, stage, classes, encoding=enc, ball_aware=ball_aware)
+        try:
+            f = class_formula(net, stage, classes, encoding=enc, ball_aware=ball_aware,
+                              deadline=_deadline(timeout, start))
+        except DeadlineExceeded:
+            t_enc += time.perf_counter() - t0
+            return SatResult(SatStatus.TIMEOUT, None, None, time.perf_counter() - start, name, enc, 0, 0, t_enc)
         t_enc += time.perf_counter() - t0
         rem = _remaining(timeout, start)
         if rem is not None and rem <= 0:
@@ -223,9 +233,15 @@ def sat_find_each_class(
     """
     start = time.perf_counter()
     name, enc = _choose(solver, encoding)
-    f = encode(net, region, encoding=enc)
-    t_enc = time.perf_counter() - start
     results: dict[int, SatResult] = {}
+    try:
+        f = encode(net, region, encoding=enc, deadline=_deadline(timeout, start))
+    except DeadlineExceeded:
+        t_enc = time.perf_counter() - start
+        for c in targets:
+            results[int(c)] = SatResult(SatStatus.TIMEOUT, None, None, t_enc, name, enc, 0, 0, t_enc)
+        return results
+    t_enc = time.perf_counter() - start
     lits = f.networks[0].class_lits
     with SolverSession(name, f.clauses, f.atmosts) as s:
         for c in targets:
@@ -264,7 +280,11 @@ def sat_find_disagreement(
     name, enc = _choose(solver, encoding)
     if net_a.n_inputs != net_b.n_inputs:
         raise ModelError(f"networks have {net_a.n_inputs} and {net_b.n_inputs} inputs")
-    f = disagreement_formula(net_a, net_b, region, encoding=enc)
+    try:
+        f = disagreement_formula(net_a, net_b, region, encoding=enc, deadline=_deadline(timeout, start))
+    except DeadlineExceeded:
+        t_enc = time.perf_counter() - start
+        return SatResult(SatStatus.TIMEOUT, None, None, t_enc, name, enc, 0, 0, t_enc)
     t_enc = time.perf_counter() - start
     rem = _remaining(timeout, start)
     if rem is not None and rem <= 0:
@@ -324,7 +344,10 @@ def sat_max_radius(
     stage = limit if max_radius is not None else min(limit, FIRST_RADIUS_STAGE)
     while proven < limit:
         region = HammingBall(center, stage, mutable)
-        f = encode(net, region, encoding=enc, ball_aware=True)
+        try:
+            f = encode(net, region, encoding=enc, ball_aware=True, deadline=_deadline(timeout, start))
+        except DeadlineExceeded:
+            return RadiusResult(SatStatus.TIMEOUT, proven, None, time.perf_counter() - start)
         f.add_clause([f.networks[0].class_lits[c] for c in others])
         with SolverSession(name, f.clauses, f.atmosts) as s:
             for r in range(proven + 1, stage + 1):

@@ -44,6 +44,7 @@ True
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -57,7 +58,7 @@ from .cardinality_cnf import (
     resolve_encoding,
     unary_counter,
 )
-from .errors import ModelError, RegionError
+from .errors import DeadlineExceeded, ModelError, RegionError
 from .layers import BNN, ArgmaxLayer, beats
 from .regions import Cube, HammingBall, LinfBox, Region, Whole
 
@@ -183,9 +184,10 @@ def dimacs(formula: CnfFormula, projection: bool = True, comments: Sequence[str]
 
 
 class _Builder:
-    def __init__(self, n: int, nets: Sequence[BNN], encoding: str) -> None:
+    def __init__(self, n: int, nets: Sequence[BNN], encoding: str, deadline: float | None = None) -> None:
         self.n = n
         self.encoding = encoding
+        self.deadline = deadline
         self.pool = IDPool()
         self.inputs = [self.pool.id(("x", i)) for i in range(n)]
         self.code_vars = [
@@ -194,6 +196,16 @@ class _Builder:
         ]
         self.sink = ClauseSink(self.pool)
         self.T = self.sink.true_lit
+
+    def tick(self) -> None:
+        """Raise :class:`DeadlineExceeded` once the deadline (``time.perf_counter``) has passed."""
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise DeadlineExceeded(
+                f"time limit ran out while encoding ({self.sink_size()} clauses built so far)"
+            )
+
+    def sink_size(self) -> int:
+        return len(self.sink.clauses)
 
     # -- literal helpers -------------------------------------------------------
     @staticmethod
@@ -268,6 +280,7 @@ class _Builder:
         out = np.full(len(out_vars), _VAR, dtype=np.int64)
         add = self.sink.add
         for j, y in enumerate(out_vars):
+            self.tick()
             w = W[j]
             agree_const = int(((w[const_idx] == 1) == (in_vals[const_idx] == 1)).sum())
             t = int(t_all[j]) - agree_const
@@ -303,6 +316,7 @@ class _Builder:
         ge = self._ge
         out = np.full(len(out_vars), _VAR, dtype=np.int64)
         for j, y in enumerate(out_vars):
+            self.tick()
             t, a0 = int(t_all[j]), int(A0[j])
             on = a0 >= t
             crit = mut_idx[agree[j, mut_idx] == on]
@@ -331,6 +345,7 @@ class _Builder:
         const_idx = np.flatnonzero(in_vals != _VAR)
         base, counters = [], []
         for c in range(out.n_classes):
+            self.tick()
             w = W[c]
             base.append(int(((w[const_idx] == 1) == (in_vals[const_idx] == 1)).sum()))
             lits = [in_lits[i] if w[i] == 1 else -in_lits[i] for i in var_idx]
@@ -343,6 +358,7 @@ class _Builder:
         pair: dict[tuple[int, int], int] = {}
         for c in range(out.n_classes):
             for d in range(c + 1, out.n_classes):
+                self.tick()
                 pair[(c, d)] = self._beats_literal(out, c, d, m, base, k, lit_ge)
         class_lits = []
         for c in range(out.n_classes):
@@ -429,6 +445,7 @@ def encode(
     encoding: str | None = None,
     ball_aware: bool = True,
     radius_cap: int | None = None,
+    deadline: float | None = None,
 ) -> CnfFormula:
     """Encode one or more networks (sharing the input variables) over ``region``.
 
@@ -436,6 +453,9 @@ def encode(
     ``ball_aware`` encodes a Hamming ball's first layer relative to the centre;
     ``radius_cap`` (Hamming balls) builds for radii up to it so that
     ``radius_lits[r]`` can restrict the ball by assumption.
+    ``deadline`` (a ``time.perf_counter()`` value) stops a build that runs
+    past it with :class:`~encoders.errors.DeadlineExceeded` — formulas of
+    large networks can take minutes and gigabytes to build.
     """
     if isinstance(nets, BNN):
         nets = [nets]
@@ -447,7 +467,7 @@ def encode(
             raise RegionError(f"region has {n} bits, network {i} expects {net.n_inputs} inputs")
     if isinstance(region, LinfBox) and region.levels <= 0:
         raise RegionError("L-infinity box needs thermometer levels")
-    b = _Builder(n, nets, enc)
+    b = _Builder(n, nets, enc, deadline)
     vals, ball = b.region(region, ball_aware, radius_cap)
     nv = tuple(b.network(q, net, vals, ball, ball_aware) for q, net in enumerate(nets))
     return CnfFormula(
@@ -471,13 +491,14 @@ def class_formula(
     negate: bool = False,
     encoding: str | None = None,
     ball_aware: bool = True,
+    deadline: float | None = None,
 ) -> CnfFormula:
     """"x in region and class(x) in classes" (``negate``: class not in classes)."""
     classes = sorted({int(c) for c in classes})
     for c in classes:
         if not 0 <= c < net.n_classes:
             raise ModelError(f"class {c} is outside 0..{net.n_classes - 1}")
-    f = encode(net, region, encoding=encoding, ball_aware=ball_aware)
+    f = encode(net, region, encoding=encoding, ball_aware=ball_aware, deadline=deadline)
     lits = f.networks[0].class_lits
     chosen = [c for c in range(net.n_classes) if (c in classes) != negate]
     f.add_clause([lits[c] for c in chosen])
@@ -485,12 +506,13 @@ def class_formula(
 
 
 def disagreement_formula(
-    net_a: BNN, net_b: BNN, region: Region, *, encoding: str | None = None, ball_aware: bool = True
+    net_a: BNN, net_b: BNN, region: Region, *, encoding: str | None = None, ball_aware: bool = True,
+    deadline: float | None = None,
 ) -> CnfFormula:
     """The miter "x in region and class_a(x) != class_b(x)" (shared input variables)."""
     if net_a.n_classes != net_b.n_classes:
         raise ModelError(f"networks have {net_a.n_classes} and {net_b.n_classes} classes")
-    f = encode([net_a, net_b], region, encoding=encoding, ball_aware=ball_aware)
+    f = encode([net_a, net_b], region, encoding=encoding, ball_aware=ball_aware, deadline=deadline)
     la, lb = f.networks[0].class_lits, f.networks[1].class_lits
     for c in range(net_a.n_classes):
         f.add_clause([-la[c], -lb[c]])

@@ -13,6 +13,7 @@ __all__ = [
     "RegionError",
     "BudgetExceeded",
     "SolverError",
+    "DeadlineExceeded",
 ]
 
 
@@ -37,3 +38,7 @@ class BudgetExceeded(BNNVerifyError):
 
 class SolverError(BNNVerifyError):
     """A SAT solver or encoding name is unknown, or a solver failed."""
+
+
+class DeadlineExceeded(BNNVerifyError):
+    """A wall-clock deadline ran out while building a formula; callers answer ``timeout``."""

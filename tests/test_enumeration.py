@@ -220,3 +220,19 @@ def test_joint_counts_of_wide_codes(seed, layers):
             key = tuple(code_key(codes[l - 1][i]) for l in layers) + (int(classes[i]),)
             want[key] = want.get(key, 0) + 1
         assert dict(enum_joint_counts(net, region, layers, with_class=True).counts) == want
+
+
+def test_find_class_rejects_a_class_that_does_not_exist():
+    """Like the BDD and SAT engines: a nonexistent class is an error, not 'no member' (cross-check bug 3)."""
+    import pytest as _pytest
+
+    from bnnverify.enumeration import enum_find_class
+    from bnnverify.errors import DataError as _DataError
+    from encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
+    from encoders.regions import Whole as _Whole
+
+    net = _BNN((_Thr(np.ones((1, 3), np.int8), np.zeros(1, np.int64)),),
+               _Arg(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
+    with _pytest.raises(_DataError, match="5 is outside 0..1"):
+        enum_find_class(net, _Whole(3), [5])
+    assert enum_find_class(net, _Whole(3), []) is None

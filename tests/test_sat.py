@@ -247,3 +247,30 @@ def test_time_limit_inside_a_daemonic_process(solver):
         assert status == "error" and "ignores interrupts" in info
     else:
         assert status == "timeout" and info < 0.25 + SLACK
+
+
+def test_timeout_bounds_the_encoding_too():
+    """A formula too large to build within the limit answers TIMEOUT promptly (cross-check bug 2)."""
+    import time as _time
+
+    from bnnverify.sat import sat_find_class, sat_find_disagreement
+    from encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
+    from encoders.regions import Whole as _Whole
+    from encoders.solving import SatStatus as _St
+
+    rng = np.random.default_rng(7)
+    widths = [400, 300, 300]
+    hidden = tuple(
+        _Thr(np.where(rng.random((widths[i + 1], widths[i])) < 0.5, 1, -1).astype(np.int8),
+             rng.integers(-10, 10, widths[i + 1]), name=f"layer{i}")
+        for i in range(2)
+    )
+    net = _BNN(hidden, _Arg(np.where(rng.random((10, 300)) < 0.5, 1, -1).astype(np.int8), np.ones(10), np.zeros(10)))
+    limit = 0.5
+    t0 = _time.perf_counter()
+    r = sat_find_disagreement(net, net, _Whole(400), timeout=limit)
+    assert r.status is _St.TIMEOUT and r.witness is None
+    r2 = sat_find_class(net, _Whole(400), [1, 2], timeout=limit)
+    assert r2.status is _St.TIMEOUT and r2.witness is None
+    # one neuron's counter is the granularity of the check: generous slack for a loaded machine
+    assert _time.perf_counter() - t0 < 30
