@@ -292,21 +292,11 @@ def load_data_file(path: "str | os.PathLike[str]") -> Dataset:
     ``thermometer_levels`` is honoured. Errors are :class:`DataError` naming
     the file, the key and the problem.
     """
-    import zipfile
+    from .npzfile import read_npz
 
     p = Path(path)
     where = str(p)
-    if not p.exists():
-        raise DataError(f"{where}: no such data file")
-    if p.is_dir():
-        raise DataError(f"{where}: is a directory, expected a .npz data file")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise DataError(f"{where}: not a readable .npz data file ({e})") from None
-    except ValueError as e:
-        raise DataError(f"{where}: cannot be read without pickle ({e})") from None
+    arrays = read_npz(p, "data", DataError)
     for key in ("X", "y"):
         if key not in arrays:
             raise DataError(f"{where}: missing key '{key}' (have: {', '.join(sorted(arrays)) or 'none'})")

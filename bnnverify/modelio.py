@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 from .atomic import atomic_write
 from .errors import ModelError, ModelFileError
+from .npzfile import read_npz
 
 __all__ = ["FORMAT", "save_model", "load_model", "model_to_arrays", "model_from_arrays"]
 
@@ -145,17 +145,4 @@ def model_from_arrays(arrays: dict[str, np.ndarray], where: str = "model") -> BN
 
 def load_model(path: "str | os.PathLike[str]") -> BNN:
     """Load and validate a model file (``allow_pickle=False``)."""
-    path = Path(path)
-    where = str(path)
-    if not path.exists():
-        raise ModelFileError(f"{where}: no such model file")
-    if path.is_dir():
-        raise ModelFileError(f"{where}: is a directory, expected a .npz model file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ModelFileError(f"{where}: not a readable .npz model file ({e})") from None
-    except ValueError as e:  # e.g. an object array that would need pickle
-        raise ModelFileError(f"{where}: cannot be read without pickle ({e})") from None
-    return model_from_arrays(arrays, where)
+    return model_from_arrays(read_npz(path, "model", ModelFileError), str(Path(path)))
