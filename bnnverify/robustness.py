@@ -493,6 +493,7 @@ def max_robust_radius(
     if not others or cap == 0:
         return done(Verdict.ROBUST, cap, Method.ENUM if m_req is Method.AUTO else m_req)
 
+    enum_proven = 0  # radius already proven by enumeration (auto), a floor for SAT's answer
     if m_req in (Method.ENUM, Method.AUTO):
         from .enumeration import DEFAULT_ENUM_LIMIT
 
@@ -511,13 +512,17 @@ def max_robust_radius(
             )
         # auto: enumeration proved radius `proven`; SAT goes on from scratch (cheap at small radii)
         m_req = Method.SAT
+        enum_proven = proven
         timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
 
     if m_req is Method.SAT:
         from .sat import sat_max_radius
 
+        # Without a user cap, let the SAT search grow its formula in doubling
+        # stages: one formula for the whole cap (e.g. radius 784) is far harder.
         rr = sat_max_radius(
-            net, xb, mutable=mask, max_radius=cap, solver=solver, encoding=encoding, timeout=timeout
+            net, xb, mutable=mask, max_radius=None if max_radius is None else cap,
+            solver=solver, encoding=encoding, timeout=timeout,
         )
         if rr.counterexample is not None:
             return done(Verdict.NOT_ROBUST, int(rr.radius), Method.SAT, np.asarray(rr.counterexample, np.uint8))
@@ -525,7 +530,8 @@ def max_robust_radius(
         if status in ("UNSAT",) or (status not in ("TIMEOUT", "UNKNOWN") and int(rr.radius) >= cap):
             return done(Verdict.ROBUST, cap, Method.SAT)
         v = Verdict.TIMEOUT if status == "TIMEOUT" else Verdict.UNKNOWN
-        return done(v, int(rr.radius), Method.SAT, note=f"SAT search stopped ({status.lower()}); radius is a lower bound")
+        lower = max(enum_proven, int(rr.radius or 0))
+        return done(v, lower, Method.SAT, note=f"SAT search stopped ({status.lower()}); radius is a lower bound")
 
     # BDD: shell counts over balls of doubling radius (one compilation per stage)
     from .counting import bdd_class_counts_by_radius, bdd_find_class

@@ -230,3 +230,33 @@ def test_auto_max_radius_switches_from_enumeration_to_sat(data):
     finally:
         rb.AUTO_ENUM_MAX_DECIDE = old
     assert (r.radius, r.verdict) == (exact.radius, exact.verdict)
+
+
+def test_auto_max_radius_keeps_the_radius_enumeration_proved(monkeypatch):
+    """When SAT gives up, auto's lower bound is still what enumeration already proved."""
+    import bnnverify.robustness as rob
+    import bnnverify.sat as sat_mod
+    from bnnverify.verdict import Verdict as _V
+    from encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
+    from encoders.solving import SatStatus as _St
+
+    n = 30
+    # one always-on neuron: every input has class 0, so x is robust at every radius
+    net = _BNN((_Thr(np.ones((1, n), np.int8), np.array([-n], np.int64)),),
+               _Arg(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
+    monkeypatch.setattr(rob, "AUTO_ENUM_MAX_DECIDE", 100)  # enumeration stops after its first batch
+    seen = {}
+
+    def gives_up(*args, **kwargs):
+        seen.update(kwargs)
+        return sat_mod.RadiusResult(_St.TIMEOUT, 0, None, 0.0)
+
+    monkeypatch.setattr(sat_mod, "sat_max_radius", gives_up)
+    r = rob.max_robust_radius(net, np.zeros(n, np.uint8), method="auto", timeout=5)
+    assert r.verdict is _V.TIMEOUT
+    from bnnverify.reference import Evaluator as _Ev
+
+    by_enum, _, finished = rob._enum_shells(_Ev(net), np.zeros(n, np.uint8), 0, n, None, 100, None)
+    assert not finished and by_enum >= 1
+    assert r.radius == by_enum  # proven by enumeration, not lost when SAT gives up
+    assert seen["max_radius"] is None  # no user cap: SAT grows its own stages
