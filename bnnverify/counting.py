@@ -31,8 +31,9 @@ from encoders.layers import BNN
 from encoders.regions import HammingBall, Region
 from encoders.results import ClassCounts, Disagreement, JointCounts
 
-from .errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
+from .errors import BudgetExceeded, DataError, RegionError
 from .reference import Evaluator
+from .replay import replay_class, replay_disagreement
 
 __all__ = [
     "BDDBudget",
@@ -81,17 +82,6 @@ def compile_network(net: BNN, region: Region, *, budget: BDDBudget | None = None
     return BDDCompiler(net.n_inputs, budget=budget).compile(net, region)
 
 
-def _replay_class(net: BNN, x: np.ndarray, classes: Sequence[int], region: Region, who: str) -> int:
-    if not bool(region.contains(x[None, :])[0]):
-        raise ReplayMismatch(f"BDD witness is not a member of the region ({region.describe().get('kind')})")
-    c = int(Evaluator(net).classify(x[None, :])[0])
-    if c not in set(int(k) for k in classes):
-        raise ReplayMismatch(
-            f"BDD witness replays to class {c} on the {who}, expected one of {sorted(set(classes))}"
-        )
-    return c
-
-
 @_detached
 def bdd_class_counts(net: BNN, region: Region, *, budget: BDDBudget | None = None) -> ClassCounts:
     """Exact number of members of ``region`` per class of ``net``."""
@@ -113,7 +103,7 @@ def bdd_find_class(
     nb = compile_network(net, region, budget=budget)
     x = nb.witness(cls)
     if x is not None:
-        _replay_class(net, x, cls, region, "network")
+        replay_class(Evaluator(net), region, x, cls, "BDD")
     return x
 
 
@@ -145,13 +135,7 @@ def bdd_disagreements(
                         differ = differ | both
     witness = comp.pick_input(differ, A.plan)
     if witness is not None:
-        ca = int(Evaluator(net_a).classify(witness[None, :])[0])
-        cb = int(Evaluator(net_b).classify(witness[None, :])[0])
-        if ca == cb or not bool(region.contains(witness[None, :])[0]):
-            raise ReplayMismatch(
-                f"BDD disagreement witness replays to classes {ca} and {cb} (expected different), "
-                "or lies outside the region"
-            )
+        replay_disagreement(Evaluator(net_a), Evaluator(net_b), region, witness, "BDD")
     return Disagreement(region.size, confusion, witness)
 
 

@@ -32,8 +32,9 @@ import numpy as np
 from encoders.regions import Region, Whole
 
 from .errors import BudgetExceeded, DataError, ModelError, RegionError, ReplayMismatch
-from .reference import Evaluator, check_bits
-from .robustness import bits_to_str, choose_method, enum_guard, validate_engine_names
+from .reference import Evaluator
+from .replay import bits_to_str, replay_disagreement
+from .robustness import choose_method, enum_guard, validate_engine_names
 from .verdict import Method, Verdict, parse_method
 
 __all__ = ["EquivalenceResult", "check_equivalence"]
@@ -80,16 +81,6 @@ class EquivalenceResult:
             "method": self.method.value,
             "seconds": self.seconds,
         }
-
-
-def _replay(ea: Evaluator, eb: Evaluator, region: Region, w: Any, engine: str) -> tuple[np.ndarray, int, int]:
-    wb = check_bits(np.asarray(w), ea.net.n_inputs, f"{engine} witness")[0].copy()
-    if not bool(region.contains(wb)[0]):
-        raise ReplayMismatch(f"{engine} witness {bits_to_str(wb)} is not a member of the region")
-    a, b = ea.classify_one(wb), eb.classify_one(wb)
-    if a == b:
-        raise ReplayMismatch(f"{engine} witness {bits_to_str(wb)} gets class {a} from both networks")
-    return wb, a, b
 
 
 def check_equivalence(
@@ -144,7 +135,7 @@ def check_equivalence(
             if status == "UNSAT":
                 return done(Verdict.EQUIVALENT)
             if status == "SAT":
-                return done(Verdict.NOT_EQUIVALENT, *_replay(ea, eb, region, res.witness, "sat"))
+                return done(Verdict.NOT_EQUIVALENT, *replay_disagreement(ea, eb, region, res.witness, "sat"))
             if status == "TIMEOUT":
                 return done(Verdict.TIMEOUT, note=f"SAT solver {res.solver} ran out of time after {res.seconds:.1f} s")
             return done(Verdict.UNKNOWN, note=f"SAT solver {res.solver} gave no answer")
@@ -166,7 +157,7 @@ def check_equivalence(
     conf = dict(dis.confusion)
     if dis.witness is None:
         return done(Verdict.EQUIVALENT, n=0, conf=conf)
-    w, a, b = _replay(ea, eb, region, dis.witness, m.value)
+    w, a, b = replay_disagreement(ea, eb, region, dis.witness, m.value)
     if conf.get((a, b), 0) < 1:
         raise ReplayMismatch(f"{m.value} witness has classes ({a}, {b}), which it counted 0 times")
     return done(Verdict.NOT_EQUIVALENT, w, a, b, dis.count, conf)

@@ -45,6 +45,7 @@ from encoders.regions import HammingBall, Region
 
 from .errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
 from .reference import Evaluator, check_bits
+from .replay import bits_to_str, replay_class
 from .verdict import Method, Verdict, parse_method
 
 __all__ = [
@@ -81,17 +82,6 @@ BDD_FIRST_RADIUS_STAGE: int = 4
 
 #: Members classified per batch when this module streams a region itself.
 STREAM_BATCH: int = 1 << 14
-
-
-def bits_to_str(bits: np.ndarray | None) -> str | None:
-    """A bit vector as a string of 0s and 1s (None stays None).
-
-    >>> bits_to_str(np.array([1, 0, 1], dtype=np.uint8))
-    '101'
-    """
-    if bits is None:
-        return None
-    return "".join("1" if b else "0" for b in np.asarray(bits).reshape(-1).tolist())
 
 
 def choose_method(method: Method | str, size: int, count: bool) -> Method:
@@ -240,19 +230,6 @@ class _Search:
     note: str = ""
 
 
-def _replay(ev: Evaluator, region: Region, w: np.ndarray, pred: int, engine: str) -> int:
-    """Check a counterexample on the reference evaluator; return its class."""
-    w = check_bits(np.asarray(w), ev.net.n_inputs, f"{engine} counterexample")[0]
-    if not bool(region.contains(w)[0]):
-        raise ReplayMismatch(f"{engine} counterexample {bits_to_str(w)} is not a member of the region")
-    c = ev.classify_one(w)
-    if c == pred:
-        raise ReplayMismatch(
-            f"{engine} counterexample {bits_to_str(w)} replays to the predicted class {pred}"
-        )
-    return c
-
-
 def _search(
     m: Method,
     net: Any,
@@ -391,14 +368,14 @@ def check_robustness(
         if w is None:
             raise ReplayMismatch(f"{m.value} counts {adv} adversarial members but finds none")
         w = np.asarray(w, dtype=np.uint8)
-        wc = _replay(ev, region, w, pred, m.value)
+        _, wc = replay_class(ev, region, w, others, m.value)
         if counts[wc] < 1:
             raise ReplayMismatch(f"{m.value} witness has class {wc}, which it counted 0 times")
         return done(Verdict.NOT_ROBUST, w, wc, adv, counts)
 
     found = _search(m, net, region, others, **kw)
     if found.verdict is Verdict.NOT_ROBUST:
-        wc = _replay(ev, region, found.witness, pred, m.value)
+        _, wc = replay_class(ev, region, found.witness, others, m.value)
         return done(Verdict.NOT_ROBUST, found.witness, wc)
     return done(found.verdict, note=found.note)
 
@@ -485,7 +462,7 @@ def max_robust_radius(
         wc = None
         if w is not None:
             ball = HammingBall(xb, radius + 1, mask)
-            wc = _replay(ev, ball, w, pred, m.value)
+            _, wc = replay_class(ev, ball, w, others, m.value)
             if int((w != xb).sum()) != radius + 1:
                 raise ReplayMismatch(f"{m.value} counterexample is not at distance {radius + 1}")
         return MaxRadiusResult(verdict, pred, radius, cap, w, wc, m, time.perf_counter() - t0, note)

@@ -47,6 +47,7 @@ from encoders.solving import (
 
 from .errors import DeadlineExceeded, ModelError, RegionError, ReplayMismatch, SolverError
 from .reference import Evaluator, unpack_bits
+from .replay import replay_class
 
 __all__ = [
     "SatStatus",
@@ -135,15 +136,10 @@ def replay_class_witness(
 
     Returns the replayed class, or raises :class:`ReplayMismatch`.
     """
-    x = np.asarray(x, dtype=np.uint8)
-    if not bool(region.contains(x[None, :])[0]):
-        raise ReplayMismatch(f"SAT witness is not in the region {region.describe().get('kind')}")
-    tr = Evaluator(net).trace(x[None, :])
-    cls = int(tr.classes[0])
-    allowed = {int(c) for c in classes}
-    if cls not in allowed:
-        raise ReplayMismatch(f"SAT witness replays to class {cls}, the formula claimed one of {sorted(allowed)}")
+    ev = Evaluator(net)
+    x, cls = replay_class(ev, region, x, classes, "SAT")
     if formula is not None and model is not None:
+        tr = ev.trace(x[None, :])
         for l, packed in enumerate(tr.codes):
             want = unpack_bits(packed, net.hidden[l].n_outputs)[0]
             got = formula.decode_codes(model, net_index)[l]
