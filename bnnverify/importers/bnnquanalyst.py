@@ -36,13 +36,15 @@ from decimal import Decimal, localcontext
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Union
+from typing import Union
 
 import numpy as np
 
 from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 from ..errors import DataError, ModelError, ModelFileError
+from ..folding import NeuronFractions, exact_fraction
+from ..folding import fold_neuron as fold_exact
 
 __all__ = [
     "SOURCE",
@@ -103,42 +105,6 @@ class FoldedNeuron:
         return abs(self.boundary - round(self.boundary))
 
 
-def _frac(x: Number, what: str) -> Fraction:
-    if isinstance(x, Fraction):
-        return x
-    f = float(x)
-    if not math.isfinite(f):
-        raise ModelError(f"{what}: must be finite, got {x!r}")
-    return Fraction(f)
-
-
-def _fires_exact(d: int, g: Fraction, shift: Fraction, beta: Fraction, beta2v: Fraction) -> bool:
-    """``g·(d + shift)/sqrt(v) + beta ≥ 0`` decided exactly (``beta2v = beta²·v``, v > 0).
-
-    With ``A = g·(d + shift)`` and ``B = −beta·sqrt(v)`` the predicate is
-    ``A ≥ B``; ``sign(B) = −sign(beta)`` and ``B² = beta²·v``, so squares
-    with signs decide it without evaluating the square root.
-    """
-    a = g * (d + shift)
-    if beta >= 0:  # B <= 0
-        return a >= 0 or a * a <= beta2v
-    return a > 0 and a * a >= beta2v  # B > 0
-
-
-def _smallest_true(pred: Callable[[int], bool], lo: int, hi: int) -> int:
-    """Smallest k in [lo, hi] with ``pred(k)`` for a monotone (False…True) ``pred``;
-    ``hi`` is returned when no k < hi satisfies it (``pred(hi)`` is never asked)."""
-    if pred(lo):
-        return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if pred(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
-
-
 def _boundary(g: Fraction, shift: Fraction, beta: Fraction, v: Fraction) -> float:
     """The real r with ``g·(r + shift)/sqrt(v) + beta = 0``, for reporting only."""
     with localcontext() as ctx:
@@ -178,22 +144,15 @@ def fold_neuron(
     """
     if n < 0:
         raise ModelError(f"n: must be >= 0, got {n}")
-    g = _frac(bn_weight, "bn_weight")
-    beta = _frac(bn_bias, "bn_bias")
-    shift = _frac(lin_bias, "lin_bias") - _frac(bn_mean, "bn_mean")
-    v = _frac(bn_var, "bn_var") + _frac(bn_eps, "bn_eps")
+    g = exact_fraction(bn_weight, "bn_weight")
+    beta = exact_fraction(bn_bias, "bn_bias")
+    shift = exact_fraction(lin_bias, "lin_bias") - exact_fraction(bn_mean, "bn_mean")
+    v = exact_fraction(bn_var, "bn_var") + exact_fraction(bn_eps, "bn_eps")
     if v <= 0:
         raise ModelError(f"bn_var + bn_eps: must be > 0, got {float(v)!r}")
-    lo, hi = -n - 1, n + 1
-    if g == 0:
-        return FoldedNeuron(False, lo if beta >= 0 else hi, None)
-    beta2v = beta * beta * v
-    r = _boundary(g, shift, beta, v)
-    if g > 0:
-        theta = _smallest_true(lambda k: _fires_exact(k, g, shift, beta, beta2v), lo, hi)
-        return FoldedNeuron(False, theta, r)
-    theta = _smallest_true(lambda k: _fires_exact(-k, g, shift, beta, beta2v), lo, hi)
-    return FoldedNeuron(True, theta, r)
+    # g·(d + shift)/sqrt(v) + beta >= 0  <=>  g·(1·d − (−shift)) + beta·sqrt(v) >= 0 (sqrt(v) > 0)
+    orient, theta, _ = fold_exact(NeuronFractions(g, Fraction(1), -shift, beta, v), n)
+    return FoldedNeuron(orient < 0, theta, None if g == 0 else _boundary(g, shift, beta, v))
 
 
 # --------------------------------------------------------------------------- CSV files
