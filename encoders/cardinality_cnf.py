@@ -26,7 +26,7 @@ from typing import Sequence
 from pysat.card import CardEnc, EncType
 from pysat.formula import IDPool
 
-from .errors import SolverError
+from .registry import NameRegistry
 
 __all__ = [
     "ENCODINGS",
@@ -63,19 +63,12 @@ _PYSAT_TYPES = {
     "kmtotalizer": EncType.kmtotalizer,
 }
 
-_ENC_ALIASES = {a.lower(): n for n, al in ENCODINGS.items() for a in (n, *al)}
+_REGISTRY = NameRegistry("cardinality encoding", ENCODINGS, DEFAULT_ENCODING)
 
 
 def resolve_encoding(name: str | None) -> str:
     """The canonical encoding name for ``name`` (``None`` -> :data:`DEFAULT_ENCODING`)."""
-    if name is None:
-        return DEFAULT_ENCODING
-    key = str(name).strip().lower()
-    if key not in _ENC_ALIASES:
-        raise SolverError(
-            f"unknown cardinality encoding {name!r}; valid names: {', '.join(ENCODINGS)}"
-        )
-    return _ENC_ALIASES[key]
+    return _REGISTRY.resolve(name)
 
 
 class ClauseSink:

@@ -31,6 +31,7 @@ import numpy as np
 from pysat.solvers import Solver
 
 from .errors import SolverError
+from .registry import NameRegistry
 
 __all__ = [
     "SatStatus",
@@ -94,9 +95,7 @@ DEFAULT_SOLVER = "glucose4"
 #: Seconds to wait for a killed worker to be reaped.
 _REAP_SECONDS = 5.0
 
-_ALIASES: dict[str, str] = {
-    alias.lower(): name for name, aliases in SOLVERS.items() for alias in (name, *aliases)
-}
+_REGISTRY = NameRegistry("SAT solver", SOLVERS, DEFAULT_SOLVER)
 
 
 def resolve_solver(name: str | None) -> str:
@@ -109,15 +108,7 @@ def resolve_solver(name: str | None) -> str:
     ...
     encoders.errors.SolverError: unknown SAT solver 'nope'; valid names: cadical195, ...
     """
-    if name is None:
-        return DEFAULT_SOLVER
-    key = str(name).strip().lower()
-    if key not in _ALIASES:
-        raise SolverError(
-            f"unknown SAT solver {name!r}; valid names: {', '.join(SOLVERS)} "
-            f"(aliases: {', '.join(sorted(a for a in _ALIASES if a not in SOLVERS))})"
-        )
-    return _ALIASES[key]
+    return _REGISTRY.resolve(name)
 
 
 @dataclass(frozen=True)
