@@ -18,25 +18,34 @@ from encoders.regions import Cube, HammingBall, LinfBox, Region, Whole
 
 from .errors import DataError, RegionError
 
-__all__ = ["read_bits", "read_indices", "make_region"]
+__all__ = ["parse_bits", "read_bits", "read_indices", "make_region"]
 
 _SEP = re.compile(r"[\s,;]+")
 
 
-def _parse_bits(text: str, what: str) -> np.ndarray:
-    """0/1 values, or a whole file of ±1 values (-1 means bit 0; some BNNQuanalyst files)."""
+def parse_bits(text: str, what: str) -> np.ndarray:
+    """Bits from text: 0/1 values (separated by spaces, commas, newlines, or
+    nothing), or a whole text of ±1 values (-1 means bit 0, as in some
+    BNNQuanalyst instance files). Errors name ``what`` and the value's position.
+
+    >>> parse_bits("1, 0 1", "x").tolist(), parse_bits("-1 +1", "x").tolist()
+    ([1, 0, 1], [0, 1])
+    """
     tokens = [t for t in _SEP.split(text.strip()) if t]
     if len(tokens) == 1 and re.fullmatch(r"[01]+", tokens[0]):
         tokens = list(tokens[0])  # a run of digits with no separators
     tokens = [t[1:] if t.startswith("+") else t for t in tokens]
-    if "-1" in tokens:
-        if "0" in tokens:
-            raise DataError(f"{what}: mixes 0 and -1; use 0/1 or -1/+1 throughout")
-        tokens = ["0" if t == "-1" else t for t in tokens]
-    bad = [t for t in tokens if t not in ("0", "1")]
+    bad = [i for i, t in enumerate(tokens) if t not in ("0", "1", "-1")]
     if bad:
-        raise DataError(f"{what}: values must be 0 or 1, found {bad[0]!r} (a whole file of -1/+1 is accepted too)")
-    return np.array([int(t) for t in tokens], dtype=np.uint8)
+        i = bad[0]
+        raise DataError(
+            f"{what}: values must be 0 or 1, found {tokens[i]!r} "
+            f"(value {i + 1} is {tokens[i]!r}; a whole file of -1/+1 is accepted too)"
+        )
+    if "-1" in tokens and "0" in tokens:
+        i, j = tokens.index("0"), tokens.index("-1")
+        raise DataError(f"{what}: mixes 0 (value {i + 1}) and -1 (value {j + 1}); use 0/1 or -1/+1 throughout")
+    return np.array([t == "1" for t in tokens], dtype=np.uint8)
 
 
 def read_bits(spec: str, n: int | None = None) -> np.ndarray:
@@ -54,9 +63,9 @@ def read_bits(spec: str, n: int | None = None) -> np.ndarray:
             raise DataError(f"input {spec!r}: no such file, and not a bit string of 0s and 1s")
         if path.is_dir():
             raise DataError(f"input {spec}: is a directory")
-        bits = _parse_bits(path.read_text(), f"input file {spec}")
+        bits = parse_bits(path.read_text(), f"input file {spec}")
     else:
-        bits = _parse_bits(spec, "input bit string")
+        bits = parse_bits(spec, "input bit string")
     if bits.size == 0:
         raise DataError(f"input {spec!r}: holds no bits")
     if n is not None and bits.shape[0] != n:

@@ -44,6 +44,7 @@ from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 from ..errors import DataError, ModelError, ModelFileError
 from ..folding import NeuronFractions, exact_fraction
+from ..inputs import parse_bits
 from ..folding import fold_neuron as fold_exact
 
 __all__ = [
@@ -338,7 +339,6 @@ def import_bnnquanalyst(directory: "str | Path", *, bn_eps: float = 0.0) -> BNN:
 
 _SEP = re.compile(r"[\s,;]+")
 _INSTANCE_NAME = re.compile(r"^instance_(.+)_(\d+)\.txt$")
-_INSTANCE_VALUES = frozenset({"0", "1", "-1"})
 
 
 def _tokens(path: Path, what: str) -> list[str]:
@@ -361,18 +361,9 @@ def read_instance(path: "str | Path", n: int | None = None) -> np.ndarray:
     follows that pattern.
     """
     path = Path(path)
-    toks = _tokens(path, "instance file")
-    bad = [i for i, t in enumerate(toks) if t not in _INSTANCE_VALUES]
-    if bad:
-        raise DataError(f"instance file {path}: value {bad[0] + 1} is {toks[bad[0]]!r}, expected 0 or 1 (or -1 or 1)")
-    if not toks:
+    bits = parse_bits(" ".join(_tokens(path, "instance file")), f"instance file {path}")
+    if not bits.size:
         raise DataError(f"instance file {path}: holds no values")
-    if "0" in toks and "-1" in toks:
-        i, j = toks.index("0"), toks.index("-1")
-        raise DataError(
-            f"instance file {path}: mixes 0 (value {i + 1}) and -1 (value {j + 1}); use 0/1 or -1/1"
-        )
-    bits = np.array([t == "1" for t in toks], dtype=np.uint8)
     m = _INSTANCE_NAME.match(path.name)
     if m and int(m.group(2)) != bits.size:
         raise DataError(f"instance file {path}: holds {bits.size} values but its name says {m.group(2)}")
