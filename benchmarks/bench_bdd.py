@@ -67,7 +67,7 @@ def _region(net, spec):
     import numpy as np
 
     from bnnverify.importers.bnnquanalyst import read_fixed_set, read_instance
-    from encoders.regions import Cube, HammingBall, Whole
+    from bnnverify.encoders.regions import Cube, HammingBall, Whole
 
     if spec["kind"] == "whole":
         return Whole(net.n_inputs)
@@ -86,7 +86,7 @@ def _child(job: dict) -> dict:
         resource.setrlimit(resource.RLIMIT_CPU, (lim, lim + 1))
 
     from bnnverify.importers.bnnquanalyst import import_bnnquanalyst
-    from encoders.bdd import BDDBudget, BDDCompiler
+    from bnnverify.encoders.bdd import BDDBudget, BDDCompiler
 
     net = import_bnnquanalyst(ANCHORS / "models" / job["model"])
     region = _region(net, job["region"])
@@ -111,7 +111,7 @@ def _child(job: dict) -> dict:
     out["peak_nodes"] = int(st["peak_nodes"])
     out["mem_mib"] = float(st["mem"]) / (1 << 20)
     if job.get("enumerate") and region.size <= ENUM_LIMIT:
-        from bnnverify.enumeration import enum_class_counts
+        from bnnverify.engines.enumeration import enum_class_counts
 
         w1 = time.perf_counter()
         ref = enum_class_counts(net, region)
@@ -169,7 +169,7 @@ def main() -> None:
         "(the machine is shared: under a load of L on 2 cores, wall time is roughly max(1, L/2) x CPU time, "
         "so CPU time is the figure to compare with a quiet run). Counts are exact Python ints; "
         "`enum` = the same counts by enumeration with the bit-packed evaluator "
-        "(`bnnverify.enumeration.enum_class_counts`), run where the region has at most "
+        "(`bnnverify.engines.enumeration.enum_class_counts`), run where the region has at most "
         f"{ENUM_LIMIT:,} members, and checked equal.",
         "",
         "## 1. The issue's floors",

@@ -1,7 +1,7 @@
 """CNF engine benchmark: local robustness queries on 784-input BNNs.
 
 Question: is there an input within Hamming radius k of instance x whose class
-differs from x's? (``bnnverify.sat.sat_find_class`` with every class but the
+differs from x's? (``bnnverify.engines.sat.sat_find_class`` with every class but the
 predicted one; every counterexample is replayed by the evaluator.)
 
 Sections (each prints a markdown table; ``--out`` writes them all to a file):
@@ -34,11 +34,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bnnverify.importers.bnnquanalyst import import_bnnquanalyst, read_instance  # noqa: E402
-from bnnverify.reference import Evaluator  # noqa: E402
-from bnnverify.sat import sat_find_class  # noqa: E402
-from encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS  # noqa: E402
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer  # noqa: E402
-from encoders.regions import HammingBall  # noqa: E402
+from bnnverify.evaluation.evaluator import Evaluator  # noqa: E402
+from bnnverify.engines.sat import sat_find_class  # noqa: E402
+from bnnverify.encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS  # noqa: E402
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer  # noqa: E402
+from bnnverify.encoders.regions import HammingBall  # noqa: E402
 
 ANCHORS = Path(os.environ.get("BNNVERIFY_ANCHORS", ROOT.parent / "shared" / "anchors" / "bnnquanalyst"))
 MODELS_784 = ["mnist_bnn_1_blk_784_100_10", "fashionmnist_bnn_1_blk_784_100_10", "mnist_bnn_4_blk_784_50_50_50_50_10"]

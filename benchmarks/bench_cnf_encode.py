@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 from bnnverify.importers.bnnquanalyst import import_bnnquanalyst
-from bnnverify.atomic import atomic_write
-from encoders.cardinality_cnf import ENCODINGS
-from encoders.cnf import encode
-from encoders.regions import Whole
+from bnnverify.files.atomic import atomic_write
+from bnnverify.encoders.cardinality_cnf import ENCODINGS
+from bnnverify.encoders.cnf import encode
+from bnnverify.encoders.regions import Whole
 
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = Path(os.environ.get("BNNVERIFY_ANCHORS", ROOT.parent / "shared" / "anchors" / "bnnquanalyst"))

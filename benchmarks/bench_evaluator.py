@@ -44,10 +44,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bnnverify.enumeration import enum_class_counts  # noqa: E402
-from bnnverify.reference import DEFAULT_CHUNK, Evaluator  # noqa: E402
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer  # noqa: E402
-from encoders.regions import HammingBall, Whole  # noqa: E402
+from bnnverify.engines.enumeration import enum_class_counts  # noqa: E402
+from bnnverify.evaluation.evaluator import DEFAULT_CHUNK, Evaluator  # noqa: E402
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer  # noqa: E402
+from bnnverify.encoders.regions import HammingBall, Whole  # noqa: E402
 
 ANCHORS = Path(os.environ.get("BNNVERIFY_ANCHORS", ROOT.parent / "shared" / "anchors" / "bnnquanalyst"))
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "evaluator.md"
@@ -107,7 +107,7 @@ def torch_forward(net: BNN):
 
 def naive_classify(net: BNN, X: np.ndarray, chunk: int = 2048) -> np.ndarray:
     """A naive numpy XOR/popcount evaluator: (N, m) int32 accumulators, one broadcast per word."""
-    from bnnverify.reference import pack_bits
+    from bnnverify.evaluation.evaluator import pack_bits
 
     layers = [(pack_bits((h.weights == 1).astype(np.uint8)), h.n_inputs, h.thresholds) for h in net.hidden]
     wo = pack_bits((net.output.weights == 1).astype(np.uint8))
@@ -271,7 +271,7 @@ def bench_bnnquanalyst(table: Table, repeat: int) -> None:
     cases.append(("mnist_bnn_2_blk_16_25_20_10, all 2^16 inputs", net16, Whole(16),
                   "chunk tables + packed 25->20->10 tail (no layer tables: 2^25, 2^20 rows > 2^16 members)"))
     from bnnverify.importers.bnnquanalyst import read_fixed_set, read_instance
-    from encoders.regions import Cube
+    from bnnverify.encoders.regions import Cube
 
     net784 = import_bnnquanalyst(ANCHORS / "models" / "mnist_bnn_1_blk_784_100_10")
     x784 = read_instance(ANCHORS / "inputs" / "instance_0_784.txt", 784)
@@ -296,7 +296,7 @@ def bench_bnnquanalyst(table: Table, repeat: int) -> None:
 
 def kernel_breakdown(repeat: int, rng: np.random.Generator) -> str:
     """Per-element cost of the evaluator's inner steps on one (chunk, 512) block of 64-bit words."""
-    from bnnverify.reference import UFUNC_BUFSIZE
+    from bnnverify.evaluation.evaluator import UFUNC_BUFSIZE
 
     N, m = DEFAULT_CHUNK, 512
     x = rng.integers(0, 2**63, N, dtype=np.uint64)

@@ -67,9 +67,9 @@ def one(spec: dict) -> dict:
     import numpy as np  # noqa: F401
 
     from bnnverify.importers.bnnquanalyst import import_bnnquanalyst
-    from bnnverify.information import info_over_region
-    from bnnverify.inputs import read_bits
-    from encoders.regions import HammingBall, Whole
+    from bnnverify.information.measures import info_over_region
+    from bnnverify.files.inputs import read_bits
+    from bnnverify.encoders.regions import HammingBall, Whole
 
     net = import_bnnquanalyst(ANCHORS / "models" / spec["model"])
     if spec["region"] == "whole":
@@ -114,10 +114,10 @@ def fmt_time(r: dict, limit: float) -> str:
 
 
 def infoplane_case(snap_dir: Path | None) -> tuple[str, list[str]]:
-    from bnnverify.data import load_dataset
-    from bnnverify.infoplane import compute_infoplane, load_snapshots
-    from bnnverify.train import train_bnn
-    from encoders.regions import Whole
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.information.infoplane import compute_infoplane, load_snapshots
+    from bnnverify.training.train import train_bnn
+    from bnnverify.encoders.regions import Whole
 
     lines = []
     tmp = None

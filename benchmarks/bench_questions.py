@@ -13,7 +13,7 @@ cubes around BNNQuanalyst instances — it times:
 Each measurement runs in a child process with a wall-clock limit
 (``--limit`` seconds, default 60); ``>limit`` in the table means it was
 stopped. The table justifies ``AUTO_ENUM_MAX_DECIDE`` and
-``AUTO_ENUM_MAX_COUNT`` in :mod:`bnnverify.robustness`.
+``AUTO_ENUM_MAX_COUNT`` in :mod:`bnnverify.questions.robustness`.
 
 Usage::
 
@@ -68,10 +68,10 @@ def run_queries(tmp: Path) -> list[str]:
     import json
     import subprocess
 
-    from bnnverify.enumeration import enum_class_counts
+    from bnnverify.engines.enumeration import enum_class_counts
     from bnnverify.importers.bnnquanalyst import QueryKind, RegionKind, parse_queries, read_fixed_set, read_instance
-    from bnnverify.modelio import load_model
-    from encoders.regions import Cube, HammingBall
+    from bnnverify.files.modelio import load_model
+    from bnnverify.encoders.regions import Cube, HammingBall
 
     rows = []
     for qf in sorted((ANCHORS / "queries").iterdir()):
@@ -111,8 +111,8 @@ def run_queries(tmp: Path) -> list[str]:
 
 def _setup(model: str, instance: str, kind: str, param: int):
     from bnnverify.importers.bnnquanalyst import import_bnnquanalyst, read_instance
-    from bnnverify.reference import Evaluator
-    from encoders.regions import Cube, HammingBall
+    from bnnverify.evaluation.evaluator import Evaluator
+    from bnnverify.encoders.regions import Cube, HammingBall
 
     net = import_bnnquanalyst(ANCHORS / "models" / model)
     x = read_instance(ANCHORS / "inputs" / f"{instance}.txt", net.n_inputs)
@@ -125,22 +125,22 @@ def _measure(case, engine, q) -> None:
     net, x, region, others = _setup(*case)
     t0 = time.perf_counter()
     if engine == "enum decide":
-        from bnnverify.enumeration import enum_find_class
+        from bnnverify.engines.enumeration import enum_find_class
 
         w = enum_find_class(net, region, others)
         answer = "robust" if w is None else "not robust"
     elif engine == "enum count":
-        from bnnverify.enumeration import enum_class_counts
+        from bnnverify.engines.enumeration import enum_class_counts
 
         cc = enum_class_counts(net, region)
         answer = f"{sum(cc.counts[c] for c in others)} adv."
     elif engine == "sat decide":
-        from bnnverify.sat import sat_find_class
+        from bnnverify.engines.sat import sat_find_class
 
         r = sat_find_class(net, region, others)
         answer = {"SAT": "not robust", "UNSAT": "robust"}.get(r.status.name, r.status.value)
     else:
-        from bnnverify.counting import bdd_class_counts
+        from bnnverify.engines.bdd import bdd_class_counts
 
         cc = bdd_class_counts(net, region)
         answer = f"{sum(cc.counts[c] for c in others)} adv."

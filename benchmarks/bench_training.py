@@ -23,8 +23,8 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bnnverify.export import export_model  # noqa: E402
-from bnnverify.train import train_bnn  # noqa: E402
+from bnnverify.training.export import export_model  # noqa: E402
+from bnnverify.training.train import train_bnn  # noqa: E402
 
 #: (data set, hidden widths, epochs, ste, batch size, snapshots every epoch)
 RUNS = [

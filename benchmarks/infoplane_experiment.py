@@ -178,9 +178,9 @@ def main() -> None:
         print(f"wrote {md_path}")
         return
     sys.path.insert(0, str(ROOT))
-    from bnnverify.data import load_dataset
-    from bnnverify.infoplane import compute_infoplane, load_snapshots, plot_infoplane
-    from bnnverify.train import train_bnn
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.information.infoplane import compute_infoplane, load_snapshots, plot_infoplane
+    from bnnverify.training.train import train_bnn
 
     seeds = [int(s) for s in args.seeds.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,8 @@ DEMO_SEED = 0
 
 def _step_train(ctx: DemoContext) -> None:
     """Train small BNNs on ib12 and digits, export them exactly, save them in the work dir."""
-    from .modelio import save_model
-    from .train import train_bnn
+    from bnnverify.files.modelio import save_model
+    from bnnverify.training.train import train_bnn
 
     for key, (dataset, hidden, epochs) in DEMO_TRAINING.items():
         res = train_bnn(dataset, hidden, epochs=epochs, seed=DEMO_SEED, ste="approx_sign")
@@ -60,7 +60,7 @@ STEPS: list[Callable[[DemoContext], None]] = [_step_train]
 
 def _step_summary(ctx: DemoContext) -> None:
     """Print the per-layer summary of every model trained so far (skip quietly if none)."""
-    from .summary import format_summary, summarize, summary_to_dict
+    from bnnverify.model.summary import format_summary, summarize, summary_to_dict
 
     for key, net in ctx.models.items():
         s = summarize(net)
@@ -79,8 +79,8 @@ def _step_information(ctx: DemoContext) -> None:
     if net is None:
         ctx.echo({"step": "info", "skipped": "no ib12 model"} if ctx.as_json else "info: skipped (no ib12 model)")
         return
-    from .data import load_dataset
-    from .information import info_over_dataset
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.information.measures import info_over_dataset
 
     rep = info_over_dataset(net, load_dataset("ib12", "all"), labels="dataset")
     if ctx.as_json:
@@ -103,10 +103,10 @@ DEMO_COUNT_RADIUS = 2
 def _step_count(ctx: DemoContext) -> None:
     """Exact per-class counts (BDD engine): all 4096 ib12 inputs, and a Hamming ball
     around the first digits test image (skip a model that is absent)."""
-    from encoders.regions import HammingBall, Whole
+    from bnnverify.encoders.regions import HammingBall, Whole
 
-    from .counting import bdd_class_counts
-    from .data import load_dataset
+    from bnnverify.engines.bdd import bdd_class_counts
+    from bnnverify.data.datasets import load_dataset
 
     jobs = []
     if "ib12" in ctx.models:
@@ -150,7 +150,7 @@ DEMO_SAT_TIMEOUT = 20.0
 
 def _perturbed_copy(net: Any) -> Any:
     """``net`` with weight :data:`DEMO_FLIPPED_WEIGHT` of its first hidden layer flipped."""
-    from encoders.layers import BNN, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ThresholdLayer
 
     h = net.hidden[0]
     w = h.weights.copy()
@@ -169,11 +169,11 @@ def _step_questions(ctx: DemoContext) -> None:
         ctx.echo({"step": "robustness", "skipped": "no digits model"} if ctx.as_json
                  else "robustness: skipped (no digits model)")
         return
-    from encoders.regions import HammingBall
+    from bnnverify.encoders.regions import HammingBall
 
-    from .data import load_dataset
-    from .equivalence import check_equivalence
-    from .robustness import check_robustness
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.questions.equivalence import check_equivalence
+    from bnnverify.questions.robustness import check_robustness
 
     ds = load_dataset("digits", "test")
     for i in range(min(DEMO_ROBUSTNESS_IMAGES, len(ds.X))):

@@ -1,10 +1,10 @@
-"""The project's exception hierarchy (defined in :mod:`encoders.errors`).
+"""The project's exception hierarchy (defined in :mod:`bnnverify.encoders.errors`).
 
 ``BNNVerifyError`` is the one root; the CLI turns any of these into a message
 on stderr and exit code 2 (bad input) — or 3 for :class:`BudgetExceeded`.
 """
 
-from encoders.errors import (
+from bnnverify.encoders.errors import (
     BNNVerifyError,
     BudgetExceeded,
     DeadlineExceeded,

@@ -21,7 +21,7 @@ bits are filled in for witnesses.
 **Input propagation** (BDD4BNN's scheme), layer by layer:
 
 1. layer 1: each neuron's function *conjoined with the care set* in one
-   counter pass (:mod:`encoders.cardinality_bdd`; for a Hamming ball the
+   counter pass (:mod:`bnnverify.encoders.cardinality_bdd`; for a Hamming ball the
    state is (flips used, agreements), so a neuron that cannot cross its
    threshold within the radius folds to a constant at once — on a 784-input
    model at radius 2, 92 of 100 neurons do — and the others cost O(n·r²)
@@ -38,12 +38,12 @@ bits are filled in for witnesses.
    one comparison at a time *starting from the image*; each pairwise
    comparison is a counter BDD over the positions where the rows agree /
    differ (one counter when the decision depends on one group only), its
-   table decided by :func:`encoders.layers.beats` on the integer dots (ties
+   table decided by :func:`bnnverify.encoders.layers.beats` on the integer dots (ties
    and float64 rounding exactly as the evaluator);
 4. only where a count over inputs is needed are classes related back to the
    inputs: ``P_{l-1} = ∃t_l (T_l ∧ P_l)``, and at the inputs
    ``X_c(x) = ∃s (R_1(x, s) ∧ P_1[t_1 := s])`` (``and_exists``), counted
-   exactly by :mod:`encoders.bdd_count` (over the free bits; fixed bits
+   exactly by :mod:`bnnverify.encoders.bdd_count` (over the free bits; fixed bits
    contribute no factor).
 
 Per-code counts (:meth:`NetworkBDD.iter_joint_counts`) put the code
@@ -80,12 +80,12 @@ Alternatives measured (CPU seconds on this machine, see also
 
 **Budgets** (:class:`BDDBudget`): CUDD's memory cap (``max_memory``) makes an
 operation that would exceed it fail, and the live-node count is checked after
-every operation; either raises :class:`~encoders.errors.BudgetExceeded`, never
+every operation; either raises :class:`~bnnverify.encoders.errors.BudgetExceeded`, never
 a partial answer.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import Whole
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import Whole
 >>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
 >>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> comp = BDDCompiler(2)
@@ -152,7 +152,7 @@ class BDDBudget:
     ``max_nodes``: live BDD nodes allowed (checked after every operation);
     None = no node limit. ``max_memory_bytes``: CUDD's memory cap
     (default 1 GiB); None = unlimited. Exceeding either raises
-    :class:`~encoders.errors.BudgetExceeded`.
+    :class:`~bnnverify.encoders.errors.BudgetExceeded`.
     """
 
     max_nodes: int | None = DEFAULT_MAX_NODES
@@ -497,7 +497,7 @@ def _classes_of(out: ArgmaxLayer, bits: np.ndarray) -> np.ndarray:
 
     Scores are ``scale * dot + bias`` in float64 exactly as
     :meth:`ArgmaxLayer.score`; ``argmax`` returns the first maximum, which is
-    the rule of :func:`encoders.layers.beats`.
+    the rule of :func:`bnnverify.encoders.layers.beats`.
     """
     dots = (2 * bits.astype(np.int64) - 1) @ out.weights.astype(np.int64).T
     scores = out.scale[None, :] * dots.astype(np.float64) + out.bias[None, :]
@@ -760,7 +760,7 @@ class NetworkBDD:
         found with its exact count by output splitting (``C ∧ g_j`` /
         ``C ∧ ¬g_j`` down the neurons, counting each leaf), and deeper codes
         and classes follow by integer evaluation of those codes (the argmax
-        by :func:`encoders.layers.beats`); otherwise the codes of the
+        by :func:`bnnverify.encoders.layers.beats`); otherwise the codes of the
         requested layers are put above the inputs (:meth:`joint_relation`)
         and each reachable key's sub-BDD is counted. ``method``: ``"auto"``,
         ``"numeric"`` or ``"paths"``.

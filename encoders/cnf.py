@@ -7,7 +7,7 @@ a model decodes to the input bits and the hidden codes, and the projection
 set of an export is exactly ``1..n``.
 
 * A hidden neuron is ``code <-> (agreement count >= t)`` in both directions
-  (``encoders.cardinality_cnf``). Before anything is encoded, constants are
+  (``bnnverify.encoders.cardinality_cnf``). Before anything is encoded, constants are
   folded: inputs the region fixes and codes that cannot change in the region
   are constants, a neuron whose count stays on one side of its threshold for
   every member becomes a unit clause, and its constant is folded into the
@@ -27,12 +27,12 @@ set of an export is exactly ``1..n``.
 * The argmax layer exactly: exact unary counters of each class's agreement
   count; for each pair c < d a literal ``p <-> c beats d``, defined value by
   value of ``A_c`` from the set of ``A_d`` where c wins, as decided by
-  :func:`encoders.layers.beats` on the integer dot products (float64 score,
+  :func:`bnnverify.encoders.layers.beats` on the integer dot products (float64 score,
   ties to the lower index); ``class = c <-> AND_d (c beats d)``.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import Whole
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import Whole
 >>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
 >>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> f = class_formula(BNN((h,), o), Whole(2), [1])
@@ -449,12 +449,12 @@ def encode(
 ) -> CnfFormula:
     """Encode one or more networks (sharing the input variables) over ``region``.
 
-    ``encoding`` names the neuron encoding (:data:`~encoders.cardinality_cnf.ENCODINGS`);
+    ``encoding`` names the neuron encoding (:data:`~bnnverify.encoders.cardinality_cnf.ENCODINGS`);
     ``ball_aware`` encodes a Hamming ball's first layer relative to the centre;
     ``radius_cap`` (Hamming balls) builds for radii up to it so that
     ``radius_lits[r]`` can restrict the ball by assumption.
     ``deadline`` (a ``time.perf_counter()`` value) stops a build that runs
-    past it with :class:`~encoders.errors.DeadlineExceeded` — formulas of
+    past it with :class:`~bnnverify.encoders.errors.DeadlineExceeded` — formulas of
     large networks can take minutes and gigabytes to build.
     """
     if isinstance(nets, BNN):

@@ -6,7 +6,7 @@
 >>> r.resolve("green")
 Traceback (most recent call last):
 ...
-encoders.errors.SolverError: unknown colour 'green'; valid names: red, blue (aliases: r, rouge)
+bnnverify.encoders.errors.SolverError: unknown colour 'green'; valid names: red, blue (aliases: r, rouge)
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The registry :data:`SOLVERS` maps each offered PySAT solver's canonical name
 to its aliases; :func:`resolve_solver` turns any of them into the canonical
-name or raises :class:`~encoders.errors.SolverError` listing the valid names.
+name or raises :class:`~bnnverify.encoders.errors.SolverError` listing the valid names.
 
 A time limit must really hold: CaDiCaL 1.9.5 ignores ``interrupt()``, so a
 solve with a timeout runs in a worker *process* (``fork``: the clauses are
@@ -106,7 +106,7 @@ def resolve_solver(name: str | None) -> str:
     >>> resolve_solver("nope")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    encoders.errors.SolverError: unknown SAT solver 'nope'; valid names: cadical195, ...
+    bnnverify.encoders.errors.SolverError: unknown SAT solver 'nope'; valid names: cadical195, ...
     """
     return _REGISTRY.resolve(name)
 

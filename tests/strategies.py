@@ -12,8 +12,8 @@ from math import comb
 import numpy as np
 from hypothesis import strategies as st
 
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
-from encoders.regions import Cube, HammingBall, LinfBox, Whole
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.regions import Cube, HammingBall, LinfBox, Whole
 
 
 @st.composite

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import all_inputs, bit_vectors, hamming_size, networks, regions
 
-from bnnverify.counting import (
+from bnnverify.engines.bdd import (
     bdd_class_counts,
     bdd_class_counts_by_radius,
     bdd_code_counts,
@@ -23,12 +23,12 @@ from bnnverify.counting import (
     bdd_joint_counts,
 )
 from bnnverify.errors import BudgetExceeded, DataError, RegionError
-from bnnverify.reference import Evaluator, code_keys
-from encoders.bdd import BDDBudget, BDDCompiler
-from encoders.bdd_count import ExactCounter, exact_count, iter_level_paths
-from encoders.cardinality_bdd import BallBuilder, agreement_threshold, ball_threshold_bdd, counter_bdd
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer, winner
-from encoders.regions import Cube, HammingBall, LinfBox, Whole
+from bnnverify.evaluation.evaluator import Evaluator, code_keys
+from bnnverify.encoders.bdd import BDDBudget, BDDCompiler
+from bnnverify.encoders.bdd_count import ExactCounter, exact_count, iter_level_paths
+from bnnverify.encoders.cardinality_bdd import BallBuilder, agreement_threshold, ball_threshold_bdd, counter_bdd
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer, winner
+from bnnverify.encoders.regions import Cube, HammingBall, LinfBox, Whole
 
 
 def _manager(n: int):
@@ -447,7 +447,7 @@ def test_bnnquanalyst_hamming_counts(anchors, model, instance, radius):
 @settings(max_examples=25)
 @given(st.data())
 def test_bdd_agrees_with_enumeration_engine(data):
-    enumeration = pytest.importorskip("bnnverify.enumeration")
+    enumeration = pytest.importorskip("bnnverify.engines.enumeration")
     net = data.draw(networks(n_inputs=st.integers(1, 12), thermometer=data.draw(st.sampled_from([None, 3]))))
     region = data.draw(regions(net))
     assert bdd_class_counts(net, region) == enumeration.enum_class_counts(net, region)

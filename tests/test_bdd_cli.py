@@ -8,10 +8,10 @@ import numpy as np
 from click.testing import CliRunner
 from strategies import all_inputs
 
-from bnnverify.modelio import save_model
-from bnnverify.reference import Evaluator, code_keys
-from cli import Exit, main
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.files.modelio import save_model
+from bnnverify.evaluation.evaluator import Evaluator, code_keys
+from bnnverify.cli import Exit, main
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 
 def _net(n: int = 10, seed: int = 0) -> BNN:

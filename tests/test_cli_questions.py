@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bnnverify.modelio import save_model
-from cli import Exit, main
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
-from encoders.regions import HammingBall, Whole
+from bnnverify.files.modelio import save_model
+from bnnverify.cli import Exit, main
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.regions import HammingBall, Whole
 from strategies import all_inputs, plain_forward
 
 N = 10
@@ -228,7 +228,7 @@ def test_bnnquanalyst_robustness_queries_through_the_cli(anchors, tmp_path):
                 path = tmp_path / f"{q.model}.npz"
                 code, _, err = run("import", "bnnquanalyst", q.model_path(anchors), "--out", path)
                 assert code == 0, err
-                from bnnverify.modelio import load_model
+                from bnnverify.files.modelio import load_model
 
                 models[q.model] = (path, load_model(path))
             path, net = models[q.model]
@@ -239,7 +239,7 @@ def test_bnnquanalyst_robustness_queries_through_the_cli(anchors, tmp_path):
             if q.region is RegionKind.HAMMING:
                 region = HammingBall(x, q.hamming)
             else:
-                from encoders.regions import Cube
+                from bnnverify.encoders.regions import Cube
 
                 free = [int(t) for t in q.fixed_set_path(anchors).read_text().split()]
                 region = Cube.from_free(x, free)

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from pysat.solvers import Solver
 from strategies import all_inputs, networks, regions
 
-from bnnverify.reference import Evaluator, unpack_bits
-from encoders.cardinality_cnf import ENCODINGS, ClauseSink, resolve_encoding, unary_counter
-from encoders.cnf import class_formula, disagreement_formula, encode
-from encoders.errors import ModelError, SolverError
-from encoders.regions import HammingBall, Whole
+from bnnverify.evaluation.evaluator import Evaluator, unpack_bits
+from bnnverify.encoders.cardinality_cnf import ENCODINGS, ClauseSink, resolve_encoding, unary_counter
+from bnnverify.encoders.cnf import class_formula, disagreement_formula, encode
+from bnnverify.encoders.errors import ModelError, SolverError
+from bnnverify.encoders.regions import HammingBall, Whole
 
 CLAUSAL = [e for e in ENCODINGS if e != "native"]
 
@@ -161,7 +161,7 @@ def test_dimacs_has_projection_lines_and_round_trips(case, encoding):
 
 
 def _tiny_net():
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     h = ThresholdLayer(np.array([[1, 1, -1, 1], [1, -1, -1, 1]], dtype=np.int8), np.array([0, 2]))
     o = ArgmaxLayer(np.array([[1, 1], [-1, 1]], dtype=np.int8), np.ones(2), np.zeros(2))
@@ -190,7 +190,7 @@ def test_class_out_of_range_is_a_model_error():
 
 def test_hamming_ball_first_layer_folds_to_units():
     """On a radius-1 ball, a neuron with margin >= 2 is a unit clause, not a counter."""
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     w = np.ones((2, 6), dtype=np.int8)
     h = ThresholdLayer(w, np.array([-6, 6]))  # always on at distance <= 1, on only at all-ones
@@ -203,8 +203,8 @@ def test_hamming_ball_first_layer_folds_to_units():
 def test_cli_export_cnf_writes_a_counted_projection(tmp_path):
     from click.testing import CliRunner
 
-    from bnnverify.modelio import save_model
-    from cli import main
+    from bnnverify.files.modelio import save_model
+    from bnnverify.cli import main
 
     net = _tiny_net()
     save_model(net, tmp_path / "m.npz")

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnnverify.codegraph import code_graph, code_graph_from_pairs, node_id, write_graphml
+from bnnverify.information.codegraph import code_graph, code_graph_from_pairs, node_id, write_graphml
 from bnnverify.errors import DataError, RegionError
-from encoders.regions import Whole
+from bnnverify.encoders.regions import Whole
 from strategies import all_inputs, networks, plain_forward, regions
 
 
@@ -68,7 +68,7 @@ def test_code_graph_over_dataset_rows(data):
 
 
 def _tiny_net():
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     h1 = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([0, 0]))
     h2 = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([2]))

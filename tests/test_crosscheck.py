@@ -11,7 +11,7 @@ ties broken by the lower index).
 Ground truth is ``strategies.plain_forward`` (a naive integer-matrix
 forward pass written independently of the library) over
 ``strategies.all_inputs(n)`` filtered by ``region.contains``; the
-bit-packed :class:`bnnverify.reference.Evaluator` is itself checked against
+bit-packed :class:`bnnverify.evaluation.evaluator.Evaluator` is itself checked against
 it. Every witness must be a member of the region with the claimed class.
 """
 
@@ -25,22 +25,22 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bnnverify.counting import (
+from bnnverify.engines.bdd import (
     bdd_class_counts,
     bdd_class_counts_by_radius,
     bdd_disagreements,
     bdd_find_class,
     bdd_joint_counts,
 )
-from bnnverify.enumeration import enum_class_counts, enum_disagreements, enum_find_class, enum_joint_counts
-from bnnverify.equivalence import check_equivalence
-from bnnverify.information import info_over_region
-from bnnverify.reference import Evaluator, code_key, code_keys
-from bnnverify.robustness import check_robustness, choose_method, max_robust_radius
-from bnnverify.sat import SatStatus, sat_find_class, sat_find_disagreement, sat_max_radius
-from bnnverify.verdict import Verdict
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
-from encoders.regions import Cube, HammingBall, LinfBox, Whole
+from bnnverify.engines.enumeration import enum_class_counts, enum_disagreements, enum_find_class, enum_joint_counts
+from bnnverify.questions.equivalence import check_equivalence
+from bnnverify.information.measures import info_over_region
+from bnnverify.evaluation.evaluator import Evaluator, code_key, code_keys
+from bnnverify.questions.robustness import check_robustness, choose_method, max_robust_radius
+from bnnverify.engines.sat import SatStatus, sat_find_class, sat_find_disagreement, sat_max_radius
+from bnnverify.questions.verdict import Verdict
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.regions import Cube, HammingBall, LinfBox, Whole
 from strategies import all_inputs, bit_vectors, plain_forward
 
 #: Scores such as 1e308 * 2 overflow to inf on purpose; numpy warns about it.
@@ -531,7 +531,7 @@ def test_huge_whole_space_and_ball_counts_by_symmetry(data):
 
 # --- every encoding × several solvers; timeouts are never proofs -------------------------------------
 
-from bnnverify.sat import ENCODINGS  # noqa: E402
+from bnnverify.engines.sat import ENCODINGS  # noqa: E402
 
 #: Solvers that keep native at-most constraints, and clausal ones of every family.
 NATIVE_SOLVERS = ["minicard", "gluecard3", "gluecard4"]
@@ -626,7 +626,7 @@ def test_cli_robustness_exit_codes_and_json(tmp_path_factory, data):
     from click.testing import CliRunner
 
     import cli
-    from bnnverify.modelio import save_model
+    from bnnverify.files.modelio import save_model
 
     net = data.draw(nasty_networks(n_inputs=st.integers(2, 7), n_classes=st.integers(2, 3)))
     n = net.n_inputs
@@ -667,7 +667,7 @@ def test_cli_robustness_exit_codes_and_json(tmp_path_factory, data):
 
 def test_cli_equivalence_and_exact_huge_counts(tmp_path, runner):
     import cli
-    from bnnverify.modelio import save_model
+    from bnnverify.files.modelio import save_model
 
     small = BNN((ThresholdLayer(np.array([[1, -1], [1, 1]], np.int8), np.array([0, 1])),),
                 ArgmaxLayer(np.array([[1, 1], [1, -1]], np.int8), np.array([1.0, 1.0]), np.array([0.0, 0.0])))

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from bnnverify.data import (
+from bnnverify.data.datasets import (
     ICOSAHEDRON,
     Dataset,
     ib12_scores,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bnnverify.enumeration import (
+from bnnverify.engines.enumeration import (
     DEFAULT_ENUM_LIMIT,
     _walk,
     enum_class_counts,
@@ -15,8 +15,8 @@ from bnnverify.enumeration import (
     enum_joint_counts,
 )
 from bnnverify.errors import DataError, RegionError
-from bnnverify.reference import Evaluator, InputTables, code_key
-from encoders.regions import Cube, HammingBall, Whole
+from bnnverify.evaluation.evaluator import Evaluator, InputTables, code_key
+from bnnverify.encoders.regions import Cube, HammingBall, Whole
 from strategies import all_inputs, networks, plain_forward, regions
 
 small_nets = networks(n_inputs=st.integers(1, 10), width=st.integers(1, 8)) | networks(
@@ -137,7 +137,7 @@ def test_joint_counts_equal_brute_force_and_marginals(data):
 def test_twenty_bit_table_path_equals_packed(seed, depth):
     """Integer-coded inputs + layer tables = the packed evaluator on sampled inputs of 20-input nets."""
     rng = np.random.default_rng(seed)
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     # narrow layers (tabled) and some wider than a word (tables of 2-word codes, untabled successors)
     widths = [20] + [int(rng.integers(1, 20)) if rng.random() < 0.7 else int(rng.integers(60, 100))
@@ -185,7 +185,7 @@ def test_bnnquanalyst_ball_and_cube(anchors):
 
 
 def test_errors_name_the_mismatch():
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     net = BNN((ThresholdLayer(np.ones((2, 3), np.int8), np.zeros(2, np.int64)),),
               ArgmaxLayer(np.ones((2, 2), np.int8), np.ones(2), np.zeros(2)))
@@ -206,7 +206,7 @@ def test_errors_name_the_mismatch():
 @given(st.integers(0, 2**31), st.sampled_from([[1], [1, 2], [2, 1, 2], [2]]))
 def test_joint_counts_of_wide_codes(seed, layers):
     """Codes wider than one word and keys wider than 64 bits (the unfused path)."""
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     rng = np.random.default_rng(seed)
     pm = lambda *s: np.where(rng.random(s) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
@@ -226,10 +226,10 @@ def test_find_class_rejects_a_class_that_does_not_exist():
     """Like the BDD and SAT engines: a nonexistent class is an error, not 'no member' (cross-check bug 3)."""
     import pytest as _pytest
 
-    from bnnverify.enumeration import enum_find_class
+    from bnnverify.engines.enumeration import enum_find_class
     from bnnverify.errors import DataError as _DataError
-    from encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
-    from encoders.regions import Whole as _Whole
+    from bnnverify.encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
+    from bnnverify.encoders.regions import Whole as _Whole
 
     net = _BNN((_Thr(np.ones((1, 3), np.int8), np.zeros(1, np.int64)),),
                _Arg(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bnnverify.equivalence import check_equivalence
+from bnnverify.questions.equivalence import check_equivalence
 from bnnverify.errors import ModelError
-from bnnverify.verdict import Method, Verdict
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
-from encoders.regions import Whole
+from bnnverify.questions.verdict import Method, Verdict
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.regions import Whole
 from strategies import all_inputs, networks, plain_forward, regions
 from test_robustness import COUNTERS, DECIDERS
 

@@ -19,10 +19,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnnverify.data import _all_bit_rows, load_dataset
-from bnnverify.export import NeuronFractions, export_model, fires_exactly, fold_neuron, nonneg_sqrt
-from bnnverify.reference import Evaluator, unpack_bits
-from bnnverify.torch_modules import BNNModule, sign_pm1
+from bnnverify.data.datasets import _all_bit_rows, load_dataset
+from bnnverify.training.export import NeuronFractions, export_model, fires_exactly, fold_neuron, nonneg_sqrt
+from bnnverify.evaluation.evaluator import Evaluator, unpack_bits
+from bnnverify.training.modules import BNNModule, sign_pm1
 
 #: eps that makes var + eps a perfect square with a float32 var.
 DYADIC_EPS = 2.0**-10
@@ -204,7 +204,7 @@ def test_sign_tie_rule():
 
 @pytest.mark.parametrize("name,hidden", [("ib12", (10, 7, 5, 4, 3)), ("digits-thermo2", (24,))])
 def test_trained_models_agree_on_data_sets(name, hidden):
-    from bnnverify.train import train_bnn
+    from bnnverify.training.train import train_bnn
 
     res = train_bnn(name, hidden, epochs=2, seed=3, scale=name == "ib12")
     X = load_dataset(name, "all").X
@@ -216,7 +216,7 @@ def test_trained_models_agree_on_data_sets(name, hidden):
 
 @pytest.mark.parametrize("kind", ["ste", "approx_sign"])
 def test_straight_through_gradients(kind):
-    from bnnverify.torch_modules import binarize
+    from bnnverify.training.modules import binarize
 
     x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.25, 0.999, 1.5], requires_grad=True)
     y = binarize(x, kind)
@@ -264,7 +264,7 @@ def test_near_tie_thresholds_plain_float32_disagrees_eval_mode_does_not():
 @given(m=bn_modules(max_n=8))
 def test_exact_fallback_path_alone_equals_export(m):
     """Force every eval-mode decision through the exact rule (float64 near-zero fallback)."""
-    import bnnverify.torch_modules as tm
+    import bnnverify.training.modules as tm
 
     old = tm.EXACT_FALLBACK_REL
     tm.EXACT_FALLBACK_REL = 1e300  # every |pre| is below the bound

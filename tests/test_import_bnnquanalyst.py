@@ -26,7 +26,7 @@ from bnnverify.importers.bnnquanalyst import (
     read_instance,
     read_targets,
 )
-from bnnverify.reference import Evaluator, pack_bits
+from bnnverify.evaluation.evaluator import Evaluator, pack_bits
 
 #: Random inputs checked per shipped model.
 RANDOM_INPUTS = 3000

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bnnverify.errors import DataError, RegionError
-from bnnverify.information import CountMethod, LabelKind, info_over_balls, info_over_dataset, info_over_region
-from bnnverify.infoplane import CSV_COLUMNS, compute_infoplane, load_snapshots, plot_infoplane, write_csv
-from bnnverify.modelio import save_model
-from cli import main
-from encoders.regions import HammingBall, Whole
+from bnnverify.information.measures import CountMethod, LabelKind, info_over_balls, info_over_dataset, info_over_region
+from bnnverify.information.infoplane import CSV_COLUMNS, compute_infoplane, load_snapshots, plot_infoplane, write_csv
+from bnnverify.files.modelio import save_model
+from bnnverify.cli import main
+from bnnverify.encoders.regions import HammingBall, Whole
 from strategies import networks
 
 
@@ -85,7 +85,7 @@ def test_plane_points_equal_per_snapshot_reports(tmp_path_factory, nets, data):
 def _fixed_run(tmp_path, k=4):
     nets = []
     rng = np.random.default_rng(1)
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     for _ in range(k):
         w = [6, 5, 3]

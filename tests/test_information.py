@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bnnverify.enumeration import enum_joint_counts
+from bnnverify.engines.enumeration import enum_joint_counts
 from bnnverify.errors import BNNVerifyError, DataError, RegionError
-from bnnverify.information import (
+from bnnverify.information.measures import (
     CountMethod,
     LabelKind,
     conditional_entropy_bits,
@@ -25,7 +25,7 @@ from bnnverify.information import (
     layer_info_from_pairs,
     resolve_method,
 )
-from encoders.regions import HammingBall, Whole
+from bnnverify.encoders.regions import HammingBall, Whole
 from strategies import all_inputs, networks, plain_forward, regions
 
 TOL = 1e-9
@@ -104,7 +104,7 @@ def test_region_enum_matches_brute_force(nr):
 @settings(max_examples=40)
 def test_bdd_and_enum_agree_exactly(nr, data):
     """Both engines give identical exact pair counts, hence bit-identical measures."""
-    from bnnverify.information import _bdd_pairs, _enum_counter
+    from bnnverify.information.measures import _bdd_pairs, _enum_counter
 
     net, region = nr
     labels = data.draw(st.sampled_from(["model", "teacher"]))
@@ -134,7 +134,7 @@ def test_hamming_ball_programme_matches_brute_force(data):
     rep = info_over_region(net, region, labels="model", method="ball")
     assert rep.method is CountMethod.BALL
     check_report(rep, brute_layers(net, region_rows(region), None), region.size)
-    from bnnverify.information import _ball_dp_counter, _enum_counter
+    from bnnverify.information.measures import _ball_dp_counter, _enum_counter
 
     a, b = _ball_dp_counter(net, region, "model"), _enum_counter(net, region, "model")
     for l in range(1, len(net.hidden) + 1):
@@ -157,7 +157,7 @@ def test_teacher_labels_match_brute_force(nr, data):
 @settings(max_examples=30)
 def test_counts_agree_with_enumeration_engine(nr):
     """The vectorised counter and the enumeration engine give the same exact pair counts."""
-    from bnnverify.information import _enum_counter
+    from bnnverify.information.measures import _enum_counter
 
     net, region = nr
     rc = _enum_counter(net, region, "model")
@@ -256,7 +256,7 @@ def test_big_pair_counts_match_mpmath(pairs):
 
 def test_region_rejects_dataset_labels_and_bad_method():
     net = networks().example() if False else None  # noqa: F841 (keep hypothesis out of plain tests)
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     h = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([0]))
     o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))

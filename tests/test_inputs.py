@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from bnnverify.errors import DataError
-from bnnverify.inputs import read_bits, read_indices
+from bnnverify.files.inputs import read_bits, read_indices
 
 
 @given(st.lists(st.integers(0, 1), min_size=1, max_size=80), st.sampled_from([" ", ",", "\n", ", ", ""]))

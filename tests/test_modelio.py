@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from bnnverify.errors import ModelError, ModelFileError
-from bnnverify.modelio import load_model, model_to_arrays, save_model
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.files.modelio import load_model, model_to_arrays, save_model
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 from strategies import networks
 
 
@@ -133,7 +133,7 @@ def test_layer_validation_is_one_exception_type():
 @given(st.integers(1, 12), st.integers(-(2**63), 2**63 - 1))
 def test_thresholds_clipped_without_changing_meaning(n, theta):
     from strategies import all_inputs, plain_forward
-    from bnnverify.reference import Evaluator
+    from bnnverify.evaluation.evaluator import Evaluator
 
     w = np.ones((1, n), np.int8)
     layer = ThresholdLayer(w, np.array([theta], np.int64))

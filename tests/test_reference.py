@@ -6,11 +6,11 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from bnnverify.errors import DataError
-from bnnverify.reference import Evaluator, code_key, code_keys, pack_bits, unpack_bits
-from encoders.layers import winner
+from bnnverify.evaluation.evaluator import Evaluator, code_key, code_keys, pack_bits, unpack_bits
+from bnnverify.encoders.layers import winner
 from strategies import all_inputs, networks, plain_forward
 import pytest
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 
 @given(networks(n_inputs=st.integers(1, 16), width=st.integers(1, 12)))
@@ -38,7 +38,7 @@ def test_pack_unpack_roundtrip(n, N, seed):
 
 def test_bad_inputs_are_named():
     from strategies import pm1  # noqa: F401
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     net = BNN((ThresholdLayer(np.ones((2, 3), np.int8), np.zeros(2, np.int64)),),
               ArgmaxLayer(np.ones((2, 2), np.int8), np.ones(2), np.zeros(2)))
@@ -90,7 +90,7 @@ def test_block_paths_match_plain(net, chunk, one_shot, row_major_min, threads, s
 
 
 def test_empty_batch_and_single_rows():
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     rng = np.random.default_rng(1)
     w = np.where(rng.random((70, 130)) < 0.5, 1, -1).astype(np.int8)
@@ -105,7 +105,7 @@ def test_empty_batch_and_single_rows():
 
 @given(st.integers(1, 200), st.integers(1, 50), st.integers(0, 2**31))
 def test_column_and_row_packing_agree(m, N, seed):
-    from bnnverify.reference import _pack_columns, _pack_rows_T
+    from bnnverify.evaluation.evaluator import _pack_columns, _pack_rows_T
 
     f = np.random.default_rng(seed).random((N, m)) < 0.5
     P, PT = _pack_rows_T(f)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, strategies as st
 
-from encoders.regions import HammingBall, Whole
+from bnnverify.encoders.regions import HammingBall, Whole
 from strategies import all_inputs, hamming_size, networks, regions
 
 

@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from bnnverify.errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
-from bnnverify.robustness import (
+from bnnverify.questions.robustness import (
     AUTO_ENUM_MAX_COUNT,
     AUTO_ENUM_MAX_DECIDE,
     check_robustness,
     choose_method,
     max_robust_radius,
 )
-from bnnverify.verdict import Method, Verdict
-from encoders.regions import HammingBall, Whole
+from bnnverify.questions.verdict import Method, Verdict
+from bnnverify.encoders.regions import HammingBall, Whole
 from strategies import all_inputs, bit_vectors, networks, plain_forward, regions
 
 
@@ -125,7 +125,7 @@ def test_auto_choice_and_recorded_method():
 
 
 def _tiny_net():
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     h = ThresholdLayer(np.ones((1, 3), dtype=np.int8), np.array([3]))
     o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
@@ -146,7 +146,7 @@ def test_bad_inputs_raise_project_errors():
 
 
 def test_enumeration_beyond_its_limit_is_unknown_not_a_guess():
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     n = 40
     net = BNN((ThresholdLayer(np.ones((1, n), np.int8), np.array([0])),),
@@ -157,7 +157,7 @@ def test_enumeration_beyond_its_limit_is_unknown_not_a_guess():
 
 
 def test_a_witness_that_does_not_replay_is_a_bug(monkeypatch):
-    import bnnverify.enumeration as en
+    import bnnverify.engines.enumeration as en
 
     net = _tiny_net()
     x = np.ones(3, np.uint8)
@@ -167,7 +167,7 @@ def test_a_witness_that_does_not_replay_is_a_bug(monkeypatch):
 
 
 def test_engine_budget_and_timeout_become_undecided(monkeypatch):
-    import bnnverify.enumeration as en
+    import bnnverify.engines.enumeration as en
 
     def over(*a, **k):
         raise BudgetExceeded("more than 10 nodes")
@@ -180,7 +180,7 @@ def test_engine_budget_and_timeout_become_undecided(monkeypatch):
 
 
 def test_sat_timeout_is_reported_never_guessed(monkeypatch):
-    import bnnverify.sat as sat
+    import bnnverify.engines.sat as sat
 
     def slow(net, region, classes, **kw):
         return sat.SatResult(sat.SatStatus.TIMEOUT, None, None, 2.5, "cadical195", "seqcounter", 10, 20)
@@ -193,8 +193,8 @@ def test_sat_timeout_is_reported_never_guessed(monkeypatch):
 
 
 def test_bdd_budget_exceeded_is_unknown():
-    from encoders.bdd import BDDBudget
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.bdd import BDDBudget
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     rng = np.random.default_rng(1)
     pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
@@ -218,7 +218,7 @@ def test_unknown_solver_and_encoding_names_fail_whatever_auto_picks():
 @settings(max_examples=15)
 @given(st.data())
 def test_auto_max_radius_switches_from_enumeration_to_sat(data):
-    import bnnverify.robustness as rb
+    import bnnverify.questions.robustness as rb
 
     net = data.draw(networks(n_inputs=st.integers(4, 9)))
     x = data.draw(bit_vectors(net.n_inputs))
@@ -234,11 +234,11 @@ def test_auto_max_radius_switches_from_enumeration_to_sat(data):
 
 def test_auto_max_radius_keeps_the_radius_enumeration_proved(monkeypatch):
     """When SAT gives up, auto's lower bound is still what enumeration already proved."""
-    import bnnverify.robustness as rob
-    import bnnverify.sat as sat_mod
-    from bnnverify.verdict import Verdict as _V
-    from encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
-    from encoders.solving import SatStatus as _St
+    import bnnverify.questions.robustness as rob
+    import bnnverify.engines.sat as sat_mod
+    from bnnverify.questions.verdict import Verdict as _V
+    from bnnverify.encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
+    from bnnverify.encoders.solving import SatStatus as _St
 
     n = 30
     # one always-on neuron: every input has class 0, so x is robust at every radius
@@ -254,7 +254,7 @@ def test_auto_max_radius_keeps_the_radius_enumeration_proved(monkeypatch):
     monkeypatch.setattr(sat_mod, "sat_max_radius", gives_up)
     r = rob.max_robust_radius(net, np.zeros(n, np.uint8), method="auto", timeout=5)
     assert r.verdict is _V.TIMEOUT
-    from bnnverify.reference import Evaluator as _Ev
+    from bnnverify.evaluation.evaluator import Evaluator as _Ev
 
     by_enum, _, finished = rob._enum_shells(_Ev(net), np.zeros(n, np.uint8), 0, n, None, 100, None)
     assert not finished and by_enum >= 1

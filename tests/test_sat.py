@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from strategies import all_inputs, bit_vectors, networks, regions
 
 from bnnverify.errors import ReplayMismatch, SolverError
-from bnnverify.reference import Evaluator
-from bnnverify.sat import (
+from bnnverify.evaluation.evaluator import Evaluator
+from bnnverify.engines.sat import (
     SatStatus,
     count_projected,
     replay_class_witness,
@@ -26,9 +26,9 @@ from bnnverify.sat import (
     sat_find_each_class,
     sat_max_radius,
 )
-from encoders.cardinality_cnf import ENCODINGS
-from encoders.regions import HammingBall, Whole
-from encoders.solving import SOLVERS, SolverSession, resolve_solver
+from bnnverify.encoders.cardinality_cnf import ENCODINGS
+from bnnverify.encoders.regions import HammingBall, Whole
+from bnnverify.encoders.solving import SOLVERS, SolverSession, resolve_solver
 
 SOME_SOLVERS = ["cadical195", "glucose4", "minisat22", "kissat404", "lingeling", "maplechrono"]
 CLAUSAL = [e for e in ENCODINGS if e != "native"]
@@ -181,7 +181,7 @@ def test_unknown_names_list_the_valid_ones():
 
 
 def test_replay_mismatch_is_raised():
-    from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
     h = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([0]))
     o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
@@ -253,10 +253,10 @@ def test_timeout_bounds_the_encoding_too():
     """A formula too large to build within the limit answers TIMEOUT promptly (cross-check bug 2)."""
     import time as _time
 
-    from bnnverify.sat import sat_find_class, sat_find_disagreement
-    from encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
-    from encoders.regions import Whole as _Whole
-    from encoders.solving import SatStatus as _St
+    from bnnverify.engines.sat import sat_find_class, sat_find_disagreement
+    from bnnverify.encoders.layers import BNN as _BNN, ArgmaxLayer as _Arg, ThresholdLayer as _Thr
+    from bnnverify.encoders.regions import Whole as _Whole
+    from bnnverify.encoders.solving import SatStatus as _St
 
     rng = np.random.default_rng(7)
     widths = [400, 300, 300]

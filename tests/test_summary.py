@@ -13,15 +13,15 @@ from hypothesis import strategies as st
 from strategies import networks
 
 from bnnverify.importers.bnnquanalyst import import_bnnquanalyst, import_bnnquanalyst_report
-from bnnverify.modelio import load_model, save_model
-from bnnverify.summary import (
+from bnnverify.files.modelio import load_model, save_model
+from bnnverify.model.summary import (
     BITS_FLOAT32,
     LayerKind,
     format_summary,
     summarize,
     summary_to_dict,
 )
-from cli import Exit, main
+from bnnverify.cli import Exit, main
 
 SMALL_MODEL = "mnist_bnn_2_blk_16_25_20_10"
 

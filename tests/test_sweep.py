@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from bnnverify.errors import DataError
-from bnnverify.robustness import check_robustness
-from bnnverify.sweep import RegionSpec, RobustnessQuery, read_results, summarize, sweep
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.questions.robustness import check_robustness
+from bnnverify.questions.sweep import RegionSpec, RobustnessQuery, read_results, summarize, sweep
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 N_INPUTS = 10
 N_INSTANCES = 12

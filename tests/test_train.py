@@ -9,13 +9,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bnnverify.data import load_dataset
+from bnnverify.data.datasets import load_dataset
 from bnnverify.errors import DataError, ModelError, ModelFileError
 from bnnverify.importers.torch_state import import_torch_state
-from bnnverify.modelio import load_model, save_model
-from bnnverify.reference import Evaluator
-from bnnverify.train import evaluate_model, train_bnn
-from cli import main
+from bnnverify.files.modelio import load_model, save_model
+from bnnverify.evaluation.evaluator import Evaluator
+from bnnverify.training.train import evaluate_model, train_bnn
+from bnnverify.cli import main
 
 
 @pytest.fixture(scope="module")

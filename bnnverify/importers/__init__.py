@@ -1,10 +1,10 @@
-"""Importers: models trained elsewhere, turned into bnnverify's :class:`~encoders.layers.BNN`.
+"""Importers: models trained elsewhere, turned into bnnverify's :class:`~bnnverify.encoders.layers.BNN`.
 
 * :mod:`bnnverify.importers.bnnquanalyst` — BNNQuanalyst's CSV model folders,
   plus readers for its instance, fixed-set, target and query files.
 """
 
-from .bnnquanalyst import (
+from bnnverify.importers.bnnquanalyst import (
     FoldedNeuron,
     FoldMargin,
     ImportResult,

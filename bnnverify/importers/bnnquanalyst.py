@@ -40,12 +40,12 @@ from typing import Union
 
 import numpy as np
 
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
-from ..errors import DataError, ModelError, ModelFileError
-from ..folding import NeuronFractions, exact_fraction
-from ..inputs import parse_bits
-from ..folding import fold_neuron as fold_exact
+from bnnverify.errors import DataError, ModelError, ModelFileError
+from bnnverify.model.folding import NeuronFractions, exact_fraction
+from bnnverify.files.inputs import parse_bits
+from bnnverify.model.folding import fold_neuron as fold_exact
 
 __all__ = [
     "SOURCE",

@@ -1,4 +1,4 @@
-"""Import a torch ``state_dict`` of bnnverify's own :class:`~bnnverify.torch_modules.BNNModule`.
+"""Import a torch ``state_dict`` of bnnverify's own :class:`~bnnverify.training.modules.BNNModule`.
 
 The file is read with ``torch.load(..., weights_only=True)`` (no pickle of
 arbitrary objects). Its keys must be those of ``BNNModule(arch)``:
@@ -8,7 +8,7 @@ arbitrary objects). Its keys must be those of ``BNNModule(arch)``:
 scales on or off) and ``*.bn.num_batches_tracked`` are optional (scales off
 unless ``use_scale`` says otherwise). A checkpoint dict holding the weights
 under ``"state_dict"`` is accepted too. The network is then folded exactly by
-:func:`bnnverify.export.export_model`.
+:func:`bnnverify.training.export.export_model`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from encoders.layers import BNN
+from bnnverify.encoders.layers import BNN
 
-from ..errors import ModelError, ModelFileError
+from bnnverify.errors import ModelError, ModelFileError
 
 __all__ = ["import_torch_state", "import_torch_state_report", "DEFAULT_BN_EPS"]
 
@@ -48,8 +48,8 @@ def import_torch_state_report(
     """Like :func:`import_torch_state`, also returning the export's smallest folding margin."""
     import torch
 
-    from ..export import export_model
-    from ..torch_modules import BNNModule
+    from bnnverify.training.export import export_model
+    from bnnverify.training.modules import BNNModule
 
     p = Path(path)
     where = str(p)

@@ -1,4 +1,4 @@
-"""torch modules for training BNNs that export exactly to :class:`encoders.layers.BNN`.
+"""torch modules for training BNNs that export exactly to :class:`bnnverify.encoders.layers.BNN`.
 
 A network of widths ``(n, h_1, ..., h_k, c)`` is ``k`` hidden blocks and one
 output block:
@@ -20,7 +20,7 @@ binarized with the clipped-identity estimator.
 **Training mode** computes in float32 with batch statistics, as usual.
 
 **Eval mode** (``module.eval()``) computes what the stored parameters mean in
-exact real arithmetic, which is what :func:`bnnverify.export.export_model`
+exact real arithmetic, which is what :func:`bnnverify.training.export.export_model`
 folds into integer thresholds:
 
 * hidden neuron j fires iff ``gamma_j (alpha_j d_j - mu_j) + beta_j sqrt(var_j + eps) >= 0``
@@ -28,7 +28,7 @@ folds into integer thresholds:
   multiplied by the positive ``sqrt``), with ``d_j`` the integer ±1 dot product.
   It is evaluated in float64; where the float64 value is within a rounding
   bound of 0, the decision is made exactly on the rational values of the
-  stored floats (:func:`bnnverify.export.fires_exactly`). Plain float32
+  stored floats (:func:`bnnverify.training.export.fires_exactly`). Plain float32
   batch norm can disagree with the exact rule on inputs whose batch-norm
   output is within float32 rounding of 0; eval mode never does.
 * output scores are ``alpha * dot + beta`` in float64 on the integer dots,
@@ -48,7 +48,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ModelError
+from bnnverify.errors import ModelError
+from bnnverify.model.folding import NeuronFractions, exact_fraction, fires_exactly
 
 __all__ = [
     "STE_KINDS",
@@ -177,8 +178,6 @@ class HiddenBlock(nn.Module):
 
         float64 pre-activation; within the rounding bound of 0, the exact rule.
         """
-        from .export import fires_exactly, neuron_fractions
-
         w = self.linear.int_weights().astype(np.float64)
         d = s @ w.T  # exact integers
         g, a, mu, b, var = self.exact_params()
@@ -284,3 +283,22 @@ class BNNModule(nn.Module):
         codes, scores = self._eval_trace(s)
         classes = torch.argmax(torch.from_numpy(scores), dim=1).numpy().astype(np.int64)
         return codes, scores, classes
+
+
+def neuron_fractions(block: "HiddenBlock", j: int, where: str = "hidden block") -> NeuronFractions:
+    """Exact rationals of neuron ``j``'s stored floats (float32 -> float64 is exact)."""
+    g, a, mu, b, var = block.exact_params()
+    eps = float(block.bn.eps)
+    S = exact_fraction(float(var[j]), f"{where} neuron {j} running_var") + exact_fraction(eps, f"{where} eps")
+    if S <= 0:
+        raise ModelError(f"{where} neuron {j}: running_var + eps must be > 0, got {float(S)}")
+    alpha = exact_fraction(float(a[j]), f"{where} neuron {j} scale")
+    if alpha < 0:
+        raise ModelError(f"{where} neuron {j}: scale must be >= 0, got {float(alpha)}")
+    return NeuronFractions(
+        exact_fraction(float(g[j]), f"{where} neuron {j} bn.weight"),
+        alpha,
+        exact_fraction(float(mu[j]), f"{where} neuron {j} running_mean"),
+        exact_fraction(float(b[j]), f"{where} neuron {j} bn.bias"),
+        S,
+    )

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from encoders.layers import BNN
-from encoders.regions import Cube, HammingBall, LinfBox, Region, Whole
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import Cube, HammingBall, LinfBox, Region, Whole
 
-from .errors import DataError, RegionError
+from bnnverify.errors import DataError, RegionError
 
 __all__ = ["parse_bits", "read_bits", "read_indices", "make_region"]
 

@@ -1,9 +1,9 @@
 """Training BNNs with torch and exporting them exactly; accuracy on data sets.
 
-:func:`train_bnn` trains a :class:`~bnnverify.torch_modules.BNNModule` with
+:func:`train_bnn` trains a :class:`~bnnverify.training.modules.BNNModule` with
 Adam and cross-entropy (latent weights clipped to ``[-1, 1]`` after each
 step, as in BinaryConnect), then folds it with
-:func:`bnnverify.export.export_model` into a :class:`BNN` and measures it
+:func:`bnnverify.training.export.export_model` into a :class:`BNN` and measures it
 with the reference evaluator. It is deterministic for a seed: parameters and
 batch order come from a private ``torch.Generator`` seeded with ``seed``, and
 torch runs single-threaded during training (the previous thread count is
@@ -27,12 +27,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from encoders.layers import BNN
+from bnnverify.encoders.layers import BNN
 
-from .data import Dataset, load_dataset
-from .errors import DataError, ModelError
-from .modelio import save_model
-from .reference import Evaluator
+from bnnverify.data.datasets import Dataset, load_dataset
+from bnnverify.errors import DataError, ModelError
+from bnnverify.files.modelio import save_model
+from bnnverify.evaluation.evaluator import Evaluator
 
 __all__ = [
     "TrainResult",
@@ -121,7 +121,7 @@ class TrainResult:
 
     ``test_accuracy`` is NaN when there is no test set (a :class:`Dataset`
     passed without ``test_data``). ``min_margin`` is the export's smallest
-    folding margin (see :mod:`bnnverify.export`). ``module`` is the trained
+    folding margin (see :mod:`bnnverify.training.export`). ``module`` is the trained
     torch module (eval mode).
     """
 
@@ -222,8 +222,8 @@ def train_bnn(
     import torch
     from tqdm import tqdm
 
-    from .export import export_model
-    from .torch_modules import STE_KINDS, BNNModule
+    from bnnverify.training.export import export_model
+    from bnnverify.training.modules import STE_KINDS, BNNModule
 
     if isinstance(dataset, Dataset):
         train, test = dataset, test_data

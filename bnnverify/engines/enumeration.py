@@ -1,12 +1,12 @@
 """Exact answers by enumerating a region with the reference evaluator.
 
-Every member of the region is classified by :class:`bnnverify.reference.Evaluator`
+Every member of the region is classified by :class:`bnnverify.evaluation.evaluator.Evaluator`
 (streamed in batches; no array larger than a batch is built), so the counts
 are exact by construction. Three walks keep the work per member small:
 
 * **whole space / cubes** — members are integers over the free bits; the
   first layer comes from per-chunk tables of partial dot products
-  (:class:`bnnverify.reference.InputTables`), compared with thresholds
+  (:class:`bnnverify.evaluation.evaluator.InputTables`), compared with thresholds
   shifted by the high chunks' contribution: no bit rows are built;
 * **Hamming balls** — a member differs from the centre ``x`` in at most
   ``k`` bits, so its first-layer dots are ``dot(x)`` plus the sum of the
@@ -16,13 +16,13 @@ are exact by construction. Three walks keep the work per member small:
 * anything else — ``region.members()`` rows through the packed evaluator.
 
 Later layers with few inputs become lookup tables when the region is large
-enough to pay for them (:meth:`bnnverify.reference.Evaluator.finish`).
+enough to pay for them (:meth:`bnnverify.evaluation.evaluator.Evaluator.finish`).
 Members are visited in ``region.members()`` order, so "the first member"
 means the same thing for every walk.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import Whole
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import Whole
 >>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
 >>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> enum_class_counts(BNN((h,), o), Whole(2)).counts
@@ -38,13 +38,13 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from encoders.errors import RegionError
-from encoders.layers import BNN
-from encoders.regions import Cube, HammingBall, Region, Whole
-from encoders.results import ClassCounts, Disagreement, JointCounts
+from bnnverify.encoders.errors import RegionError
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import Cube, HammingBall, Region, Whole
+from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 
-from .errors import DataError
-from .reference import MAX_CODED_BITS, TABLE_MAX_FANIN, Evaluator, InputTables, code_keys
+from bnnverify.errors import DataError
+from bnnverify.evaluation.evaluator import MAX_CODED_BITS, TABLE_MAX_FANIN, Evaluator, InputTables, code_keys
 
 __all__ = [
     "DEFAULT_ENUM_LIMIT",
@@ -283,8 +283,8 @@ def enum_class_counts(net: BNN, region: Region, *, batch_size: int | None = None
     """Exact number of members of ``region`` per class of ``net``.
 
     >>> import numpy as np
-    >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
-    >>> from encoders.regions import HammingBall
+    >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+    >>> from bnnverify.encoders.regions import HammingBall
     >>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([1]))
     >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
     >>> enum_class_counts(BNN((h,), o), HammingBall(np.ones(3, np.uint8), 3)).counts  # majority vote

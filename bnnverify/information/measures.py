@@ -40,13 +40,13 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from encoders.layers import BNN
-from encoders.regions import DEFAULT_BATCH, HammingBall, Region
-from encoders.results import JointCounts
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import DEFAULT_BATCH, HammingBall, Region
+from bnnverify.encoders.results import JointCounts
 
-from .enumeration import DEFAULT_ENUM_LIMIT
-from .errors import BNNVerifyError, BudgetExceeded, DataError, RegionError
-from .reference import Evaluator, pack_bits
+from bnnverify.engines.enumeration import DEFAULT_ENUM_LIMIT
+from bnnverify.errors import BNNVerifyError, BudgetExceeded, DataError, RegionError
+from bnnverify.evaluation.evaluator import Evaluator, pack_bits
 
 __all__ = [
     "CountMethod",
@@ -375,7 +375,7 @@ class _RowCounter:
 
     def pair_counts(self, layer: int) -> dict[tuple[int, int], int]:
         """Exact pair counts of hidden layer ``layer`` (1-based) as ``{(code, label): n}``."""
-        from .reference import code_keys
+        from bnnverify.evaluation.evaluator import code_keys
 
         out: dict[tuple[int, int], int] = {}
         for keys, cnt in self.parts[layer - 1]:
@@ -560,8 +560,8 @@ def _enum_counter(net: BNN, region: Region, labels: Labels, batch_size: int = DE
 
 
 def _budget(budget: Any) -> Any:
-    """A :class:`encoders.bdd.BDDBudget` from an int (max live nodes), a budget, or None (the default)."""
-    from encoders.bdd import BDDBudget
+    """A :class:`bnnverify.encoders.bdd.BDDBudget` from an int (max live nodes), a budget, or None (the default)."""
+    from bnnverify.encoders.bdd import BDDBudget
 
     if budget is None:
         return BDDBudget()
@@ -576,7 +576,7 @@ def _bdd_pairs(net: BNN, region: Region, labels: Labels, budget: Any,
 
     The label is the class (``"model"``), the label network's class, or ``const_label``.
     """
-    from encoders.bdd import BDDCompiler
+    from bnnverify.encoders.bdd import BDDCompiler
 
     comp = BDDCompiler(net.n_inputs, budget=_budget(budget))
     partition = None
@@ -656,7 +656,7 @@ def _dataset_rows(net: BNN, dataset: Any) -> tuple[np.ndarray, np.ndarray]:
 def info_over_dataset(net: BNN, dataset: Any, *, labels: Labels = "dataset") -> InfoReport:
     """Per-layer information over the empirical distribution of a data set's rows.
 
-    ``dataset`` is a :class:`bnnverify.data.Dataset` (``name``, ``X``, ``y``);
+    ``dataset`` is a :class:`bnnverify.data.datasets.Dataset` (``name``, ``X``, ``y``);
     ``labels`` is ``"dataset"`` (its labels), ``"model"`` (Ŷ) or a label :class:`BNN`.
     """
     X, y = _dataset_rows(net, dataset)

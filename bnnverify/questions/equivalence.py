@@ -1,18 +1,18 @@
 """Equivalence: do two networks classify every member of a region alike?
 
-``sat`` builds a miter (:func:`bnnverify.sat.sat_find_disagreement`):
+``sat`` builds a miter (:func:`bnnverify.engines.sat.sat_find_disagreement`):
 ``equivalent`` is an UNSAT proof. ``bdd`` and ``enum`` compute the exact
 confusion counts (class of A × class of B) and a witness. ``auto`` enumerates
 small regions, hands larger ones to the BDD when counts are asked for and to
 SAT otherwise (the same thresholds as robustness, see
-:func:`bnnverify.robustness.choose_method`).
+:func:`bnnverify.questions.robustness.choose_method`).
 
 A witness is replayed on both networks here (member of the region, classes
 differ) before it is reported; an exhausted budget or time limit gives
 ``unknown``/``timeout``, never a guess.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
 >>> o = lambda: ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> a = BNN((ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([0])),), o())
 >>> b = BNN((ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([1])),), o())
@@ -29,13 +29,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from encoders.regions import Region, Whole
+from bnnverify.encoders.regions import Region, Whole
 
-from .errors import BudgetExceeded, DataError, ModelError, RegionError, ReplayMismatch
-from .reference import Evaluator
-from .replay import bits_to_str, replay_disagreement
-from .robustness import choose_method, enum_guard, validate_engine_names
-from .verdict import Method, Verdict, parse_method
+from bnnverify.errors import BudgetExceeded, DataError, ModelError, RegionError, ReplayMismatch
+from bnnverify.evaluation.evaluator import Evaluator
+from bnnverify.engines.replay import bits_to_str, replay_disagreement
+from bnnverify.questions.robustness import choose_method, enum_guard, validate_engine_names
+from bnnverify.questions.verdict import Method, Verdict, parse_method
 
 __all__ = ["EquivalenceResult", "check_equivalence"]
 
@@ -126,7 +126,7 @@ def check_equivalence(
         return done(Verdict.EQUIVALENT, note="the two models have identical layers")
     try:
         if m is Method.SAT:
-            from .sat import sat_find_disagreement
+            from bnnverify.engines.sat import sat_find_disagreement
 
             res = sat_find_disagreement(
                 net_a, net_b, region, solver=solver, encoding=encoding, timeout=timeout
@@ -140,12 +140,12 @@ def check_equivalence(
                 return done(Verdict.TIMEOUT, note=f"SAT solver {res.solver} ran out of time after {res.seconds:.1f} s")
             return done(Verdict.UNKNOWN, note=f"SAT solver {res.solver} gave no answer")
         if m is Method.ENUM:
-            from .enumeration import enum_disagreements
+            from bnnverify.engines.enumeration import enum_disagreements
 
             enum_guard(region)
             dis = enum_disagreements(net_a, net_b, region)
         elif m is Method.BDD:
-            from .counting import bdd_disagreements
+            from bnnverify.engines.bdd import bdd_disagreements
 
             dis = bdd_disagreements(net_a, net_b, region, budget=budget)
         else:  # pragma: no cover

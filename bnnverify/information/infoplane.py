@@ -4,7 +4,7 @@ For the per-epoch model snapshots written by ``bnnverify train --snapshots
 DIR`` (``DIR/epoch_0000.npz``, …), every hidden layer's ``(I(X;T), I(T;Y))``
 per epoch over one distribution: uniform on a region, a data set's rows, or
 the mixture of Hamming balls around a data set's rows. The counts are exact
-(:mod:`bnnverify.information`); nothing is binned or estimated.
+(:mod:`bnnverify.information.measures`); nothing is binned or estimated.
 
 Regions small enough are enumerated once and every snapshot runs over the
 same member array (one evaluator trace gives all layers), which is what makes
@@ -24,12 +24,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from encoders.layers import BNN
-from encoders.regions import HammingBall, Region
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import HammingBall, Region
 
-from .atomic import atomic_write
-from .errors import DataError, RegionError
-from .information import (
+from bnnverify.files.atomic import atomic_write
+from bnnverify.errors import DataError, RegionError
+from bnnverify.information.measures import (
     CountMethod,
     InfoReport,
     LabelKind,
@@ -38,7 +38,7 @@ from .information import (
     info_over_region,
     resolve_method,
 )
-from .modelio import load_model
+from bnnverify.files.modelio import load_model
 
 __all__ = [
     "Snapshot",

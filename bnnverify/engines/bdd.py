@@ -1,15 +1,15 @@
 """Exact counts over regions with the BDD engine, every witness replayed.
 
-Domain wrappers over :mod:`encoders.bdd`: per-class counts, a member of a
+Domain wrappers over :mod:`bnnverify.encoders.bdd`: per-class counts, a member of a
 set of classes, disagreements between two networks, joint counts of hidden
 codes (and classes) — the numbers behind adversarial counts, equivalence
 counts and the information measures. Counts are exact Python ints. Every
-witness is replayed on :class:`bnnverify.reference.Evaluator`; a mismatch
+witness is replayed on :class:`bnnverify.evaluation.evaluator.Evaluator`; a mismatch
 raises :class:`~bnnverify.errors.ReplayMismatch` (a bug, never hidden).
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import HammingBall
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import HammingBall
 >>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([1]))
 >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> net = BNN((h,), o)
@@ -26,14 +26,14 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from encoders.bdd import BDDBudget, BDDCompiler, NetworkBDD
-from encoders.layers import BNN
-from encoders.regions import HammingBall, Region
-from encoders.results import ClassCounts, Disagreement, JointCounts
+from bnnverify.encoders.bdd import BDDBudget, BDDCompiler, NetworkBDD
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import HammingBall, Region
+from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 
-from .errors import BudgetExceeded, DataError, RegionError
-from .reference import Evaluator
-from .replay import replay_class, replay_disagreement
+from bnnverify.errors import BudgetExceeded, DataError, RegionError
+from bnnverify.evaluation.evaluator import Evaluator
+from bnnverify.engines.replay import replay_class, replay_disagreement
 
 __all__ = [
     "BDDBudget",
@@ -152,7 +152,7 @@ def bdd_joint_counts(
     """Exact joint counts over ``region`` of the codes of hidden ``layers`` (1-based).
 
     Keys: the code of each requested layer (a Python int, bit j = neuron j,
-    as :func:`bnnverify.reference.code_key`), then the class if
+    as :func:`bnnverify.evaluation.evaluator.code_key`), then the class if
     ``with_class``, then ``label_net``'s class if given. Only reachable
     keys appear.
     """

@@ -1,16 +1,16 @@
 """SAT questions about BNNs, answered with replayed witnesses.
 
-Every function here encodes with :mod:`encoders.cnf`, solves with a PySAT
-solver under a real wall-clock limit (:mod:`encoders.solving`), and decodes
+Every function here encodes with :mod:`bnnverify.encoders.cnf`, solves with a PySAT
+solver under a real wall-clock limit (:mod:`bnnverify.encoders.solving`), and decodes
 any model it returns; the decoded input is replayed through the reference
-:class:`~bnnverify.reference.Evaluator` (membership in the region, class,
+:class:`~bnnverify.evaluation.evaluator.Evaluator` (membership in the region, class,
 hidden codes) before it is returned. A mismatch is a bug and raises
 :class:`~bnnverify.errors.ReplayMismatch`; nothing is claimed without proof
 (``UNSAT`` is a proof; ``TIMEOUT``/``UNKNOWN`` decide nothing).
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import HammingBall
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import HammingBall
 >>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([3]))
 >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> net = BNN((h,), o)
@@ -32,11 +32,11 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS, resolve_encoding
-from encoders.cnf import CnfFormula, class_formula, disagreement_formula, encode
-from encoders.layers import BNN
-from encoders.regions import HammingBall, Region
-from encoders.solving import (
+from bnnverify.encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS, resolve_encoding
+from bnnverify.encoders.cnf import CnfFormula, class_formula, disagreement_formula, encode
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import HammingBall, Region
+from bnnverify.encoders.solving import (
     DEFAULT_SOLVER,
     NATIVE_CARD_SOLVERS,
     SOLVERS,
@@ -45,9 +45,9 @@ from encoders.solving import (
     resolve_solver,
 )
 
-from .errors import DeadlineExceeded, ModelError, RegionError, ReplayMismatch, SolverError
-from .reference import Evaluator, unpack_bits
-from .replay import replay_class
+from bnnverify.errors import DeadlineExceeded, ModelError, RegionError, ReplayMismatch, SolverError
+from bnnverify.evaluation.evaluator import Evaluator, unpack_bits
+from bnnverify.engines.replay import replay_class
 
 __all__ = [
     "SatStatus",
@@ -431,7 +431,7 @@ def export_dimacs(
 
     Returns a summary (path, variables, clauses, encoding, region, seconds).
     """
-    from .atomic import atomic_write
+    from bnnverify.files.atomic import atomic_write
 
     start = time.perf_counter()
     enc = resolve_encoding(encoding)

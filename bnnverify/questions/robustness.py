@@ -3,10 +3,10 @@
 Three engines answer, each exactly:
 
 * ``enum`` — enumerate the region with the bit-packed evaluator
-  (:mod:`bnnverify.enumeration`); on small regions the fastest of all;
-* ``sat`` — a CNF query per question (:mod:`bnnverify.sat`): ``robust`` is an
+  (:mod:`bnnverify.engines.enumeration`); on small regions the fastest of all;
+* ``sat`` — a CNF query per question (:mod:`bnnverify.engines.sat`): ``robust`` is an
   UNSAT proof, ``not_robust`` a model; it decides, it does not count;
-* ``bdd`` — compile the region's classes into BDDs (:mod:`bnnverify.counting`):
+* ``bdd`` — compile the region's classes into BDDs (:mod:`bnnverify.engines.bdd`):
   exact counts per class, or an empty-BDD proof.
 
 ``auto`` chooses by the region's exact size and the question (see
@@ -20,8 +20,8 @@ runs out the verdict is ``timeout``/``unknown`` with a note saying why —
 never a guess and never an estimated count.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import HammingBall
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import HammingBall
 >>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([3]))
 >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> net = BNN((h,), o)  # class 0 iff all three bits are 1
@@ -41,12 +41,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from encoders.regions import HammingBall, Region
+from bnnverify.encoders.regions import HammingBall, Region
 
-from .errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
-from .reference import Evaluator, check_bits
-from .replay import bits_to_str, replay_class
-from .verdict import Method, Verdict, parse_method
+from bnnverify.errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
+from bnnverify.evaluation.evaluator import Evaluator, check_bits
+from bnnverify.engines.replay import bits_to_str, replay_class
+from bnnverify.questions.verdict import Method, Verdict, parse_method
 
 __all__ = [
     "AUTO_ENUM_MAX_DECIDE",
@@ -113,11 +113,11 @@ def choose_method(method: Method | str, size: int, count: bool) -> Method:
 def enum_guard(region: Region) -> None:
     """Raise :class:`BudgetExceeded` when ``region`` is too large to enumerate.
 
-    The limit is :data:`bnnverify.enumeration.DEFAULT_ENUM_LIMIT`; an explicit
+    The limit is :data:`bnnverify.engines.enumeration.DEFAULT_ENUM_LIMIT`; an explicit
     ``--method enum`` on a larger region answers ``unknown`` instead of running
     for ever.
     """
-    from .enumeration import DEFAULT_ENUM_LIMIT
+    from bnnverify.engines.enumeration import DEFAULT_ENUM_LIMIT
 
     if region.size > DEFAULT_ENUM_LIMIT:
         raise BudgetExceeded(
@@ -133,7 +133,7 @@ def validate_engine_names(solver: str | None, encoding: str | None) -> None:
     """
     if solver is None and encoding is None:
         return
-    from . import sat
+    from bnnverify.engines import sat
 
     if solver is not None:
         sat.resolve_solver(solver)
@@ -246,16 +246,16 @@ def _search(
         return _Search(Verdict.ROBUST)
     try:
         if m is Method.ENUM:
-            from .enumeration import enum_find_class
+            from bnnverify.engines.enumeration import enum_find_class
 
             enum_guard(region)
             w = enum_find_class(net, region, classes)
         elif m is Method.BDD:
-            from .counting import bdd_find_class
+            from bnnverify.engines.bdd import bdd_find_class
 
             w = bdd_find_class(net, region, classes, budget=budget)
         elif m is Method.SAT:
-            from .sat import sat_find_class
+            from bnnverify.engines.sat import sat_find_class
 
             res = sat_find_class(net, region, classes, solver=solver, encoding=encoding, timeout=timeout)
             return _from_sat(res)
@@ -286,15 +286,15 @@ def _counts_and_witness(m: Method, net: Any, region: Region, pred: int, budget: 
     second pass stops at the first adversarial member).
     """
     if m is Method.ENUM:
-        from .enumeration import enum_class_counts, enum_find_class
+        from bnnverify.engines.enumeration import enum_class_counts, enum_find_class
 
         enum_guard(region)
         cc = enum_class_counts(net, region)
         others = [c for c, v in enumerate(cc.counts) if c != pred and v > 0]
         return cc, (enum_find_class(net, region, others) if others else None)
-    from encoders.results import ClassCounts
+    from bnnverify.encoders.results import ClassCounts
 
-    from .counting import compile_network
+    from bnnverify.engines.bdd import compile_network
 
     nb = compile_network(net, region, budget=budget)
     cc = ClassCounts(region.size, nb.class_counts())
@@ -332,7 +332,7 @@ def check_robustness(
 
     ``count=True`` adds the exact number of adversarial members and the
     members per class (enumeration or BDD). ``timeout`` (seconds) bounds
-    the SAT solver; ``budget`` (an ``encoders.bdd.BDDBudget``) bounds the BDD.
+    the SAT solver; ``budget`` (an ``bnnverify.encoders.bdd.BDDBudget``) bounds the BDD.
     Raises project errors for bad input (wrong length, non-binary bits, a
     region not containing x, unknown solver/encoding names).
     """
@@ -423,12 +423,12 @@ def max_robust_radius(
     """The largest Hamming radius (flips limited to ``mutable``) at which ``x`` is robust.
 
     ``enum`` streams the ball by increasing distance; ``sat`` asks the
-    incremental SAT search of :func:`bnnverify.sat.sat_max_radius`; ``bdd``
+    incremental SAT search of :func:`bnnverify.engines.sat.sat_max_radius`; ``bdd``
     counts shells over balls of doubling radius; ``auto`` enumerates the
     first ``AUTO_ENUM_MAX_DECIDE`` members, then goes on with SAT.
 
     >>> import numpy as np
-    >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+    >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
     >>> h = ThresholdLayer(np.ones((1, 4), dtype=np.int8), np.array([0]))
     >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
     >>> r = max_robust_radius(BNN((h,), o), np.ones(4, np.uint8), method="enum")
@@ -472,7 +472,7 @@ def max_robust_radius(
 
     enum_proven = 0  # radius already proven by enumeration (auto), a floor for SAT's answer
     if m_req in (Method.ENUM, Method.AUTO):
-        from .enumeration import DEFAULT_ENUM_LIMIT
+        from bnnverify.engines.enumeration import DEFAULT_ENUM_LIMIT
 
         limit = DEFAULT_ENUM_LIMIT if m_req is Method.ENUM else AUTO_ENUM_MAX_DECIDE
         proven, w, finished = _enum_shells(ev, xb, pred, cap, mask, limit, deadline)
@@ -493,7 +493,7 @@ def max_robust_radius(
         timeout = None if deadline is None else max(0.0, deadline - time.perf_counter())
 
     if m_req is Method.SAT:
-        from .sat import sat_max_radius
+        from bnnverify.engines.sat import sat_max_radius
 
         # Without a user cap, let the SAT search grow its formula in doubling
         # stages: one formula for the whole cap (e.g. radius 784) is far harder.
@@ -511,7 +511,7 @@ def max_robust_radius(
         return done(v, lower, Method.SAT, note=f"SAT search stopped ({status.lower()}); radius is a lower bound")
 
     # BDD: shell counts over balls of doubling radius (one compilation per stage)
-    from .counting import bdd_class_counts_by_radius, bdd_find_class
+    from bnnverify.engines.bdd import bdd_class_counts_by_radius, bdd_find_class
 
     proven, stage = 0, min(cap, BDD_FIRST_RADIUS_STAGE)
     while proven < cap:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import BNNVerifyError
+from bnnverify.errors import BNNVerifyError
 
 __all__ = ["read_npz"]
 

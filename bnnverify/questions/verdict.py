@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .errors import DataError
+from bnnverify.errors import DataError
 
 __all__ = ["Verdict", "Method", "parse_method"]
 

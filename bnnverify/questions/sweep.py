@@ -9,7 +9,7 @@ flushed as each finishes (a crash loses nothing already written);
 ``resume=True`` skips the instances already in the file.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
 >>> h = ThresholdLayer(np.ones((1, 3), dtype=np.int8), np.array([1]))
 >>> o = ArgmaxLayer(np.array([[-1], [1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> net = BNN((h,), o)  # class 1 iff at least two bits are 1
@@ -31,13 +31,13 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from encoders.layers import BNN
-from encoders.regions import Region
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import Region
 
-from .errors import DataError
-from .inputs import make_region
-from .robustness import check_robustness, choose_method, validate_engine_names
-from .verdict import Method, Verdict, parse_method
+from bnnverify.errors import DataError
+from bnnverify.files.inputs import make_region
+from bnnverify.questions.robustness import check_robustness, choose_method, validate_engine_names
+from bnnverify.questions.verdict import Method, Verdict, parse_method
 
 __all__ = [
     "RegionSpec",

@@ -52,7 +52,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DataError
+from bnnverify.errors import DataError
 
 __all__ = [
     "Dataset",
@@ -292,7 +292,7 @@ def load_data_file(path: "str | os.PathLike[str]") -> Dataset:
     ``thermometer_levels`` is honoured. Errors are :class:`DataError` naming
     the file, the key and the problem.
     """
-    from .npzfile import read_npz
+    from bnnverify.files.npzfile import read_npz
 
     p = Path(path)
     where = str(p)

@@ -6,8 +6,8 @@ evaluator must give it a class the engine claimed. A failure is a bug in an
 engine and raises :class:`ReplayMismatch` — it is never turned into an answer.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import Whole
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import Whole
 >>> h = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([0]))
 >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> ev = Evaluator(BNN((h,), o))
@@ -22,10 +22,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from encoders.regions import Region
+from bnnverify.encoders.regions import Region
 
-from .errors import ReplayMismatch
-from .reference import Evaluator, check_bits
+from bnnverify.errors import ReplayMismatch
+from bnnverify.evaluation.evaluator import Evaluator, check_bits
 
 __all__ = ["bits_to_str", "replay_class", "replay_disagreement"]
 

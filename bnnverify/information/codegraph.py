@@ -11,8 +11,8 @@ Node ids are ``"L<l>:<bits>"`` (bits of neurons 0, 1, … in order) or
 ``code`` (the bit string or class), ``count`` (exact) and ``fraction`` (float).
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
->>> from encoders.regions import Whole
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import Whole
 >>> h1 = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([0, 0]))
 >>> h2 = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([2]))
 >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
@@ -32,13 +32,13 @@ from typing import Any, Mapping
 import networkx as nx
 import numpy as np
 
-from encoders.layers import BNN
-from encoders.regions import Region
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import Region
 
-from .atomic import atomic_write
-from .errors import BNNVerifyError, DataError, RegionError
-from .information import CountMethod, resolve_method
-from .reference import Evaluator, code_keys
+from bnnverify.files.atomic import atomic_write
+from bnnverify.errors import BNNVerifyError, DataError, RegionError
+from bnnverify.information.measures import CountMethod, resolve_method
+from bnnverify.evaluation.evaluator import Evaluator, code_keys
 
 __all__ = ["code_graph", "code_graph_from_pairs", "check_code_graph", "write_graphml", "node_id", "GRAPHML_MAX_INT"]
 
@@ -112,7 +112,7 @@ def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: A
     """The exact code graph of hidden ``layer`` -> ``layer+1`` (or -> the class, for the last).
 
     Counts are over the uniform distribution on ``region`` (enumeration or the
-    BDD engine, as :func:`bnnverify.information.resolve_method` chooses) or
+    BDD engine, as :func:`bnnverify.information.measures.resolve_method` chooses) or
     over the rows of ``dataset``. Node counts always equal the sums of their edges.
     """
     _check_layer(net, layer)
@@ -131,13 +131,13 @@ def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: A
         m = resolve_method(region, method)
         layers = [layer] if last else [layer, layer + 1]
         if m is CountMethod.ENUM:
-            from .enumeration import enum_joint_counts
+            from bnnverify.engines.enumeration import enum_joint_counts
 
             jc = enum_joint_counts(net, region, layers, with_class=last)
         else:
-            from .counting import bdd_joint_counts
+            from bnnverify.engines.bdd import bdd_joint_counts
 
-            from .information import _budget
+            from bnnverify.information.measures import _budget
 
             jc = bdd_joint_counts(net, region, layers, with_class=last, budget=_budget(budget))
         pairs = jc.marginal((0, 1))

@@ -1,4 +1,4 @@
-"""A per-layer summary of a :class:`~encoders.layers.BNN`, in the spirit of ``larq.models.summary``.
+"""A per-layer summary of a :class:`~bnnverify.encoders.layers.BNN`, in the spirit of ``larq.models.summary``.
 
 For each layer: its kind, inputs, neurons, binary (±1) parameters, other
 parameters (integer thresholds; float64 output scale and bias), memory packed
@@ -7,7 +7,7 @@ threshold range and how many neurons are constant (a threshold ``≤ −n`` is
 always met, one ``> n`` never is, over dots ``d ∈ [−n, n]``).
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+>>> from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 >>> h = ThresholdLayer(np.ones((3, 4), dtype=np.int8), np.array([0, -5, 9]))
 >>> o = ArgmaxLayer(np.ones((2, 3), dtype=np.int8), np.ones(2), np.zeros(2))
 >>> s = summarize(BNN((h,), o))
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from encoders.layers import BNN
+from bnnverify.encoders.layers import BNN
 
 __all__ = [
     "LayerKind",

@@ -10,7 +10,7 @@ root is never evaluated: :func:`nonneg_sqrt` compares squares with signs.
 make the neuron ``orientation * d >= theta`` exactly, plus the distance of
 the real threshold to the nearest integer (reported, never used to decide).
 
-Both the torch export (:mod:`bnnverify.export`) and the BNNQuanalyst importer
+Both the torch export (:mod:`bnnverify.training.export`) and the BNNQuanalyst importer
 (:mod:`bnnverify.importers.bnnquanalyst`) fold through this module.
 """
 
@@ -22,7 +22,7 @@ from decimal import Context, Decimal
 from fractions import Fraction
 from numbers import Number
 
-from .errors import ModelError
+from bnnverify.errors import ModelError
 
 __all__ = [
     "MARGIN_DIGITS",

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
-from .atomic import atomic_write
-from .errors import ModelError, ModelFileError
-from .npzfile import read_npz
+from bnnverify.files.atomic import atomic_write
+from bnnverify.errors import ModelError, ModelFileError
+from bnnverify.files.npzfile import read_npz
 
 __all__ = ["FORMAT", "save_model", "load_model", "model_to_arrays", "model_from_arrays"]
 

@@ -1,4 +1,4 @@
-"""Exact export of a trained :class:`~bnnverify.torch_modules.BNNModule` to a :class:`BNN`.
+"""Exact export of a trained :class:`~bnnverify.training.modules.BNNModule` to a :class:`BNN`.
 
 Hidden neuron j of a block with ±1 weights ``W_j``, scale ``alpha_j > 0``
 (1 without scaling) and batch norm ``(gamma, beta, mu, var, eps)`` fires iff
@@ -40,13 +40,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
-from .errors import ModelError
-from .folding import NeuronFractions, exact_fraction, fires_exactly, fold_neuron, nonneg_sqrt
+from bnnverify.errors import ModelError
+from bnnverify.model.folding import NeuronFractions, exact_fraction, fires_exactly, fold_neuron, nonneg_sqrt
+
+from bnnverify.training.modules import neuron_fractions
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .torch_modules import BNNModule, HiddenBlock
+    from bnnverify.training.modules import BNNModule
 
 __all__ = [
     "NeuronFractions",
@@ -56,25 +58,6 @@ __all__ = [
     "fold_neuron",
     "export_model",
 ]
-
-
-def neuron_fractions(block: "HiddenBlock", j: int, where: str = "hidden block") -> NeuronFractions:
-    """Exact rationals of neuron ``j``'s stored floats (float32 -> float64 is exact)."""
-    g, a, mu, b, var = block.exact_params()
-    eps = float(block.bn.eps)
-    S = exact_fraction(float(var[j]), f"{where} neuron {j} running_var") + exact_fraction(eps, f"{where} eps")
-    if S <= 0:
-        raise ModelError(f"{where} neuron {j}: running_var + eps must be > 0, got {float(S)}")
-    alpha = exact_fraction(float(a[j]), f"{where} neuron {j} scale")
-    if alpha < 0:
-        raise ModelError(f"{where} neuron {j}: scale must be >= 0, got {float(alpha)}")
-    return NeuronFractions(
-        exact_fraction(float(g[j]), f"{where} neuron {j} bn.weight"),
-        alpha,
-        exact_fraction(float(mu[j]), f"{where} neuron {j} running_mean"),
-        exact_fraction(float(b[j]), f"{where} neuron {j} bn.bias"),
-        S,
-    )
 
 
 def export_model(module: "BNNModule", metadata: dict[str, str] | None = None,

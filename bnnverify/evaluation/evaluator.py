@@ -28,7 +28,7 @@ How it is made fast (semantics unchanged; ``benchmarks/bench_evaluator.py``):
   :meth:`Evaluator.classify_ints`.
 
 >>> import numpy as np
->>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
 >>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
 >>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
 >>> ev = Evaluator(BNN((h,), o))
@@ -45,9 +45,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from encoders.layers import BNN
+from bnnverify.encoders.layers import BNN
 
-from .errors import DataError
+from bnnverify.errors import DataError
 
 __all__ = [
     "Evaluator",
@@ -534,7 +534,7 @@ class Evaluator:
         ``table_limit`` defaulting to the batch size.
 
         >>> import numpy as np
-        >>> from encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+        >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
         >>> h = ThresholdLayer(np.array([[1, 1], [1, -1]], dtype=np.int8), np.array([2, 0]))
         >>> o = ArgmaxLayer(np.array([[1, 1], [-1, -1]], dtype=np.int8), np.ones(2), np.zeros(2))
         >>> Evaluator(BNN((h,), o)).classify_ints(np.arange(4)).tolist()  # codes 0..3 = rows 00, 10, 01, 11

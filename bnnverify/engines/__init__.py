@@ -1,0 +1,1 @@
+"""Engines: every way bnnverify answers a question, behind one interface."""

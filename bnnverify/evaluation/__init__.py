@@ -1,0 +1,1 @@
+"""Fast evaluation: the bit-packed evaluator, tested against :mod:`bnnverify.semantics`."""

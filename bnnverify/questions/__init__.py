@@ -1,0 +1,1 @@
+"""The questions users ask — robustness, radius, equivalence, sweeps — written against :mod:`bnnverify.engines`."""

@@ -1,0 +1,1 @@
+"""Training BNNs with torch and exporting them exactly (batch norm folded as rationals)."""
