@@ -2,7 +2,9 @@
 
 It holds no logic of its own beyond argument parsing and formatting.
 Exit codes, like ``diff``: 0 the property holds, 1 it is violated (a replayed
-witness exists), 2 bad usage or input, 3 timeout/unknown/budget exceeded.
+witness exists), 2 bad usage or input, 3 timeout/unknown/budget exceeded,
+4 an internal error of bnnverify (a bug: please report it). No traceback
+ever ends a command: every error is one message on stderr and its code.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, Callable
 import click
 import numpy as np
 
-from bnnverify.errors import BNNVerifyError, BudgetExceeded
+from bnnverify.errors import BNNVerifyError, BudgetExceeded, DeadlineExceeded, InternalError
 
 
 class Exit(IntEnum):
@@ -26,6 +28,31 @@ class Exit(IntEnum):
     VIOLATED = 1
     BAD_INPUT = 2
     UNDECIDED = 3
+    INTERNAL = 4
+
+
+#: How a library error about a parameter reads on the command line: the
+#: library names its parameter (``BNNVerifyError.param``), the CLI its flag.
+PARAM_MESSAGES: dict[str, str] = {
+    "layer": "--layer: {message}",
+    "per_code": "--per-code: {message}",
+    "hamming": "--hamming: {message}",
+    "linf": "--linf: {message}",
+    "jobs": "--jobs: {message}",
+    "dask": "--dask: {message}",
+    "out": "{message} (--resume continues it)",
+    "centre": "{message} (--input or --dataset/--index)",
+    "region": "{message}: --region whole, --hamming K, --linf EPS or --free FILE",
+}
+
+#: The line that follows an internal error.
+REPORT = "this is a bug in bnnverify, not in your input: please report it with the command that caused it"
+
+
+def cli_message(e: BNNVerifyError) -> str:
+    """The error's message as the command line says it (flags instead of parameter names)."""
+    template = PARAM_MESSAGES.get(e.param or "")
+    return template.format(message=e.message) if template else str(e)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -59,9 +86,25 @@ def handle_errors(fn: Callable) -> Callable:
         except BudgetExceeded as e:
             click.echo(f"bnnverify: budget exceeded: {e}", err=True)
             sys.exit(Exit.UNDECIDED)
+        except DeadlineExceeded as e:
+            click.echo(f"bnnverify: time limit reached: {e}", err=True)
+            sys.exit(Exit.UNDECIDED)
+        except InternalError as e:
+            click.echo(f"bnnverify: internal error: {type(e).__name__}: {e}", err=True)
+            click.echo(f"bnnverify: {REPORT}", err=True)
+            sys.exit(Exit.INTERNAL)
         except BNNVerifyError as e:
+            click.echo(f"bnnverify: error: {cli_message(e)}", err=True)
+            sys.exit(Exit.BAD_INPUT)
+        except OSError as e:  # a file the user named: missing, unreadable, a directory, ...
             click.echo(f"bnnverify: error: {e}", err=True)
             sys.exit(Exit.BAD_INPUT)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - no traceback may read as a verdict
+            click.echo(f"bnnverify: internal error: unexpected {type(e).__name__}: {e}", err=True)
+            click.echo(f"bnnverify: {REPORT}", err=True)
+            sys.exit(Exit.INTERNAL)
 
     return wrapper
 
@@ -412,7 +455,39 @@ def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, cla
 
 # --- section: robustness, equivalence (questions) --------------------------
 
-_METHODS = click.Choice(["sat", "bdd", "enum", "auto"], case_sensitive=False)
+class EngineName(click.ParamType):
+    """An engine of the registry (or an alias, any case) or ``auto``, read when the command runs.
+
+    The choices are the registry's at that moment, so an engine registered at
+    run time is offered with no edit here.
+    """
+
+    name = "engine"
+
+    def _names(self) -> tuple[str, ...]:
+        from bnnverify.engines.registry import ENGINES
+
+        return ENGINES.names(auto=True)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self._names()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from bnnverify.engines.registry import ENGINES
+        from bnnverify.errors import EngineError
+
+        try:
+            return ENGINES.resolve(str(value))
+        except EngineError as e:
+            self.fail(str(e), param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in self._names() if n.startswith(incomplete.lower())]
+
+
+_METHODS = EngineName()
 
 
 def _exit_for(verdict) -> int:
@@ -445,7 +520,7 @@ def _echo_robustness(res) -> None:
         click.echo("class counts: " + ", ".join(f"{c}: {v}" for c, v in enumerate(res.class_counts)))
     if res.note:
         click.echo(f"note: {res.note}")
-    click.echo(f"method: {res.method.value} ({res.seconds:.3f} s)")
+    click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
 
 
 def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
@@ -602,7 +677,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
                            f"{bits_to_str(res.counterexample)}")
             if res.note:
                 click.echo(f"note: {res.note}")
-            click.echo(f"method: {res.method.value} ({res.seconds:.3f} s)")
+            click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
         if res.note:
             click.echo(f"bnnverify: {res.note}", err=True)
         sys.exit(Exit.HOLDS if res.exact else Exit.UNDECIDED)
@@ -672,7 +747,7 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
                 click.echo("confusion (A -> B: count): " + ", ".join(f"{a}->{b}: {v}" for (a, b), v in sorted(off.items())))
         if res.note:
             click.echo(f"note: {res.note}")
-        click.echo(f"method: {res.method.value} ({res.seconds:.3f} s)")
+        click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
     if res.note and res.verdict.undecided:
         click.echo(f"bnnverify: {res.note}", err=True)
     sys.exit(_exit_for(res.verdict))
@@ -812,7 +887,7 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
     ytext = {"dataset": "the data set's label", "model": "the model's own prediction"}.get(
         rep.labels.value, f"the class of {labels_spec}")
     click.echo(f"Y = {ytext}; "
-               f"H(Y) = {_fmt_bits(rep.H_Y)} bits; counts by {rep.method.value} in {rep.seconds:.2f} s")
+               f"H(Y) = {_fmt_bits(rep.H_Y)} bits; counts by {rep.method} in {rep.seconds:.2f} s")
     head = ("layer", "width", "codes", "H(T)=I(X;T)", "I(T;Y)", "H(T|Y)", "H(Y|T)")
     rows_ = [(str(li.layer), str(li.width), str(li.codes), _fmt_bits(li.H_T), _fmt_bits(li.I_TY),
               _fmt_bits(li.H_T_given_Y), _fmt_bits(li.H_Y_given_T)) for li in rep.layers]
@@ -872,7 +947,7 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
     if plot_path:
         plot_infoplane(plane, plot_path, title)
     if as_json:
-        emit_json({"source": dict(plane.source), "labels": plane.labels.value, "method": plane.method.value,
+        emit_json({"source": dict(plane.source), "labels": plane.labels.value, "method": str(plane.method),
                    "seconds": plane.seconds,
                    "points": [{"epoch": p.epoch, "layer": p.layer, "width": p.width, "codes": p.codes,
                                "I_XT": p.I_XT, "I_TY": p.I_TY, "H_T_given_Y": p.H_T_given_Y, "H_Y": p.H_Y,
@@ -880,7 +955,7 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
         return
     ep = plane.epochs
     click.echo(f"{len(snaps)} snapshots (epochs {ep[0]}..{ep[-1]}) of {net!r} over {describe_source(plane.source)}; "
-               f"{plane.label_note}; counts by {plane.method.value} in {plane.seconds:.2f} s")
+               f"{plane.label_note}; counts by {plane.method} in {plane.seconds:.2f} s")
     click.echo("layer  width  I(X;T) first -> last   I(T;Y) first -> last")
     for layer in plane.layers:
         c = plane.curve(layer)

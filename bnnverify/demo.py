@@ -191,7 +191,7 @@ def _step_questions(ctx: DemoContext) -> None:
                 ctx.echo({"step": "robustness", "image": i, "label": int(ds.y[i]), "agree": agree,
                           **{m: v.to_json() for m, v in res.items()}})
             else:
-                times = ", ".join(f"{v.method.value} {v.seconds:.3f} s" for v in res.values())
+                times = ", ".join(f"{v.method} {v.seconds:.3f} s" for v in res.values())
                 ctx.echo(f"robustness: digits test image {i} (label {int(ds.y[i])}, predicted {e.predicted_class}), "
                          f"radius {r}: {e.verdict.value}, {e.adversarial_count} adversarial of {ball.size} "
                          f"({times}; engines agree: {agree})")
@@ -205,9 +205,9 @@ def _step_questions(ctx: DemoContext) -> None:
     else:
         w = "" if sat.witness is None else f", a witness: class {sat.class_a} vs {sat.class_b}"
         ctx.echo(f"equivalence: digits model vs a copy with layer0 weight {DEMO_FLIPPED_WEIGHT} flipped, "
-                 f"all 2^{net.n_inputs} inputs: {sat.verdict.value} ({sat.method.value}, {sat.seconds:.2f} s{w}); "
+                 f"all 2^{net.n_inputs} inputs: {sat.verdict.value} ({sat.method}, {sat.seconds:.2f} s{w}); "
                  f"radius-{ball.radius} ball around test image 0: {cnt.disagreement_count} of {ball.size} "
-                 f"inputs differ ({cnt.method.value}, {cnt.seconds:.3f} s)")
+                 f"inputs differ ({cnt.method}, {cnt.seconds:.3f} s)")
 
 
 STEPS.append(_step_questions)

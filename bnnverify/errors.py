@@ -1,27 +1,41 @@
 """The project's exception hierarchy (defined in :mod:`bnnverify.encoders.errors`).
 
-``BNNVerifyError`` is the one root; the CLI turns any of these into a message
-on stderr and exit code 2 (bad input) — or 3 for :class:`BudgetExceeded`.
+``BNNVerifyError`` is the one root, with three branches the CLI maps to exit
+codes: the caller's fault (:class:`UsageError` and its kin: model, region,
+data, solver and engine errors) exits 2; a limit (:class:`BudgetExceeded`,
+:class:`DeadlineExceeded`) exits 3; bnnverify's own fault
+(:class:`InternalError`, e.g. :class:`ReplayMismatch`) exits 4 with a line
+asking for a report. Library messages name values, files, keys and shapes,
+never command-line flags (the CLI adds those).
+
+>>> issubclass(DataError, UsageError), issubclass(ReplayMismatch, InternalError)
+(True, True)
 """
 
 from bnnverify.encoders.errors import (
     BNNVerifyError,
     BudgetExceeded,
     DeadlineExceeded,
+    EngineError,
+    InternalError,
     ModelError,
     RegionError,
     SolverError,
+    UsageError,
 )
 
 __all__ = [
     "BNNVerifyError",
+    "UsageError",
     "ModelError",
     "ModelFileError",
     "RegionError",
+    "DataError",
+    "SolverError",
+    "EngineError",
     "BudgetExceeded",
     "DeadlineExceeded",
-    "SolverError",
-    "DataError",
+    "InternalError",
     "ReplayMismatch",
 ]
 
@@ -30,9 +44,9 @@ class ModelFileError(ModelError):
     """A model file is missing, unreadable, or has a missing/mistyped/inconsistent key."""
 
 
-class DataError(BNNVerifyError, ValueError):
+class DataError(UsageError):
     """A data set or input file is malformed (the message names file and problem)."""
 
 
-class ReplayMismatch(BNNVerifyError, AssertionError):
-    """An engine's witness did not replay on the reference evaluator: a bug, never hidden."""
+class ReplayMismatch(InternalError, AssertionError):
+    """An engine's witness did not replay on the semantics: a bug, never hidden."""

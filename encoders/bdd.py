@@ -104,7 +104,7 @@ import numpy as np
 
 from .bdd_count import ExactCounter, exact_count, iter_level_paths
 from .cardinality_bdd import BallBuilder, node, agreement_threshold, ball_threshold_bdd, counter_bdd
-from .errors import BudgetExceeded, RegionError
+from .errors import BudgetExceeded, InternalError, RegionError, UsageError
 from .layers import BNN, ArgmaxLayer, beats
 from .regions import Cube, HammingBall, LinfBox, Region, Whole
 
@@ -162,13 +162,13 @@ class BDDBudget:
         for key in ("max_nodes", "max_memory_bytes"):
             v = getattr(self, key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
-                raise ValueError(f"BDDBudget.{key}: must be a positive integer or None, got {v!r}")
+                raise UsageError(f"BDDBudget.{key}: must be a positive integer or None, got {v!r}")
 
 
 def _balanced_and(fs: list, step) -> object:
     """Conjunction of ``fs`` as a balanced tree (``step`` is called after each AND)."""
     if not fs:
-        raise ValueError("balanced_and: empty list")
+        raise UsageError("balanced_and: empty list")
     fs = list(fs)
     while len(fs) > 1:
         nxt = []
@@ -244,7 +244,7 @@ class BDDCompiler:
         reordering: bool = False,
     ) -> None:
         if isinstance(n_inputs, bool) or not isinstance(n_inputs, (int, np.integer)) or n_inputs < 1:
-            raise ValueError(f"n_inputs: must be a positive integer, got {n_inputs!r}")
+            raise UsageError(f"n_inputs: must be a positive integer, got {n_inputs!r}")
         self.n = int(n_inputs)
         self.budget = budget if budget is not None else BDDBudget()
         mem = self.budget.max_memory_bytes
@@ -263,10 +263,10 @@ class BDDCompiler:
             order = [index[v] if isinstance(v, str) and v in index else v for v in input_order]
             if any(isinstance(v, str) for v in order):
                 bad = next(v for v in order if isinstance(v, str))
-                raise ValueError(f"input_order: {bad!r} is not an input name (x0..x{self.n - 1})")
+                raise UsageError(f"input_order: {bad!r} is not an input name (x0..x{self.n - 1})")
             order = [int(i) for i in order]
         if sorted(order) != list(range(self.n)):
-            raise ValueError(f"input_order: must be a permutation of 0..{self.n - 1} (or of x0..x{self.n - 1})")
+            raise UsageError(f"input_order: must be a permutation of 0..{self.n - 1} (or of x0..x{self.n - 1})")
         with self.guard():
             self.bdd.declare(*[self.input_names[i] for i in order])
         self._code_layers: dict[str, list[str]] = {}
@@ -299,7 +299,7 @@ class BDDCompiler:
     def add_code_layer(self, name: str, width: int) -> list[str]:
         """Declare ``width`` fresh code variables ``{name}_0..`` at the top of the order."""
         if name in self._code_layers:
-            raise ValueError(f"code layer {name!r} already declared")
+            raise UsageError(f"code layer {name!r} already declared")
         names = [f"{name}_{j}" for j in range(width)]
         with self.guard():
             for v in reversed(names):
@@ -462,7 +462,7 @@ class BDDCompiler:
         c = (counter or self.counter()).count(u)
         k = plan.n_fixed
         if c & ((1 << k) - 1):
-            raise AssertionError("internal error: a count over free bits is not a multiple of 2^fixed")
+            raise InternalError("internal error: a count over free bits is not a multiple of 2^fixed")
         return c >> k
 
     def pick_input(self, u, plan: RegionPlan) -> np.ndarray | None:
@@ -520,7 +520,7 @@ class NetworkBDD:
         first_layer: str = "auto",
     ) -> None:
         if first_layer not in FIRST_LAYER_METHODS:
-            raise ValueError(f"first_layer: one of {FIRST_LAYER_METHODS}, got {first_layer!r}")
+            raise UsageError(f"first_layer: one of {FIRST_LAYER_METHODS}, got {first_layer!r}")
         if region.n != net.n_inputs:
             raise RegionError(
                 f"region has {region.n} input bits, but the network has {net.n_inputs} inputs"
@@ -678,7 +678,7 @@ class NetworkBDD:
             return self._pulled[key]
         L = len(self.net.hidden)
         if not 0 <= layer <= L:
-            raise ValueError(f"layer: must be between 0 and {L}, got {layer}")
+            raise UsageError(f"layer: must be between 0 and {L}, got {layer}")
         comp = self.compiler
         if layer == L:
             sets = self.class_sets()
@@ -729,7 +729,7 @@ class NetworkBDD:
         req = sorted({int(l) for l in layers})
         L = len(self.net.hidden)
         if not req or req[0] < 1 or req[-1] > L:
-            raise ValueError(f"layers: must be hidden layers between 1 and {L}, got {list(layers)}")
+            raise UsageError(f"layers: must be hidden layers between 1 and {L}, got {list(layers)}")
         comp = self.compiler
         J = self.relation(1)
         with comp.guard():
@@ -766,13 +766,13 @@ class NetworkBDD:
         ``"numeric"`` or ``"paths"``.
         """
         if self.compiler.reordering:
-            raise ValueError("per-code counts need a fixed variable order (reordering is on)")
+            raise UsageError("per-code counts need a fixed variable order (reordering is on)")
         layers = [int(l) for l in layers]
         L = len(self.net.hidden)
         if not layers or min(layers) < 1 or max(layers) > L:
-            raise ValueError(f"layers: must be hidden layers between 1 and {L}, got {layers}")
+            raise UsageError(f"layers: must be hidden layers between 1 and {L}, got {layers}")
         if method not in ("auto", "numeric", "paths"):
-            raise ValueError(f"method: one of auto, numeric, paths; got {method!r}")
+            raise UsageError(f"method: one of auto, numeric, paths; got {method!r}")
         if method == "auto":
             method = "numeric" if self.first_layer_codes() <= NUMERIC_CODE_LIMIT else "paths"
         if method == "numeric":
@@ -788,7 +788,7 @@ class NetworkBDD:
         """Exact number of codes of hidden ``layer`` (1-based) reached from the region."""
         L = len(self.net.hidden)
         if not 1 <= layer <= L:
-            raise ValueError(f"layer: must be between 1 and {L}, got {layer}")
+            raise UsageError(f"layer: must be between 1 and {L}, got {layer}")
         comp = self.compiler
         lv = [comp.level(v) for v in self.codes[layer - 1]]
         return exact_count(self.images[layer - 1], min(lv), max(lv) + 1)
@@ -829,7 +829,7 @@ class NetworkBDD:
                 if p == m:
                     c = counter.count(C)
                     if c & low_mask:
-                        raise AssertionError("internal error: a count over free bits is not a multiple of 2^fixed")
+                        raise InternalError("internal error: a count over free bits is not a multiple of 2^fixed")
                     yield code, c >> n_fixed
                     continue
                 if use_small and bdd.count(C, len(free)) <= small_leaf:

@@ -29,6 +29,7 @@ the order); the function's support must lie in that band.
 from __future__ import annotations
 
 from typing import Iterator, Sequence
+from .errors import UsageError
 
 __all__ = ["exact_count", "ExactCounter", "iter_level_paths"]
 
@@ -45,7 +46,7 @@ class ExactCounter:
 
     def __init__(self, lo: int, hi: int) -> None:
         if not 0 <= lo <= hi:
-            raise ValueError(f"count band: need 0 <= lo <= hi, got lo={lo}, hi={hi}")
+            raise UsageError(f"count band: need 0 <= lo <= hi, got lo={lo}, hi={hi}")
         self.lo = int(lo)
         self.hi = int(hi)
         # regular node id -> models of the regular node over levels [level, hi)
@@ -57,7 +58,7 @@ class ExactCounter:
         if u.var is None:  # the constant node
             return self.hi
         if not self.lo <= lv < self.hi:
-            raise ValueError(
+            raise UsageError(
                 f"count band: the function depends on the variable {u.var!r} at level {lv}, "
                 f"outside the counted levels {self.lo}..{self.hi - 1}"
             )
@@ -125,7 +126,7 @@ def iter_level_paths(u, levels: Sequence[int]) -> Iterator[tuple[tuple[int, ...]
     """
     levels = list(levels)
     if any(b <= a for a, b in zip(levels, levels[1:])):
-        raise ValueError(f"level paths: levels must be increasing, got {levels}")
+        raise UsageError(f"level paths: levels must be increasing, got {levels}")
     m = len(levels)
     stack: list[tuple[object, int, tuple[int, ...]]] = [(u, 0, ())]
     while stack:
@@ -142,7 +143,7 @@ def iter_level_paths(u, levels: Sequence[int]) -> Iterator[tuple[tuple[int, ...]
             stack.append((v, p + 1, prefix + (0,)))
             continue
         if vl < want:
-            raise ValueError(
+            raise UsageError(
                 f"level paths: variable {v.var!r} at level {vl} is above the selected level {want} "
                 "but not selected"
             )

@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from .errors import UsageError
 
 __all__ = ["node", "agreement_threshold", "counter_bdd", "ball_bdd", "ball_threshold_bdd"]
 
@@ -82,7 +83,7 @@ def counter_bdd(bdd, literals: Sequence[tuple[str, bool]], groups: Sequence[int]
     g = [int(x) for x in groups]
     n0, n1 = g.count(0), g.count(1)
     if tab.shape != (n0 + 1, n1 + 1):
-        raise ValueError(f"counter table: shape {tab.shape}, expected {(n0 + 1, n1 + 1)}")
+        raise UsageError(f"counter table: shape {tab.shape}, expected {(n0 + 1, n1 + 1)}")
     prefix = np.zeros((n0 + 2, n1 + 2), dtype=np.int64)
     prefix[1:, 1:] = tab.cumsum(0).cumsum(1)
     rem0 = [0] * (n + 1)

@@ -27,6 +27,7 @@ from pysat.card import CardEnc, EncType
 from pysat.formula import IDPool
 
 from .registry import NameRegistry
+from .errors import UsageError
 
 __all__ = [
     "ENCODINGS",
@@ -153,7 +154,7 @@ def reified_atleast(sink: ClauseSink, y: int, lits: Sequence[int], t: int, encod
     lits = [int(l) for l in lits]
     n = len(lits)
     if not 1 <= t <= n:
-        raise ValueError(f"reified_atleast: bound {t} outside 1..{n} (fold constants first)")
+        raise UsageError(f"reified_atleast: bound {t} outside 1..{n} (fold constants first)")
     if encoding == "unary":
         if t <= n - t + 1:
             outs = unary_counter(sink, lits, t)

@@ -58,7 +58,7 @@ from .cardinality_cnf import (
     resolve_encoding,
     unary_counter,
 )
-from .errors import DeadlineExceeded, ModelError, RegionError
+from .errors import DeadlineExceeded, ModelError, RegionError, UsageError
 from .layers import BNN, ArgmaxLayer, beats
 from .regions import Cube, HammingBall, LinfBox, Region, Whole
 
@@ -94,7 +94,7 @@ class NetworkVars:
         """A literal true iff class ``c`` beats class ``d`` (``c != d``): higher
         score, or equal score and ``c < d``."""
         if c == d:
-            raise ValueError("beats_lit: c and d must differ")
+            raise UsageError("beats_lit: c and d must differ")
         return self.pair_lits[c][d] if c < d else -self.pair_lits[d][c]
 
 

@@ -3,11 +3,18 @@
 These are the objects the compilers in ``encoders`` consume. They hold numpy
 arrays that are made read-only, so a layer cannot change after validation.
 
-Semantics (see ARCHITECTURE.md): bit 1 stands for +1, bit 0 for -1.
+What each layer kind *means* is written once, in ``bnnverify.semantics``
+(bit 1 stands for +1, bit 0 for -1):
 
-* ``ThresholdLayer``: ``y_j = 1`` iff ``sum_i W[j, i] * s(x_i) >= thresholds[j]``.
-* ``ArgmaxLayer``: score ``alpha[c] * (W[c] . s(x)) + beta[c]`` in float64, the
-  class is the smallest index with the maximal score.
+* ``ThresholdLayer`` (kind ``threshold``): ``y_j = 1`` iff
+  ``sum_i W[j, i] * s(x_i) >= thresholds[j]``.
+* ``ArgmaxLayer`` (kind ``argmax``): score ``alpha[c] * (W[c] . s(x)) + beta[c]``
+  in float64, the class is the smallest index with the maximal score.
+
+Every layer kind follows the :class:`Layer` protocol (its kind, role,
+model-file keys, arrays and validation) and is listed in :data:`LAYER_KINDS`;
+the model file stores ``<prefix>_kind`` per layer. ``docs/model-format.md``
+documents every key.
 
 >>> import numpy as np
 >>> h = ThresholdLayer(np.array([[1, -1]], dtype=np.int8), np.array([0]))
@@ -20,13 +27,70 @@ Semantics (see ARCHITECTURE.md): bit 1 stands for +1, bit 0 for -1.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, ClassVar, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["ThresholdLayer", "ArgmaxLayer", "BNN", "beats", "winner"]
+__all__ = [
+    "ArrayKey",
+    "Layer",
+    "LAYER_KINDS",
+    "HIDDEN",
+    "OUTPUT",
+    "ThresholdLayer",
+    "ArgmaxLayer",
+    "BNN",
+    "beats",
+    "winner",
+]
+
+#: A layer's role: a hidden layer maps bits to bits; the output layer maps bits to a class.
+HIDDEN = "hidden"
+OUTPUT = "output"
+
+
+@dataclass(frozen=True)
+class ArrayKey:
+    """One model-file array of a layer kind, stored as ``<prefix>_<suffix>``.
+
+    ``dtype`` is the family a file may use (``int8``, ``int`` = any integer
+    dtype, ``float`` = any float dtype); ``meaning`` is the documentation.
+    """
+
+    suffix: str
+    dtype: str
+    ndim: int
+    meaning: str
+
+
+@runtime_checkable
+class Layer(Protocol):
+    """What every layer kind provides (typed as ``dd._abc`` types its BDD backends).
+
+    ``kind`` is the name in the model file (``<prefix>_kind``) and the key of
+    its rule in ``bnnverify.semantics.RULES``; ``role`` is :data:`HIDDEN` or
+    :data:`OUTPUT`; ``keys`` lists its model-file arrays. Construction
+    validates (raising :class:`ModelError` naming the key and entry);
+    :meth:`arrays` and :meth:`from_arrays` are each other's inverse.
+    """
+
+    kind: ClassVar[str]
+    role: ClassVar[str]
+    keys: ClassVar[tuple[ArrayKey, ...]]
+    name: str
+
+    @property
+    def n_inputs(self) -> int: ...
+
+    @property
+    def n_outputs(self) -> int: ...
+
+    def arrays(self) -> dict[str, np.ndarray]: ...
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], name: str) -> Any: ...
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -63,9 +127,27 @@ class ThresholdLayer:
     ``name`` is only used in error messages (e.g. ``"layer0"``).
     """
 
+    kind: ClassVar[str] = "threshold"
+    role: ClassVar[str] = HIDDEN
+    keys: ClassVar[tuple[ArrayKey, ...]] = (
+        ArrayKey("weights", "int8", 2, "W, shape (m, n), every entry +1 or -1"),
+        ArrayKey("thresholds", "int", 1, "theta, shape (m,), integers (stored as int64)"),
+    )
+
     weights: np.ndarray
     thresholds: np.ndarray
     name: str = field(default="layer", compare=False)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The model-file arrays, by key suffix."""
+        return {
+            "weights": np.asarray(self.weights, dtype=np.int8),
+            "thresholds": np.asarray(self.thresholds, dtype=np.int64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], name: str) -> "ThresholdLayer":
+        return cls(arrays["weights"], arrays["thresholds"], name=name)
 
     def __post_init__(self) -> None:
         w = _check_weights(self.weights, f"{self.name}_weights")
@@ -114,10 +196,30 @@ class ThresholdLayer:
 class ArgmaxLayer:
     """The output layer: class = smallest argmax of ``scale * (W . s(x)) + bias``."""
 
+    kind: ClassVar[str] = "argmax"
+    role: ClassVar[str] = OUTPUT
+    keys: ClassVar[tuple[ArrayKey, ...]] = (
+        ArrayKey("weights", "int8", 2, "W, shape (c, n), every entry +1 or -1"),
+        ArrayKey("scale", "float", 1, "alpha, shape (c,), finite float64"),
+        ArrayKey("bias", "float", 1, "beta, shape (c,), finite float64"),
+    )
+
     weights: np.ndarray
     scale: np.ndarray
     bias: np.ndarray
     name: str = field(default="output", compare=False)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The model-file arrays, by key suffix."""
+        return {
+            "weights": np.asarray(self.weights, dtype=np.int8),
+            "scale": np.asarray(self.scale, dtype=np.float64),
+            "bias": np.asarray(self.bias, dtype=np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], name: str) -> "ArgmaxLayer":
+        return cls(arrays["weights"], arrays["scale"], arrays["bias"], name=name)
 
     def __post_init__(self) -> None:
         w = _check_weights(self.weights, f"{self.name}_weights")
@@ -150,6 +252,10 @@ class ArgmaxLayer:
     @property
     def n_classes(self) -> int:
         return int(self.weights.shape[0])
+
+    @property
+    def n_outputs(self) -> int:
+        return self.n_classes
 
     def score(self, c: int, dot: int) -> float:
         """The float64 score of class ``c`` for integer dot product ``dot``."""
@@ -205,18 +311,16 @@ class BNN:
     def __post_init__(self) -> None:
         hidden = tuple(self.hidden)
         for i, layer in enumerate(hidden):
-            if not isinstance(layer, ThresholdLayer):
-                raise ModelError(f"layer{i}: expected a ThresholdLayer, got {type(layer).__name__}")
-        if not isinstance(self.output, ArgmaxLayer):
-            raise ModelError(f"output: expected an ArgmaxLayer, got {type(self.output).__name__}")
+            _check_kind(layer, HIDDEN, f"layer{i}")
+        _check_kind(self.output, OUTPUT, "output")
         layers = list(hidden) + [self.output]
         names = [f"layer{i}" for i in range(len(hidden))] + ["output"]
         for i in range(1, len(layers)):
             prev, cur = layers[i - 1], layers[i]
-            m = prev.weights.shape[0]
-            if cur.weights.shape[1] != m:
+            m = prev.n_outputs
+            if cur.n_inputs != m:
                 raise ModelError(
-                    f"{names[i]}_weights: has {cur.weights.shape[1]} inputs but "
+                    f"{names[i]}_weights: has {cur.n_inputs} inputs but "
                     f"{names[i - 1]} has {m} neurons (shapes must chain)"
                 )
         L = self.thermometer_levels
@@ -244,6 +348,16 @@ class BNN:
         return self.output.n_classes
 
     @property
+    def layers(self) -> tuple[Any, ...]:
+        """Every layer in order: the hidden layers, then the output layer."""
+        return (*self.hidden, self.output)
+
+    @property
+    def layer_kinds(self) -> frozenset[str]:
+        """The kinds of its layers (what an engine must support to take it)."""
+        return frozenset(layer.kind for layer in self.layers)
+
+    @property
     def widths(self) -> tuple[int, ...]:
         """Input width, then every hidden width, then the number of classes."""
         return (self.n_inputs, *(h.n_outputs for h in self.hidden), self.n_classes)
@@ -264,3 +378,19 @@ class BNN:
     def __repr__(self) -> str:
         w = "-".join(str(x) for x in self.widths)
         return f"BNN({w})"
+
+
+#: Every layer kind, by its model-file name. A new kind joins here (and its
+#: rule joins ``bnnverify.semantics.RULES``); engines say by name whether they take it.
+LAYER_KINDS: Mapping[str, type] = {cls.kind: cls for cls in (ThresholdLayer, ArgmaxLayer)}
+
+
+def _check_kind(layer: object, role: str, where: str) -> None:
+    kind = getattr(layer, "kind", None)
+    if kind not in LAYER_KINDS or not isinstance(layer, LAYER_KINDS[kind]):
+        raise ModelError(
+            f"{where}: {type(layer).__name__} is not a layer kind bnnverify knows "
+            f"(kinds: {', '.join(LAYER_KINDS)})"
+        )
+    if layer.role != role:  # type: ignore[attr-defined]
+        raise ModelError(f"{where}: layer kind {kind!r} is for the {layer.role} role, not the {role} one")  # type: ignore[attr-defined]

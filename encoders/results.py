@@ -12,15 +12,14 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import BNNVerifyError
+from .errors import InternalError
 
 __all__ = ["ClassCounts", "Disagreement", "JointCounts"]
 
 
 def _check_total(what: str, total: int, region_size: int) -> None:
     if total != region_size:
-        raise BNNVerifyError(
-            f"internal error: {what} add up to {total}, but the region has {region_size} members"
+        raise InternalError(f"{what} add up to {total}, but the region has {region_size} members"
         )
 
 
@@ -61,7 +60,7 @@ class Disagreement:
         object.__setattr__(self, "region_size", int(self.region_size))
         _check_total("confusion counts", sum(conf.values()), self.region_size)
         if (self.witness is None) != (self.count == 0):
-            raise BNNVerifyError("internal error: a witness must be given iff the networks disagree")
+            raise InternalError("a witness must be given iff the networks disagree")
 
     @property
     def count(self) -> int:
@@ -92,7 +91,7 @@ class JointCounts:
         width = len(self.layers) + int(self.with_class) + int(self.with_label)
         for k in self.counts:
             if len(k) != width:
-                raise BNNVerifyError(f"internal error: joint count key {k} should have {width} entries")
+                raise InternalError(f"joint count key {k} should have {width} entries")
         _check_total("joint counts", sum(self.counts.values()), self.region_size)
 
     def marginal(self, positions: tuple[int, ...]) -> dict[tuple[int, ...], int]:

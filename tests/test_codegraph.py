@@ -96,7 +96,7 @@ def test_graphml_roundtrip_small_and_huge(tmp_path):
 
 def test_code_graph_errors():
     net = _tiny_net()
-    with pytest.raises(DataError, match="--layer"):
+    with pytest.raises(DataError, match="layer: must be a hidden layer"):
         code_graph(net, 3, region=Whole(2))
     with pytest.raises(RegionError, match="exactly one"):
         code_graph(net, 1)

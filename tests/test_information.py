@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bnnverify.engines.enumeration import enum_joint_counts
-from bnnverify.errors import BNNVerifyError, DataError, RegionError
+from bnnverify.errors import BNNVerifyError, DataError, EngineError, RegionError
 from bnnverify.information.measures import (
     CountMethod,
     LabelKind,
@@ -104,16 +104,17 @@ def test_region_enum_matches_brute_force(nr):
 @settings(max_examples=40)
 def test_bdd_and_enum_agree_exactly(nr, data):
     """Both engines give identical exact pair counts, hence bit-identical measures."""
-    from bnnverify.information.measures import _bdd_pairs, _enum_counter
+    from bnnverify.engines.bdd import bdd_layer_labels
+    from bnnverify.information.codecounts import enum_counter
 
     net, region = nr
     labels = data.draw(st.sampled_from(["model", "teacher"]))
     if labels == "teacher":
         labels = data.draw(networks(n_inputs=st.just(net.n_inputs)))
-    rc = _enum_counter(net, region, labels)
-    bp = _bdd_pairs(net, region, labels, None)
+    rc = enum_counter(net, region, labels)
+    bp = bdd_layer_labels(net, region, labels, None)
     for l in range(1, len(net.hidden) + 1):
-        assert rc.pair_counts(l) == bp[l - 1]
+        assert rc.pair_counts(l) == bp.pair_counts(l)
     a = info_over_region(net, region, labels=labels, method="bdd")
     b = info_over_region(net, region, labels=labels, method="enum")
     assert a.method is CountMethod.BDD and b.method is CountMethod.ENUM
@@ -134,9 +135,10 @@ def test_hamming_ball_programme_matches_brute_force(data):
     rep = info_over_region(net, region, labels="model", method="ball")
     assert rep.method is CountMethod.BALL
     check_report(rep, brute_layers(net, region_rows(region), None), region.size)
-    from bnnverify.information.measures import _ball_dp_counter, _enum_counter
+    from bnnverify.engines.ball import ball_counter
+    from bnnverify.information.codecounts import enum_counter
 
-    a, b = _ball_dp_counter(net, region, "model"), _enum_counter(net, region, "model")
+    a, b = ball_counter(net, region, "model"), enum_counter(net, region, "model")
     for l in range(1, len(net.hidden) + 1):
         assert a.pair_counts(l) == b.pair_counts(l)
 
@@ -157,10 +159,10 @@ def test_teacher_labels_match_brute_force(nr, data):
 @settings(max_examples=30)
 def test_counts_agree_with_enumeration_engine(nr):
     """The vectorised counter and the enumeration engine give the same exact pair counts."""
-    from bnnverify.information.measures import _enum_counter
+    from bnnverify.information.codecounts import enum_counter
 
     net, region = nr
-    rc = _enum_counter(net, region, "model")
+    rc = enum_counter(net, region, "model")
     ref = brute_layers(net, region_rows(region), None)
     for l in range(1, len(net.hidden) + 1):
         jc = enum_joint_counts(net, region, [l], with_class=True)
@@ -263,7 +265,7 @@ def test_region_rejects_dataset_labels_and_bad_method():
     net = BNN((h,), o)
     with pytest.raises(RegionError, match="dataset"):
         info_over_region(net, Whole(2), labels="dataset")
-    with pytest.raises(DataError, match="method"):
+    with pytest.raises(EngineError, match="unknown engine 'magic'"):
         info_over_region(net, Whole(2), method="magic")
     with pytest.raises(DataError, match="labels"):
         info_over_region(net, Whole(2), labels="nonsense")
@@ -277,7 +279,7 @@ def test_region_rejects_dataset_labels_and_bad_method():
     big_ball = HammingBall(np.zeros(40, np.uint8), 10)
     assert resolve_method(big_ball, "auto", allow_ball=True) is CountMethod.BALL
     assert resolve_method(big_ball, "auto") is CountMethod.BDD
-    with pytest.raises(DataError, match="Hamming balls only"):
+    with pytest.raises(EngineError, match="Hamming balls only"):
         resolve_method(Whole(3), "ball", allow_ball=True)
     with pytest.raises(DataError, match="label model"):
         info_over_region(net, HammingBall(np.zeros(2, np.uint8), 1), labels=net, method="ball")

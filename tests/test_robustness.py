@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bnnverify.errors import BudgetExceeded, DataError, RegionError, ReplayMismatch
+from bnnverify.errors import EngineError, BudgetExceeded, DataError, RegionError, ReplayMismatch
 from bnnverify.questions.robustness import (
     AUTO_ENUM_MAX_COUNT,
     AUTO_ENUM_MAX_DECIDE,
@@ -118,9 +118,9 @@ def test_auto_choice_and_recorded_method():
     assert choose_method("auto", AUTO_ENUM_MAX_DECIDE + 1, False) is Method.SAT
     assert choose_method("auto", AUTO_ENUM_MAX_COUNT, True) is Method.ENUM
     assert choose_method("auto", AUTO_ENUM_MAX_COUNT + 1, True) is Method.BDD
-    with pytest.raises(DataError, match="SAT decides but does not count"):
+    with pytest.raises(EngineError, match="SAT decides but does not count"):
         choose_method("sat", 10, True)
-    with pytest.raises(DataError, match="unknown; choose one of enum, sat, bdd, auto"):
+    with pytest.raises(EngineError, match="unknown engine 'magic'; valid names: auto, enum, bdd, sat"):
         choose_method("magic", 10, False)
 
 
@@ -244,7 +244,9 @@ def test_auto_max_radius_keeps_the_radius_enumeration_proved(monkeypatch):
     # one always-on neuron: every input has class 0, so x is robust at every radius
     net = _BNN((_Thr(np.ones((1, n), np.int8), np.array([-n], np.int64)),),
                _Arg(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
-    monkeypatch.setattr(rob, "AUTO_ENUM_MAX_DECIDE", 100)  # enumeration stops after its first batch
+    import bnnverify.engines.policy as policy
+
+    monkeypatch.setattr(policy, "AUTO_ENUM_MAX_DECIDE", 100)  # enumeration stops after its first batch
     seen = {}
 
     def gives_up(*args, **kwargs):
@@ -254,9 +256,9 @@ def test_auto_max_radius_keeps_the_radius_enumeration_proved(monkeypatch):
     monkeypatch.setattr(sat_mod, "sat_max_radius", gives_up)
     r = rob.max_robust_radius(net, np.zeros(n, np.uint8), method="auto", timeout=5)
     assert r.verdict is _V.TIMEOUT
-    from bnnverify.evaluation.evaluator import Evaluator as _Ev
+    from bnnverify.engines.enumeration import enum_shells
 
-    by_enum, _, finished = rob._enum_shells(_Ev(net), np.zeros(n, np.uint8), 0, n, None, 100, None)
+    by_enum, _, finished = enum_shells(net, np.zeros(n, np.uint8), n, None, 100, None)
     assert not finished and by_enum >= 1
     assert r.radius == by_enum  # proven by enumeration, not lost when SAT gives up
     assert seen["max_radius"] is None  # no user cap: SAT grows its own stages

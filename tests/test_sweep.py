@@ -69,7 +69,7 @@ def test_resume_after_a_crash_mid_line(data, tmp_path):
     part = tmp_path / "part.jsonl"
     text = full.read_text().splitlines(keepends=True)
     part.write_text("".join(text[:5]) + text[5][: len(text[5]) // 2])  # torn 6th line
-    with pytest.raises(DataError, match="pass --resume"):
+    with pytest.raises(DataError, match="already holds results; resume it"):
         sweep(net, X, y, QUERY, part)
     s = sweep(net, X, y, QUERY, part, resume=True)
     assert s.n_resumed == 5

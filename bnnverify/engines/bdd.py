@@ -4,7 +4,7 @@ Domain wrappers over :mod:`bnnverify.encoders.bdd`: per-class counts, a member o
 set of classes, disagreements between two networks, joint counts of hidden
 codes (and classes) — the numbers behind adversarial counts, equivalence
 counts and the information measures. Counts are exact Python ints. Every
-witness is replayed on :class:`bnnverify.evaluation.evaluator.Evaluator`; a mismatch
+witness is replayed on the semantics module (:mod:`bnnverify.engines.replay`); a mismatch
 raises :class:`~bnnverify.errors.ReplayMismatch` (a bug, never hidden).
 
 >>> import numpy as np
@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -31,11 +31,17 @@ from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import HammingBall, Region
 from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 
-from bnnverify.errors import BudgetExceeded, DataError, RegionError
-from bnnverify.evaluation.evaluator import Evaluator
+from bnnverify import semantics
+from bnnverify.engines.base import Capability, EngineBase, Limits, Outcome, Search
+from bnnverify.errors import BudgetExceeded, DataError, InternalError, RegionError
+from bnnverify.information.codecounts import PairCounts
 from bnnverify.engines.replay import replay_class, replay_disagreement
 
 __all__ = [
+    "BDDEngine",
+    "ENGINE",
+    "as_budget",
+    "bdd_layer_labels",
     "BDDBudget",
     "compile_network",
     "bdd_class_counts",
@@ -103,7 +109,7 @@ def bdd_find_class(
     nb = compile_network(net, region, budget=budget)
     x = nb.witness(cls)
     if x is not None:
-        replay_class(Evaluator(net), region, x, cls, "BDD")
+        replay_class(net, region, x, cls, "BDD")
     return x
 
 
@@ -135,7 +141,7 @@ def bdd_disagreements(
                         differ = differ | both
     witness = comp.pick_input(differ, A.plan)
     if witness is not None:
-        replay_disagreement(Evaluator(net_a), Evaluator(net_b), region, witness, "BDD")
+        replay_disagreement(net_a, net_b, region, witness, "BDD")
     return Disagreement(region.size, confusion, witness)
 
 
@@ -278,9 +284,113 @@ def count_report(
     reachable codes of hidden layer L (1-based)."""
     L = len(net.hidden)
     if per_code is not None and not 1 <= per_code <= L:
-        raise DataError(f"--per-code: layer {per_code} is not a hidden layer of the model (1..{L})")
+        raise DataError(f"layer {per_code} is not a hidden layer of the model (1..{L})", param="per_code")
     t0 = time.perf_counter()
     nb = compile_network(net, region, budget=budget)
     counts = ClassCounts(region.size, nb.class_counts())
     codes = nb.reachable_codes(per_code) if per_code is not None else None
     return CountReport(counts, time.perf_counter() - t0, per_code, codes)
+
+
+def as_budget(budget: Any) -> BDDBudget:
+    """A :class:`BDDBudget` from a budget, an int (max live nodes) or None (the default: 1 GiB)."""
+    if budget is None:
+        return BDDBudget()
+    if isinstance(budget, BDDBudget):
+        return budget
+    return BDDBudget(max_nodes=int(budget))
+
+
+@_detached
+def bdd_layer_labels(net: BNN, region: Region, labels: Any, budget: Any,
+               const_label: int | None = None) -> PairCounts:
+    """Exact (code, label) counts of every hidden layer from ONE compilation of ``net`` over ``region``.
+
+    The label is the class (``"model"``), the label network's class, or ``const_label``.
+    """
+    comp = BDDCompiler(net.n_inputs, budget=as_budget(budget))
+    partition = None
+    if isinstance(labels, BNN) and const_label is None:
+        lab = comp.compile(labels, region, prefix="u")
+        partition = [lab.inputs_of([c]) for c in range(labels.n_classes)]
+    nb = comp.compile(net, region, prefix="t")
+    out = []
+    for l in range(1, len(net.hidden) + 1):
+        pairs: dict[tuple[int, int], int] = {}
+        if const_label is not None:
+            it = ((k[0], const_label, v) for k, v in nb.iter_joint_counts([l]))
+        elif partition is not None:
+            it = ((k[0], k[1], v) for k, v in nb.iter_joint_counts([l], partition=partition))
+        else:
+            it = ((k[0], k[1], v) for k, v in nb.iter_joint_counts([l], with_class=True))
+        for t, y, v in it:
+            pairs[(t, y)] = pairs.get((t, y), 0) + int(v)
+        out.append(pairs)
+    return PairCounts(net, out, region.size)
+
+
+#: First ball radius the BDD max-radius search compiles (doubled while robust).
+BDD_FIRST_RADIUS_STAGE: int = 4
+
+
+class BDDEngine(EngineBase):
+    """CUDD BDDs of the network over the region: exact counts, empty-BDD proofs."""
+
+    name = "bdd"
+    aliases = ("cudd", "bdd-cudd")
+    summary = "compile the classes into BDDs (dd.cudd): exact counts and proofs"
+    capabilities = frozenset(Capability)
+
+    def find_class(self, net: BNN, region: Region, classes, limits: Limits) -> Search:
+        w = bdd_find_class(net, region, classes, budget=as_budget(limits.budget))
+        return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
+
+    def class_counts(self, net: BNN, region: Region, witness_of, limits: Limits):
+        return _counts_and_witness(net, region, list(witness_of), as_budget(limits.budget))
+
+    def disagreements(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Disagreement:
+        return bdd_disagreements(net_a, net_b, region, budget=as_budget(limits.budget))
+
+    def find_disagreement(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Search:
+        w = self.disagreements(net_a, net_b, region, limits).witness
+        return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
+
+    def layer_labels(self, net: BNN, region: Region, labels, const_label, limits: Limits) -> PairCounts:
+        return bdd_layer_labels(net, region, labels, limits.budget, const_label=const_label)
+
+    def joint_counts(self, net: BNN, region: Region, layers, with_class: bool, limits: Limits) -> JointCounts:
+        return bdd_joint_counts(net, region, layers, with_class=with_class, budget=as_budget(limits.budget))
+
+    def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits: Limits):
+        """Shell counts over balls of doubling radius (one compilation per stage)."""
+        budget = as_budget(limits.budget)
+        pred = semantics.classify(net, center)
+        others = [c for c in range(net.n_classes) if c != pred]
+        proven, stage = 0, min(cap, BDD_FIRST_RADIUS_STAGE)
+        while proven < cap:
+            if limits.expired():
+                return proven, Search(Outcome.TIMEOUT, note=f"time limit {limits.timeout} s reached")
+            try:
+                shells = bdd_class_counts_by_radius(net, center, stage, mutable=mutable, budget=budget)
+                bad_r = next((r for r, cc in enumerate(shells) if cc.others(pred) > 0), None)
+                if bad_r is not None:
+                    w = bdd_find_class(net, HammingBall(center, bad_r, mutable), others, budget=budget)
+                    if w is None:
+                        raise InternalError(f"BDD counts adversarial inputs at distance {bad_r} but finds none")
+                    return bad_r - 1, Search(Outcome.FOUND, np.asarray(w, np.uint8))
+            except BudgetExceeded as e:
+                return proven, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}")
+            proven, stage = stage, min(cap, 2 * stage)
+        return cap, Search(Outcome.NONE)
+
+
+@_detached
+def _counts_and_witness(net: BNN, region: Region, witness_of: list[int], budget: BDDBudget):
+    """Class counts and a member of a counted class in ``witness_of``: one compilation for both."""
+    nb = compile_network(net, region, budget=budget)
+    cc = ClassCounts(region.size, nb.class_counts())
+    wanted = [c for c in witness_of if cc.counts[c] > 0]
+    return cc, (nb.witness(wanted) if wanted else None)
+
+
+ENGINE = BDDEngine()

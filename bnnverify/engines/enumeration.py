@@ -31,6 +31,8 @@ means the same thing for every walk.
 
 from __future__ import annotations
 
+import time
+
 import itertools
 from dataclasses import dataclass
 from math import comb
@@ -43,7 +45,9 @@ from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import Cube, HammingBall, Region, Whole
 from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 
-from bnnverify.errors import DataError
+from bnnverify.engines.base import Capability, EngineBase, Limits, Outcome, Search
+from bnnverify.engines.policy import ENUM_LIMIT
+from bnnverify.errors import BudgetExceeded, DataError
 from bnnverify.evaluation.evaluator import MAX_CODED_BITS, TABLE_MAX_FANIN, Evaluator, InputTables, code_keys
 
 __all__ = [
@@ -52,10 +56,17 @@ __all__ = [
     "enum_find_class",
     "enum_disagreements",
     "enum_joint_counts",
+    "enum_shells",
+    "EnumEngine",
+    "ENGINE",
 ]
 
-#: A suggestion for the largest region size worth enumerating (callers decide).
-DEFAULT_ENUM_LIMIT: int = 10**7
+#: The largest region the enumeration engine takes unless told otherwise
+#: (the policy's :data:`~bnnverify.engines.policy.ENUM_LIMIT`).
+DEFAULT_ENUM_LIMIT: int = ENUM_LIMIT
+
+#: Members classified per batch when the radius search streams a ball by distance.
+STREAM_BATCH: int = 1 << 14
 
 #: Members classified per batch when the caller gives no batch size.
 DEFAULT_BATCH = 1 << 16
@@ -395,3 +406,96 @@ def enum_joint_counts(
         for k, c in zip(zip(*cols), cnt.tolist()):
             counts[k] = counts.get(k, 0) + c
     return JointCounts(region.size, lay, with_class, label_net is not None, counts)
+
+
+def enum_shells(
+    net: BNN, center: np.ndarray, cap: int, mutable: np.ndarray | None, limit: int, deadline: float | None,
+) -> tuple[int, np.ndarray | None, bool]:
+    """Stream the ball of radius ``cap`` around ``center`` by increasing distance.
+
+    Returns (largest radius fully checked, first member of another class or
+    None, whether the search finished). Stops once ``limit`` members were
+    checked or the deadline passed, so the caller can go on with another engine.
+    """
+    ev = Evaluator(net)
+    pred = ev.classify_one(center)
+    ball = HammingBall(center, cap, mutable)
+    checked = 0
+    proven = 0
+    for batch in ball.members(batch_size=STREAM_BATCH):
+        cls = ev.classify(batch)
+        bad = np.flatnonzero(cls != pred)
+        dist = (batch != center[None, :]).sum(axis=1)
+        if bad.size:
+            return int(dist[bad[0]]) - 1, batch[bad[0]].copy(), True
+        checked += len(batch)
+        last = int(dist[-1])
+        proven = last if checked == ball.size else last - 1
+        if checked >= limit or (deadline is not None and time.perf_counter() > deadline):
+            return max(proven, 0), None, checked == ball.size
+    return cap, None, True
+
+
+class EnumEngine(EngineBase):
+    """Every member of the region through the bit-packed evaluator (exact; stops at the first witness)."""
+
+    name = "enum"
+    aliases = ("enumerate", "enumeration")
+    summary = "enumerate every member with the bit-packed evaluator"
+    capabilities = frozenset(Capability)
+
+    @staticmethod
+    def _guard(region: Region, limits: Limits) -> None:
+        limit = limits.enum_limit if limits.enum_limit is not None else DEFAULT_ENUM_LIMIT
+        if region.size > limit:
+            raise BudgetExceeded(
+                f"the region has {region.size} members, more than the enumeration limit of {limit}"
+            )
+
+    def find_class(self, net: BNN, region: Region, classes, limits: Limits) -> Search:
+        self._guard(region, limits)
+        w = enum_find_class(net, region, classes)
+        return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
+
+    def class_counts(self, net: BNN, region: Region, witness_of, limits: Limits):
+        self._guard(region, limits)
+        cc = enum_class_counts(net, region)
+        wanted = [c for c in witness_of if c < len(cc.counts) and cc.counts[c] > 0]
+        return cc, (enum_find_class(net, region, wanted) if wanted else None)
+
+    def disagreements(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Disagreement:
+        self._guard(region, limits)
+        return enum_disagreements(net_a, net_b, region)
+
+    def find_disagreement(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Search:
+        w = self.disagreements(net_a, net_b, region, limits).witness
+        return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
+
+    def layer_labels(self, net: BNN, region: Region, labels, const_label, limits: Limits):
+        from bnnverify.information.codecounts import RowCounter, enum_counter
+
+        self._guard(region, limits)
+        if const_label is None:
+            return enum_counter(net, region, labels)
+        ev, rc = Evaluator(net), RowCounter(net)
+        for X in region.members():
+            rc.add(ev.trace(X).codes, np.full(len(X), const_label, np.int64))
+        return rc
+
+    def joint_counts(self, net: BNN, region: Region, layers, with_class: bool, limits: Limits) -> JointCounts:
+        self._guard(region, limits)
+        return enum_joint_counts(net, region, layers, with_class=with_class)
+
+    def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits: Limits):
+        limit = limits.enum_limit if limits.enum_limit is not None else DEFAULT_ENUM_LIMIT
+        proven, w, finished = enum_shells(net, center, cap, mutable, limit, limits.deadline)
+        if w is not None:
+            return proven, Search(Outcome.FOUND, w)
+        if finished:
+            return cap, Search(Outcome.NONE)
+        if limits.expired():
+            return proven, Search(Outcome.TIMEOUT, note=f"time limit {limits.timeout} s reached")
+        return proven, Search(Outcome.UNKNOWN, note=f"budget exceeded: enumeration limit of {limit} members reached")
+
+
+ENGINE = EnumEngine()

@@ -2,9 +2,9 @@
 
 Every function here encodes with :mod:`bnnverify.encoders.cnf`, solves with a PySAT
 solver under a real wall-clock limit (:mod:`bnnverify.encoders.solving`), and decodes
-any model it returns; the decoded input is replayed through the reference
-:class:`~bnnverify.evaluation.evaluator.Evaluator` (membership in the region, class,
-hidden codes) before it is returned. A mismatch is a bug and raises
+any model it returns; the decoded input is replayed on the semantics module
+(:mod:`bnnverify.engines.replay`: membership in the region, class, hidden
+codes) before it is returned. A mismatch is a bug and raises
 :class:`~bnnverify.errors.ReplayMismatch`; nothing is claimed without proof
 (``UNSAT`` is a proof; ``TIMEOUT``/``UNKNOWN`` decide nothing).
 
@@ -34,7 +34,7 @@ import numpy as np
 
 from bnnverify.encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS, resolve_encoding
 from bnnverify.encoders.cnf import CnfFormula, class_formula, disagreement_formula, encode
-from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.layers import BNN, ArgmaxLayer
 from bnnverify.encoders.regions import HammingBall, Region
 from bnnverify.encoders.solving import (
     DEFAULT_SOLVER,
@@ -45,9 +45,10 @@ from bnnverify.encoders.solving import (
     resolve_solver,
 )
 
+from bnnverify.engines.base import Capability, EngineBase, Outcome, Search
 from bnnverify.errors import DeadlineExceeded, ModelError, RegionError, ReplayMismatch, SolverError
-from bnnverify.evaluation.evaluator import Evaluator, unpack_bits
-from bnnverify.engines.replay import replay_class
+from bnnverify import semantics
+from bnnverify.engines.replay import replay_class, replay_codes
 
 __all__ = [
     "SatStatus",
@@ -66,6 +67,9 @@ __all__ = [
     "count_projected",
     "replay_class_witness",
     "export_dimacs",
+    "pad_classes",
+    "SatEngine",
+    "ENGINE",
 ]
 
 
@@ -136,18 +140,9 @@ def replay_class_witness(
 
     Returns the replayed class, or raises :class:`ReplayMismatch`.
     """
-    ev = Evaluator(net)
-    x, cls = replay_class(ev, region, x, classes, "SAT")
+    x, cls = replay_class(net, region, x, classes, "SAT")
     if formula is not None and model is not None:
-        tr = ev.trace(x[None, :])
-        for l, packed in enumerate(tr.codes):
-            want = unpack_bits(packed, net.hidden[l].n_outputs)[0]
-            got = formula.decode_codes(model, net_index)[l]
-            if not np.array_equal(want, got):
-                j = int(np.flatnonzero(want != got)[0])
-                raise ReplayMismatch(
-                    f"SAT model's hidden layer {l} neuron {j} is {int(got[j])}, the evaluator computes {int(want[j])}"
-                )
+        replay_codes(net, x, formula.decode_codes(model, net_index), "SAT")
     return cls
 
 
@@ -276,6 +271,9 @@ def sat_find_disagreement(
     name, enc = _choose(solver, encoding)
     if net_a.n_inputs != net_b.n_inputs:
         raise ModelError(f"networks have {net_a.n_inputs} and {net_b.n_inputs} inputs")
+    orig_a, orig_b = net_a, net_b
+    c = max(net_a.n_classes, net_b.n_classes)
+    net_a, net_b = pad_classes(net_a, c), pad_classes(net_b, c)
     try:
         f = disagreement_formula(net_a, net_b, region, encoding=enc, deadline=_deadline(timeout, start))
     except DeadlineExceeded:
@@ -290,12 +288,41 @@ def sat_find_disagreement(
     witness = pair = None
     if out.status is SatStatus.SAT:
         witness = f.decode_inputs(out.model, _default_bits(region))
-        ca = replay_class_witness(net_a, region, witness, range(net_a.n_classes), f, out.model, 0)
-        cb = replay_class_witness(net_b, region, witness, range(net_b.n_classes), f, out.model, 1)
+        ca = replay_class_witness(orig_a, region, witness, range(orig_a.n_classes), f, out.model, 0)
+        cb = replay_class_witness(orig_b, region, witness, range(orig_b.n_classes), f, out.model, 1)
         if ca == cb:
             raise ReplayMismatch(f"miter witness replays to the same class {ca} on both networks")
         pair = (ca, cb)
     return SatResult(out.status, witness, pair, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
+
+
+def pad_classes(net: BNN, n_classes: int) -> BNN:
+    """``net`` with extra classes (up to ``n_classes``) that never win, so two networks
+    with different numbers of classes can share one miter.
+
+    Each extra class has scale 0 and bias ``low``, the smallest score any real
+    class can reach (``alpha*dot + beta`` is monotone in ``dot``, so the minimum
+    over ``dot in [-n, n]`` is at an end, evaluated with the same float64
+    expression); its score ``0*dot + low == low`` is never above a real class's,
+    and ties go to the smaller index, a real class. The function is unchanged.
+
+    >>> import numpy as np
+    >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+    >>> h = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([0]))
+    >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+    >>> pad_classes(BNN((h,), o), 3).n_classes
+    3
+    """
+    out = net.output
+    extra = n_classes - out.n_classes
+    if extra <= 0:
+        return net
+    n = out.n_inputs
+    low = min(min(out.score(k, -n), out.score(k, n)) for k in range(out.n_classes))
+    weights = np.concatenate([out.weights, np.ones((extra, n), np.int8)])
+    scale = np.concatenate([out.scale, np.zeros(extra)])
+    bias = np.concatenate([out.bias, np.full(extra, low)])
+    return BNN(net.hidden, ArgmaxLayer(weights, scale, bias, name=out.name), net.thermometer_levels)
 
 
 #: First radius of the staged Hamming-ball search of :func:`sat_find_class`.
@@ -334,7 +361,7 @@ def sat_max_radius(
     if limit < 0 or limit > center.shape[0]:
         raise RegionError(f"max_radius: must be between 0 and {center.shape[0]}, got {max_radius}")
     limit = min(limit, m)
-    pred = Evaluator(net).classify_one(center)
+    pred = semantics.classify(net, center)
     others = [c for c in range(net.n_classes) if c != pred]
     proven = 0
     stage = limit if max_radius is not None else min(limit, FIRST_RADIUS_STAGE)
@@ -461,3 +488,56 @@ def export_dimacs(
         "ball_aware": f.ball_aware,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _search_of(res: SatResult | RadiusResult, solver: str, seconds: float) -> Search:
+    """A :class:`Search` from a solver's status (``UNSAT`` is the only proof)."""
+    if res.status is SatStatus.UNSAT:
+        return Search(Outcome.NONE)
+    witness = getattr(res, "witness", None)
+    if witness is None:
+        witness = getattr(res, "counterexample", None)
+    if res.status is SatStatus.SAT:
+        return Search(Outcome.FOUND, np.asarray(witness, dtype=np.uint8))
+    if res.status is SatStatus.TIMEOUT:
+        return Search(Outcome.TIMEOUT, note=f"SAT solver {solver} ran out of time after {seconds:.1f} s")
+    return Search(Outcome.UNKNOWN, note=f"SAT solver {solver} gave no answer")
+
+
+class SatEngine(EngineBase):
+    """CNF + a PySAT solver: decides (UNSAT is a proof, a model a witness); it does not count."""
+
+    name = "sat"
+    aliases = ("solver",)
+    summary = "CNF (PySAT cardinality encodings) and a SAT solver: decides, does not count"
+    capabilities = frozenset({Capability.FIND_CLASS, Capability.FIND_DISAGREEMENT, Capability.RADIUS})
+    why_not = {
+        c: "SAT decides but does not count; use bdd, enum or auto for exact counts (ganak counts projected models)"
+        for c in Capability if c.counts
+    }
+
+    def find_class(self, net: BNN, region: Region, classes, limits) -> Search:
+        res = sat_find_class(net, region, classes, solver=limits.solver, encoding=limits.encoding,
+                             timeout=limits.remaining())
+        return _search_of(res, res.solver, res.seconds)
+
+    def find_disagreement(self, net_a: BNN, net_b: BNN, region: Region, limits) -> Search:
+        res = sat_find_disagreement(net_a, net_b, region, solver=limits.solver, encoding=limits.encoding,
+                                    timeout=limits.remaining())
+        return _search_of(res, res.solver, res.seconds)
+
+    def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits):
+        # Without a user cap, the SAT search grows its formula in doubling stages:
+        # one formula for the whole cap (e.g. radius 784) is far harder.
+        rr = sat_max_radius(net, center, mutable=mutable, max_radius=cap if user_cap else None,
+                            solver=limits.solver, encoding=limits.encoding, timeout=limits.remaining())
+        proven = int(rr.radius or 0)
+        if rr.counterexample is not None:
+            return proven, Search(Outcome.FOUND, np.asarray(rr.counterexample, np.uint8))
+        if rr.status is SatStatus.UNSAT or (rr.status not in (SatStatus.TIMEOUT, SatStatus.UNKNOWN) and proven >= cap):
+            return cap, Search(Outcome.NONE)
+        outcome = Outcome.TIMEOUT if rr.status is SatStatus.TIMEOUT else Outcome.UNKNOWN
+        return proven, Search(outcome, note=f"SAT search stopped ({rr.status.name.lower()}); radius is a lower bound")
+
+
+ENGINE = SatEngine()

@@ -108,23 +108,23 @@ def make_region(
     gives a :class:`Cube`; ``mutable`` restricts a Hamming ball's flips.
     """
     n = net.n_inputs
-    chosen = [k for k, v in (("--region whole", whole), ("--hamming", hamming is not None), ("--linf", linf is not None)) if v]
+    chosen = [k for k, v in (("whole", whole), ("hamming", hamming is not None), ("linf", linf is not None)) if v]
     if free is not None and hamming is None:
-        chosen.append("--free")
+        chosen.append("free")
     if len(chosen) != 1:
         raise RegionError(
-            "choose exactly one region: --region whole, --hamming K, --linf EPS or --free FILE"
-            + (f" (got {', '.join(chosen)})" if chosen else "")
+            "choose exactly one region: the whole space, a Hamming ball, an L-inf box or a set of free bits"
+            + (f" (got {', '.join(chosen)})" if chosen else ""), param="region"
         )
     if whole:
         return Whole(n)
     if center is None:
-        raise RegionError(f"{chosen[0]} needs a centre input (--input or --dataset/--index)")
+        raise RegionError(f"a {chosen[0]} region needs a centre input", param="centre")
     if center.shape[0] != n:
         raise RegionError(f"centre input has {center.shape[0]} bits, the model expects {n}")
     if hamming is not None:
         if hamming < 0 or hamming > n:
-            raise RegionError(f"--hamming: radius must be between 0 and {n}, got {hamming}")
+            raise RegionError(f"radius must be between 0 and {n}, got {hamming}", param="hamming")
         mask = None
         sel = mutable if mutable is not None else free
         if sel is not None:
@@ -133,8 +133,8 @@ def make_region(
         return HammingBall(center, hamming, mask)
     if linf is not None:
         if net.thermometer_levels is None:
-            raise RegionError("--linf needs a model with thermometer_levels (thermometer-encoded inputs)")
+            raise RegionError("an L-inf box needs a model with thermometer_levels (thermometer-encoded inputs)", param="linf")
         if linf < 0:
-            raise RegionError(f"--linf: eps must be >= 0, got {linf}")
+            raise RegionError(f"eps must be >= 0, got {linf}", param="linf")
         return LinfBox(center, linf, net.thermometer_levels)
     return Cube.from_free(center, free)

@@ -1,18 +1,21 @@
 """Model files: ``.npz`` archives in the ``bnnverify/1`` format (no pickle).
 
+``docs/model-format.md`` documents every key; in short:
+
 | key | dtype, shape | meaning |
 |---|---|---|
 | ``format`` | str | ``"bnnverify/1"`` |
 | ``n_inputs`` | int | n |
-| ``layer{i}_weights`` | int8 (m_i, n_i), ±1 | hidden threshold layer i |
-| ``layer{i}_thresholds`` | int64 (m_i,) | thresholds of layer i |
-| ``output_weights`` | int8 (c, n_last), ±1 | argmax layer |
-| ``output_scale``, ``output_bias`` | float64 (c,) | α, β |
+| ``layer{i}_kind`` | str, optional | hidden layer i's kind (default ``threshold``) |
+| ``layer{i}_<suffix>`` | per kind | the arrays of that kind (``Layer.keys``) |
+| ``output_kind`` | str, optional | the output layer's kind (default ``argmax``) |
+| ``output_<suffix>`` | per kind | its arrays |
 | ``thermometer_levels`` | int, optional | bits per thermometer feature |
 | ``meta_<name>`` | str, optional | metadata entries |
 
-Unknown keys are ignored; missing, mistyped or inconsistent keys raise
-:class:`ModelFileError` naming the file and the key.
+Files written before ``*_kind`` existed load unchanged (threshold hidden
+layers, an argmax output). Unknown keys are ignored; missing, mistyped or
+inconsistent keys raise :class:`ModelFileError` naming the file and the key.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.layers import HIDDEN, LAYER_KINDS, OUTPUT, BNN, ArgmaxLayer, ThresholdLayer
 
 from bnnverify.files.atomic import atomic_write
 from bnnverify.errors import ModelError, ModelFileError
@@ -33,7 +36,9 @@ from bnnverify.files.npzfile import read_npz
 __all__ = ["FORMAT", "save_model", "load_model", "model_to_arrays", "model_from_arrays"]
 
 FORMAT = "bnnverify/1"
-_LAYER_KEY = re.compile(r"^layer(\d+)_(weights|thresholds)$")
+_LAYER_KEY = re.compile(r"^layer(\d+)_([a-z][a-z0-9_]*)$")
+#: The kind a layer has when its file says none (files older than ``*_kind``).
+_DEFAULT_KIND = {HIDDEN: ThresholdLayer.kind, OUTPUT: ArgmaxLayer.kind}
 _META_PREFIX = "meta_"
 
 
@@ -43,12 +48,11 @@ def model_to_arrays(net: BNN) -> dict[str, np.ndarray]:
         "format": np.array(FORMAT),
         "n_inputs": np.array(net.n_inputs, dtype=np.int64),
     }
-    for i, layer in enumerate(net.hidden):
-        arrays[f"layer{i}_weights"] = np.asarray(layer.weights, dtype=np.int8)
-        arrays[f"layer{i}_thresholds"] = np.asarray(layer.thresholds, dtype=np.int64)
-    arrays["output_weights"] = np.asarray(net.output.weights, dtype=np.int8)
-    arrays["output_scale"] = np.asarray(net.output.scale, dtype=np.float64)
-    arrays["output_bias"] = np.asarray(net.output.bias, dtype=np.float64)
+    prefixes = [f"layer{i}" for i in range(len(net.hidden))] + ["output"]
+    for prefix, layer in zip(prefixes, net.layers):
+        arrays[f"{prefix}_kind"] = np.array(layer.kind)
+        for suffix, a in layer.arrays().items():
+            arrays[f"{prefix}_{suffix}"] = a
     if net.thermometer_levels is not None:
         arrays["thermometer_levels"] = np.array(net.thermometer_levels, dtype=np.int64)
     for k, v in net.metadata.items():
@@ -97,9 +101,23 @@ def _typed(arrays: dict, key: str, where: str, kind: str, ndim: int) -> np.ndarr
     return a
 
 
+def _layer(arrays: dict, prefix: str, role: str, where: str):
+    """The layer stored under ``prefix`` (its kind's keys, validated)."""
+    kind = _str_scalar(arrays, f"{prefix}_kind", where) if f"{prefix}_kind" in arrays else _DEFAULT_KIND[role]
+    cls = LAYER_KINDS.get(kind)
+    if cls is None or cls.role != role:
+        known = ", ".join(k for k, c in LAYER_KINDS.items() if c.role == role)
+        raise ModelFileError(f"{where}: key '{prefix}_kind' is {kind!r}, not a {role} layer kind ({known})")
+    parts = {k.suffix: _typed(arrays, f"{prefix}_{k.suffix}", where, k.dtype, k.ndim) for k in cls.keys}
+    try:
+        return cls.from_arrays(parts, prefix)
+    except ModelError as e:
+        raise ModelFileError(f"{where}: {e}") from None
+
+
 def model_from_arrays(arrays: dict[str, np.ndarray], where: str = "model") -> BNN:
     """Validate the arrays of a model file and build the :class:`BNN`."""
-    for key in ("format", "n_inputs", "output_weights", "output_scale", "output_bias"):
+    for key in ("format", "n_inputs"):
         if key not in arrays:
             raise ModelFileError(f"{where}: missing required key '{key}'")
     fmt = _str_scalar(arrays, "format", where)
@@ -112,17 +130,8 @@ def model_from_arrays(arrays: dict[str, np.ndarray], where: str = "model") -> BN
     if indices != list(range(len(indices))):
         missing = sorted(set(range(max(indices) + 1)) - set(indices)) if indices else []
         raise ModelFileError(f"{where}: hidden layers must be numbered 0..k without gaps; missing layer{missing[0]}")
-    hidden = []
-    for i in indices:
-        w = _typed(arrays, f"layer{i}_weights", where, "int8", 2)
-        t = _typed(arrays, f"layer{i}_thresholds", where, "int", 1)
-        try:
-            hidden.append(ThresholdLayer(w, t, name=f"layer{i}"))
-        except ModelError as e:
-            raise ModelFileError(f"{where}: {e}") from None
-    w = _typed(arrays, "output_weights", where, "int8", 2)
-    a = _typed(arrays, "output_scale", where, "float", 1)
-    b = _typed(arrays, "output_bias", where, "float", 1)
+    hidden = [_layer(arrays, f"layer{i}", HIDDEN, where) for i in indices]
+    out = _layer(arrays, "output", OUTPUT, where)
     L = None
     if "thermometer_levels" in arrays:
         L = _scalar_int(arrays, "thermometer_levels", where)
@@ -131,7 +140,6 @@ def model_from_arrays(arrays: dict[str, np.ndarray], where: str = "model") -> BN
         if k.startswith(_META_PREFIX):
             meta[k[len(_META_PREFIX):]] = _str_scalar(arrays, k, where)
     try:
-        out = ArgmaxLayer(w, a, b, name="output")
         net = BNN(tuple(hidden), out, thermometer_levels=L, metadata=meta)
     except ModelError as e:
         raise ModelFileError(f"{where}: {e}") from None

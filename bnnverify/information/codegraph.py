@@ -36,8 +36,10 @@ from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import Region
 
 from bnnverify.files.atomic import atomic_write
-from bnnverify.errors import BNNVerifyError, DataError, RegionError
-from bnnverify.information.measures import CountMethod, resolve_method
+from bnnverify.errors import DataError, InternalError, RegionError
+from bnnverify.engines import run
+from bnnverify.engines.base import Limits
+from bnnverify.questions.verdict import Method
 from bnnverify.evaluation.evaluator import Evaluator, code_keys
 
 __all__ = ["code_graph", "code_graph_from_pairs", "check_code_graph", "write_graphml", "node_id", "GRAPHML_MAX_INT"]
@@ -59,7 +61,7 @@ def node_id(net: BNN, layer: int, code: int) -> str:
 
 def _check_layer(net: BNN, layer: int) -> None:
     if not 1 <= layer <= len(net.hidden):
-        raise DataError(f"--layer: must be a hidden layer between 1 and {len(net.hidden)} of {net!r}, got {layer}")
+        raise DataError(f"must be a hidden layer between 1 and {len(net.hidden)} of {net!r}, got {layer}", param="layer")
 
 
 def code_graph_from_pairs(net: BNN, layer: int, pairs: Mapping[tuple[int, int], int],
@@ -68,7 +70,7 @@ def code_graph_from_pairs(net: BNN, layer: int, pairs: Mapping[tuple[int, int], 
     _check_layer(net, layer)
     total = sum(int(v) for v in pairs.values())
     if total <= 0:
-        raise BNNVerifyError("code graph: no inputs were counted")
+        raise DataError("code graph: no inputs were counted")
     g = nx.DiGraph(layer=int(layer), total=total, source=json.dumps(dict(source or {})))
     out_layer = layer + 1
     for (a, b), v in pairs.items():
@@ -95,9 +97,9 @@ def check_code_graph(g: nx.DiGraph) -> None:
     for nid, d in g.nodes(data=True):
         edges = g.out_edges(nid, data="count") if d["layer"] == L else g.in_edges(nid, data="count")
         if sum(c for _, _, c in edges) != d["count"]:
-            raise BNNVerifyError(f"internal error: code graph node {nid} count {d['count']} != its edges")
+            raise InternalError(f"code graph node {nid} count {d['count']} != its edges")
     if sum(d["count"] for _, d in g.nodes(data=True) if d["layer"] == L) != g.graph["total"]:
-        raise BNNVerifyError("internal error: code graph counts do not add up to the total")
+        raise InternalError("code graph counts do not add up to the total")
 
 
 def _rows_pairs(net: BNN, X: np.ndarray, layer: int) -> dict[tuple[int, int], int]:
@@ -108,11 +110,11 @@ def _rows_pairs(net: BNN, X: np.ndarray, layer: int) -> dict[tuple[int, int], in
 
 
 def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: Any = None,
-               method: str | CountMethod = "auto", budget: Any = None) -> nx.DiGraph:
+               method: "str | Method" = "auto", budget: Any = None) -> nx.DiGraph:
     """The exact code graph of hidden ``layer`` -> ``layer+1`` (or -> the class, for the last).
 
     Counts are over the uniform distribution on ``region`` (enumeration or the
-    BDD engine, as :func:`bnnverify.information.measures.resolve_method` chooses) or
+    BDD engine, or any engine that counts joint codes, as the one policy chooses) or
     over the rows of ``dataset``. Node counts always equal the sums of their edges.
     """
     _check_layer(net, layer)
@@ -124,24 +126,15 @@ def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: A
         if X.ndim != 2 or X.shape[1] != net.n_inputs:
             raise DataError(f"data set {dataset.name!r}: rows have {X.shape[-1]} bits, the model expects {net.n_inputs}")
         pairs = _rows_pairs(net, X, layer)
-        source: dict[str, Any] = {"kind": "dataset", "name": str(dataset.name), "method": CountMethod.EVALUATOR.value}
+        source: dict[str, Any] = {"kind": "dataset", "name": str(dataset.name), "method": Method.EVALUATOR.value}
     else:
         if region.n != net.n_inputs:
             raise RegionError(f"the region has {region.n} bits, the model expects {net.n_inputs}")
-        m = resolve_method(region, method)
         layers = [layer] if last else [layer, layer + 1]
-        if m is CountMethod.ENUM:
-            from bnnverify.engines.enumeration import enum_joint_counts
-
-            jc = enum_joint_counts(net, region, layers, with_class=last)
-        else:
-            from bnnverify.engines.bdd import bdd_joint_counts
-
-            from bnnverify.information.measures import _budget
-
-            jc = bdd_joint_counts(net, region, layers, with_class=last, budget=_budget(budget))
+        jc, choice = run.joint_counts(net, region, layers, with_class=last, method=str(method),
+                                      limits=Limits(budget=budget))
         pairs = jc.marginal((0, 1))
-        source = {**region.describe(), "method": m.value}
+        source = {**region.describe(), "method": choice.name, "reason": choice.reason}
     g = code_graph_from_pairs(net, layer, pairs, source)
     check_code_graph(g)
     return g

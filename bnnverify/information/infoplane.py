@@ -278,7 +278,7 @@ def write_csv(plane: InfoPlane, path: "str | os.PathLike[str]") -> Path:
     w.writerow(CSV_COLUMNS)
     for p in sorted(plane.points, key=lambda p: (p.epoch, p.layer)):
         w.writerow([p.epoch, p.layer, p.width, p.codes, repr(p.I_XT), repr(p.I_TY), repr(p.H_T_given_Y),
-                    repr(p.H_Y), p.region_size, plane.labels.value, plane.method.value, p.snapshot])
+                    repr(p.H_Y), p.region_size, plane.labels.value, str(plane.method), p.snapshot])
     path = Path(path)
     with atomic_write(path, "w") as fh:
         fh.write(buf.getvalue())

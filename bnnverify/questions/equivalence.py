@@ -1,15 +1,16 @@
 """Equivalence: do two networks classify every member of a region alike?
 
-``sat`` builds a miter (:func:`bnnverify.engines.sat.sat_find_disagreement`):
-``equivalent`` is an UNSAT proof. ``bdd`` and ``enum`` compute the exact
-confusion counts (class of A × class of B) and a witness. ``auto`` enumerates
-small regions, hands larger ones to the BDD when counts are asked for and to
-SAT otherwise (the same thresholds as robustness, see
-:func:`bnnverify.questions.robustness.choose_method`).
+Written against the engine interface: ``sat`` builds a miter
+(:func:`bnnverify.engines.sat.sat_find_disagreement`; ``equivalent`` is an
+UNSAT proof, networks with different numbers of classes included); engines
+that count disagreements (``enum``, ``bdd``) give the exact confusion counts
+(class of A × class of B) and a witness whenever they answer. ``auto``
+enumerates small regions, hands larger ones to the BDD when counts are asked
+for and to SAT otherwise (:mod:`bnnverify.engines.policy`).
 
-A witness is replayed on both networks here (member of the region, classes
-differ) before it is reported; an exhausted budget or time limit gives
-``unknown``/``timeout``, never a guess.
+A witness is replayed on both networks (:mod:`bnnverify.engines.run`,
+on the semantics) before it is reported; an exhausted budget or time limit
+gives ``unknown``/``timeout``, never a guess.
 
 >>> import numpy as np
 >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
@@ -31,11 +32,12 @@ import numpy as np
 
 from bnnverify.encoders.regions import Region, Whole
 
-from bnnverify.errors import BudgetExceeded, DataError, ModelError, RegionError, ReplayMismatch
-from bnnverify.evaluation.evaluator import Evaluator
-from bnnverify.engines.replay import bits_to_str, replay_disagreement
-from bnnverify.questions.robustness import choose_method, enum_guard, validate_engine_names
-from bnnverify.questions.verdict import Method, Verdict, parse_method
+from bnnverify.engines import run
+from bnnverify.engines.base import Capability, Limits, Outcome
+from bnnverify.engines.policy import choose
+from bnnverify.engines.replay import bits_to_str
+from bnnverify.errors import ModelError, RegionError
+from bnnverify.questions.verdict import Method, Verdict, engine_label
 
 __all__ = ["EquivalenceResult", "check_equivalence"]
 
@@ -59,9 +61,10 @@ class EquivalenceResult:
     class_b: int | None
     disagreement_count: int | None
     confusion: Mapping[tuple[int, int], int] | None
-    method: Method
+    method: "Method | str"
     seconds: float
     note: str = ""
+    reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object the CLI prints; ``confusion`` nests class of A -> class of B -> count."""
@@ -78,7 +81,7 @@ class EquivalenceResult:
             "class_b": self.class_b,
             "disagreement_count": self.disagreement_count,
             "confusion": conf,
-            "method": self.method.value,
+            "method": str(self.method),
             "seconds": self.seconds,
         }
 
@@ -107,57 +110,42 @@ def check_equivalence(
             f"the models have different numbers of inputs: {net_a.n_inputs} (first) "
             f"and {net_b.n_inputs} (second)"
         )
-    m_req = parse_method(method)
-    validate_engine_names(solver, encoding)
+    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
+    run.check_names(limits)
     if region is None:
         region = Whole(net_a.n_inputs)
     if region.n != net_a.n_inputs:
         raise RegionError(f"region: ranges over {region.n} bits, the models expect {net_a.n_inputs}")
-    m = choose_method(m_req, region.size, count)
-    ea, eb = Evaluator(net_a), Evaluator(net_b)
     desc = region.describe()
+    pair = (net_a, net_b)
+    # counts whenever the engine computes them anyway (enum, bdd), as asked with count=True
+    choice = choose(Capability.DISAGREEMENTS if count else Capability.FIND_DISAGREEMENT, pair, region, method)
+    counting = count or Capability.DISAGREEMENTS in choice.engine.capabilities
 
     def done(verdict, w=None, a=None, b=None, n=None, conf=None, note="") -> EquivalenceResult:
-        return EquivalenceResult(verdict, desc, w, a, b, n, conf, m, time.perf_counter() - t0, note)
+        return EquivalenceResult(verdict, desc, w, a, b, n, conf, engine_label(choice.name),
+                                 time.perf_counter() - t0, note, choice.reason)
 
     if not count and net_a.hidden == net_b.hidden and net_a.output == net_b.output:
         # the same layers compute the same function: a proof without an engine
         # (a SAT miter of two identical copies can be very hard for the solver)
         return done(Verdict.EQUIVALENT, note="the two models have identical layers")
-    try:
-        if m is Method.SAT:
-            from bnnverify.engines.sat import sat_find_disagreement
-
-            res = sat_find_disagreement(
-                net_a, net_b, region, solver=solver, encoding=encoding, timeout=timeout
-            )
-            status = res.status.name
-            if status == "UNSAT":
-                return done(Verdict.EQUIVALENT)
-            if status == "SAT":
-                return done(Verdict.NOT_EQUIVALENT, *replay_disagreement(ea, eb, region, res.witness, "sat"))
-            if status == "TIMEOUT":
-                return done(Verdict.TIMEOUT, note=f"SAT solver {res.solver} ran out of time after {res.seconds:.1f} s")
-            return done(Verdict.UNKNOWN, note=f"SAT solver {res.solver} gave no answer")
-        if m is Method.ENUM:
-            from bnnverify.engines.enumeration import enum_disagreements
-
-            enum_guard(region)
-            dis = enum_disagreements(net_a, net_b, region)
-        elif m is Method.BDD:
-            from bnnverify.engines.bdd import bdd_disagreements
-
-            dis = bdd_disagreements(net_a, net_b, region, budget=budget)
-        else:  # pragma: no cover
-            raise DataError(f"method {m.value}: not an engine")
-    except BudgetExceeded as e:
-        return done(Verdict.UNKNOWN, note=f"budget exceeded: {e}")
-    if dis.region_size != region.size:
-        raise ReplayMismatch(f"{m.value} counted {dis.region_size} members, the region has {region.size}")
+    if not counting:
+        ans = run.find_disagreement(net_a, net_b, region, method=choice.name, limits=limits)
+        s = ans.search
+        if s.outcome is Outcome.FOUND:
+            return done(Verdict.NOT_EQUIVALENT, s.witness, *s.claimed)
+        return done(_VERDICT[s.outcome], note=s.note)
+    ans = run.disagreements(net_a, net_b, region, method=choice.name, limits=limits)
+    s = ans.search
+    if ans.counts is None:
+        return done(_VERDICT[s.outcome], note=s.note)
+    dis = ans.counts
     conf = dict(dis.confusion)
-    if dis.witness is None:
+    if s.outcome is Outcome.NONE:
         return done(Verdict.EQUIVALENT, n=0, conf=conf)
-    w, a, b = replay_disagreement(ea, eb, region, dis.witness, m.value)
-    if conf.get((a, b), 0) < 1:
-        raise ReplayMismatch(f"{m.value} witness has classes ({a}, {b}), which it counted 0 times")
-    return done(Verdict.NOT_EQUIVALENT, w, a, b, dis.count, conf)
+    return done(Verdict.NOT_EQUIVALENT, s.witness, *s.claimed, dis.count, conf)
+
+
+_VERDICT = {Outcome.NONE: Verdict.EQUIVALENT, Outcome.FOUND: Verdict.NOT_EQUIVALENT,
+            Outcome.TIMEOUT: Verdict.TIMEOUT, Outcome.UNKNOWN: Verdict.UNKNOWN}

@@ -36,7 +36,9 @@ from bnnverify.encoders.regions import Region
 
 from bnnverify.errors import DataError
 from bnnverify.files.inputs import make_region
-from bnnverify.questions.robustness import check_robustness, choose_method, validate_engine_names
+from bnnverify.engines import run
+from bnnverify.engines.base import Limits
+from bnnverify.questions.robustness import check_robustness, choose_method
 from bnnverify.questions.verdict import Method, Verdict, parse_method
 
 __all__ = [
@@ -276,7 +278,7 @@ def _execute_dask(net, query, tasks, address, connect_timeout):
     try:
         from distributed import Client, as_completed
     except ImportError as e:  # pragma: no cover - a declared dependency
-        raise DataError(f"--dask needs dask.distributed ({e})") from None
+        raise DataError(f"a Dask scheduler needs dask.distributed ({e})", param="dask") from None
     try:
         client = Client(address, timeout=f"{connect_timeout}s")
     except (OSError, TimeoutError, ValueError) as e:
@@ -327,8 +329,8 @@ def sweep(
     if len(y) != len(X):
         raise DataError(f"data set: {len(X)} inputs but {len(y)} labels")
     if jobs < 1:
-        raise DataError(f"--jobs: must be at least 1, got {jobs}")
-    validate_engine_names(query.solver, query.encoding)
+        raise DataError(f"must be at least 1, got {jobs}", param="jobs")
+    run.check_names(Limits(solver=query.solver, encoding=query.encoding))
     idx = list(range(len(X))) if indices is None else [int(i) for i in indices]
     for i in idx:
         if not 0 <= i < len(X):
@@ -340,7 +342,7 @@ def sweep(
     outp = Path(out)
     done = read_results(outp, repair=resume) if outp.exists() else {}
     if done and not resume:
-        raise DataError(f"{outp}: already holds results; pass --resume to continue it, or choose another --out")
+        raise DataError(f"{outp}: already holds results; resume it, or choose another output file", param="out")
     for i, line in done.items():
         if i in regions and not _same_query(line, regions[i].describe()):
             raise DataError(

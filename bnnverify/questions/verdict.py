@@ -1,21 +1,25 @@
-"""The answers every question shares: :class:`Verdict` and :class:`Method`.
+"""The answers every question shares: :class:`Verdict` and the engine vocabulary.
 
 A verdict is never a string matched by substring; it is one of these
 members, whose values are the lowercase strings the JSON output carries.
+Engines are named by the one registry (:data:`bnnverify.engines.ENGINES`);
+:class:`Method` holds the built-in names as constants, and a result's
+``method`` is the canonical name of the engine that answered — a
+:class:`Method` member for built-ins (a ``str``), the plain name otherwise.
 
 >>> Verdict("robust").holds, Verdict.NOT_ROBUST.violated, Verdict.TIMEOUT.undecided
 (True, True, True)
->>> Method("auto") is Method.AUTO
-True
+>>> Method("auto") is Method.AUTO, engine_label("enum") is Method.ENUM, engine_label("toy")
+(True, True, 'toy')
+>>> parse_method("Enumeration"), str(Method.SAT)
+(<Method.ENUM: 'enum'>, 'sat')
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
-from bnnverify.errors import DataError
-
-__all__ = ["Verdict", "Method", "parse_method"]
+__all__ = ["Verdict", "Method", "CountMethod", "engine_label", "parse_method"]
 
 
 class Verdict(Enum):
@@ -44,25 +48,38 @@ class Verdict(Enum):
         return self in (Verdict.TIMEOUT, Verdict.UNKNOWN)
 
 
-class Method(Enum):
-    """The engine that answers a question (``auto`` chooses one of the others)."""
+class Method(str, Enum):
+    """The built-in engine names (``auto`` lets the policy choose; ``evaluator``: a data set's rows)."""
 
     ENUM = "enum"
     SAT = "sat"
     BDD = "bdd"
+    BALL = "ball"
+    GANAK = "ganak"
+    EVALUATOR = "evaluator"
     AUTO = "auto"
 
+    def __str__(self) -> str:
+        return self.value
 
-def parse_method(value: "Method | str") -> Method:
-    """A :class:`Method` from itself or its name, or :class:`DataError` naming the choices.
 
-    >>> parse_method("SAT")
-    <Method.SAT: 'sat'>
-    """
-    if isinstance(value, Method):
-        return value
+#: The information measures' name for the same vocabulary (one set of names, not two).
+CountMethod = Method
+
+
+def engine_label(name: str) -> "Method | str":
+    """The :class:`Method` member for a built-in engine's canonical name, else the name itself."""
     try:
-        return Method(str(value).lower())
+        return Method(name)
     except ValueError:
-        choices = ", ".join(m.value for m in Method)
-        raise DataError(f"method {value!r}: unknown; choose one of {choices}") from None
+        return name
+
+
+def parse_method(value: "Method | str | None") -> "Method | str":
+    """The canonical engine name of ``value`` (an alias, any case; None: ``auto``).
+
+    Unknown names raise :class:`~bnnverify.errors.EngineError` listing the registry.
+    """
+    from bnnverify.engines.registry import ENGINES
+
+    return engine_label(ENGINES.resolve(None if value is None else str(value)))

@@ -1,0 +1,156 @@
+"""The Hamming-ball engine: exact per-code counts over a Hamming ball without enumerating it.
+
+Only the first-layer neurons whose margin is within reach of the radius can
+change; input bits with the same column on those neurons are
+interchangeable, so a dynamic programme over these bit *types* counts
+subsets of flips with exact binomials (:func:`ball_layer1`). Every later
+layer is a function of the first layer's code, so the distinct codes go
+through the rest of the network weighted by their counts. Measured
+(``benchmarks/results/information.md``): the radius-3 ball around
+instance_0_100 (166,751 members) in 2.1 s where the BDD takes 30 s; radius 5
+on 784-50×4 (2.45·10^12 members) in 36 s.
+
+It answers one question: per-layer (code, label) counts, with the label the
+network's class or a constant (a label network needs the inputs themselves).
+
+>>> import numpy as np
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import HammingBall
+>>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([3]))
+>>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> codes, counts = ball_layer1(BNN((h,), o), HammingBall(np.ones(3, np.uint8), 1), 100)
+>>> sorted(zip(codes[:, 0].tolist(), counts.tolist()))
+[(0, 3), (1, 1)]
+"""
+
+from __future__ import annotations
+
+from math import comb
+from typing import Any
+
+import numpy as np
+
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import HammingBall
+from bnnverify.engines.base import Capability, EngineBase, Limits, Support
+from bnnverify.errors import BudgetExceeded, DataError, InternalError
+from bnnverify.evaluation.evaluator import Evaluator, pack_bits
+from bnnverify.information.codecounts import Labels, RowCounter
+
+__all__ = ["MAX_BALL_STATES", "ball_layer1", "ball_counter", "BallEngine", "ENGINE"]
+
+
+def ball_layer1(net: BNN, ball: HammingBall, max_states: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact counts of the first hidden layer's codes over a Hamming ball, without enumerating it.
+
+    Flipping input bit i changes neuron j's dot product by ``d_ji = -2·W_ji·s(x_i)``.
+    Neurons whose margin exceeds what ``radius`` flips can change are constant;
+    for the others, bits with the same ``d`` column are interchangeable, so a
+    dynamic programme over these bit *types* tracks (dot products of the
+    unstable neurons, flips used) with exact multiplicities ``C(n_type, c)``;
+    a dot product that no remaining flips can move across its threshold is
+    clamped, which merges states. Returns the distinct codes as (P, m) bits
+    and their exact counts (int64; they add up to ``ball.size``).
+    """
+    h = net.hidden[0]
+    x = ball.center
+    s = 2 * x.astype(np.int64) - 1
+    W = h.weights.astype(np.int64)
+    theta = h.thresholds.astype(np.int64)
+    base = W @ s
+    mut = ball.mutable_indices
+    r = ball.effective_radius
+    marg = base - theta
+    unstable = np.flatnonzero((marg >= -2 * r) & (marg < 2 * r))
+    fixed = (marg >= 0).astype(np.uint8)
+    k = len(unstable)
+    th = theta[unstable]
+    hi, lo = th + 2 * r, th - 2 * r - 1  # clamped values: fires / stays off whatever follows
+    S = base[unstable][None, :]
+    f = np.zeros(1, np.int64)
+    w = np.ones(1, np.int64)
+    if k and len(mut) and r:
+        D = -2 * (W[np.ix_(unstable, mut)] * s[None, mut]).T  # (mutable bits, k)
+        types, n_of = np.unique(D, axis=0, return_counts=True)
+        for d, nt in zip(types, n_of.tolist()):
+            parts_S, parts_f, parts_w = [], [], []
+            for c in range(0, min(nt, r) + 1):
+                ok = f + c <= r
+                if not ok.any():
+                    break
+                parts_S.append(S[ok] + c * d[None, :])
+                parts_f.append(f[ok] + c)
+                parts_w.append(w[ok] * comb(nt, c))
+            S, f, w = np.concatenate(parts_S), np.concatenate(parts_f), np.concatenate(parts_w)
+            rem = 2 * (r - f)[:, None]
+            S = np.where(S - th >= rem, hi, np.where(S - th < -rem, lo, S))
+            key = np.concatenate([S, f[:, None]], axis=1)
+            uniq, inv = np.unique(key, axis=0, return_inverse=True)
+            if len(uniq) > max_states:
+                raise BudgetExceeded(
+                    f"Hamming-ball counting: more than {max_states} states after a bit type "
+                    f"({k} neurons within reach of radius {r})"
+                )
+            merged = np.zeros(len(uniq), np.int64)
+            np.add.at(merged, inv.reshape(-1), w)
+            S, f, w = uniq[:, :k], uniq[:, k], merged
+    else:  # no neuron can change: every member has the centre's code, but count all members
+        w = np.array([ball.size], np.int64)
+    bits_u = (S >= th[None, :]).astype(np.uint8) if k else np.zeros((len(w), 0), np.uint8)
+    uniq, inv = np.unique(bits_u, axis=0, return_inverse=True)
+    counts = np.zeros(len(uniq), np.int64)
+    np.add.at(counts, inv.reshape(-1), w)
+    codes = np.broadcast_to(fixed, (len(uniq), len(fixed))).copy()
+    codes[:, unstable] = uniq
+    if int(counts.sum()) != ball.size:
+        raise InternalError(f"Hamming-ball counts add up to {int(counts.sum())}, not {ball.size}")
+    return codes, counts
+
+
+#: States the Hamming-ball programme may hold before it gives up (BudgetExceeded).
+MAX_BALL_STATES = 2_000_000
+#: Its counts are int64: balls must be smaller than this.
+_BALL_MAX_SIZE = 1 << 62
+
+
+def ball_counter(net: BNN, ball: HammingBall, labels: Labels, const_label: int | None = None,
+                     max_states: int = MAX_BALL_STATES) -> RowCounter:
+    """Exact per-layer (code, label) counts over a Hamming ball by :func:`ball_layer1`.
+
+    Every later layer and the class are functions of the first layer's code,
+    so the distinct first-layer codes go through the rest of the network
+    (reference evaluator), weighted by their counts. The label is the class
+    or ``const_label``; a label network needs the inputs themselves (use enum or bdd).
+    """
+    if isinstance(labels, BNN) and const_label is None:
+        raise DataError("method 'ball' cannot use a label model (it never sees the inputs); use enum or bdd")
+    if ball.size >= _BALL_MAX_SIZE:
+        raise BudgetExceeded(f"Hamming-ball counting: the ball has {ball.size} members, beyond 2^62")
+    codes1, counts = ball_layer1(net, ball, max_states)
+    rest = BNN(net.hidden[1:], net.output)
+    tr = Evaluator(rest).trace(codes1)
+    y = tr.classes if const_label is None else np.full(len(counts), const_label, np.int64)
+    rc = RowCounter(net)
+    rc.add((pack_bits(codes1),) + tuple(tr.codes), y, weight=counts)
+    return rc
+
+
+class BallEngine(EngineBase):
+    """Per-layer (code, label) counts over Hamming balls by the flip-type programme."""
+
+    name = "ball"
+    summary = "Hamming balls: exact per-code counts by a dynamic programme over flipped-bit types"
+    capabilities = frozenset({Capability.LAYER_LABELS})
+    region_kinds = frozenset({"hamming"})
+
+    def check(self, nets: tuple[Any, ...], region: Any, capability: Capability) -> Support:
+        if region.size >= _BALL_MAX_SIZE:
+            return Support(False, f"engine 'ball' counts in int64: the ball has {region.size} members, beyond 2^62")
+        return Support(True)
+
+    def layer_labels(self, net: BNN, region: HammingBall, labels: Labels, const_label: int | None,
+                     limits: Limits) -> RowCounter:
+        return ball_counter(net, region, labels, const_label)
+
+
+ENGINE = BallEngine()

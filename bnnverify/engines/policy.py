@@ -1,0 +1,142 @@
+"""The one policy: which engine ``auto`` picks, and why — every measured threshold in one place.
+
+For each question the policy has an order of preference that depends on the
+region's exact size (and, for information, on its kind); it takes the first
+engine in that order that :meth:`supports <bnnverify.engines.base.Engine.supports>`
+the network and region, then any other registered engine that does (so an
+engine registered at run time answers where it is the only one able to).
+An explicit engine is checked the same way and refused by name when it
+cannot answer.
+
+The thresholds come from ``benchmarks/results/questions.md`` and
+``benchmarks/results/information.md``:
+
+* yes/no questions: the bit-packed evaluator classifies ~10^6 members per
+  second on the BNNQuanalyst networks and stops at the first counterexample,
+  so a full pass over 2^20 members costs about a second; SAT needs 0.1–0.3 s
+  on Hamming balls but 4–20 s and more on robust fixed-set cubes;
+* counts: the BDD's cost depends on the network and the region's shape, not
+  its member count: 0.3–4 s on balls of 10^2–10^5 members (enumeration:
+  milliseconds), over 60 s on a radius-4 ball of 4·10^6 members
+  (enumeration: 1.2 s), 12 s on a 2^24-member cube (enumeration: 22 s);
+* information: enumeration up to the enumeration engine's limit, then the
+  Hamming-ball programme for balls (radius-3 ball of 100-50-20-10: ``ball``
+  2.1 s, BDD 30 s), else the BDD.
+
+>>> from bnnverify.encoders.regions import Whole
+>>> prefer(Capability.FIND_CLASS, Whole(10)), prefer(Capability.FIND_CLASS, Whole(40))
+(('enum', 'sat', 'bdd'), ('sat', 'bdd', 'enum'))
+>>> prefer(Capability.CLASS_COUNTS, Whole(40))
+('bdd', 'enum', 'ganak')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bnnverify.encoders.regions import HammingBall
+from bnnverify.engines.base import Capability, Engine
+from bnnverify.engines.registry import AUTO, ENGINES, EngineRegistry
+from bnnverify.errors import EngineError
+
+__all__ = [
+    "AUTO_ENUM_MAX_DECIDE",
+    "AUTO_ENUM_MAX_COUNT",
+    "ENUM_LIMIT",
+    "Choice",
+    "prefer",
+    "choose",
+]
+
+#: ``auto`` answers a yes/no question over at most this many members by
+#: enumeration, and hands larger regions to SAT (see the module docstring).
+AUTO_ENUM_MAX_DECIDE: int = 1 << 20
+
+#: ``auto`` counts regions of at most this many members by enumeration and
+#: larger ones with the BDD (see the module docstring).
+AUTO_ENUM_MAX_COUNT: int = 1 << 22
+
+#: The most members enumeration takes at all (an explicit ``enum`` on a larger
+#: region answers ``unknown``), and the information measures' enumeration bound.
+ENUM_LIMIT: int = 10**7
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The engine that answers a question, and why (the result records both)."""
+
+    engine: Engine
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.engine.name
+
+
+def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> tuple[str, ...]:
+    """The built-in engines in ``auto``'s order of preference for ``capability`` over ``region``."""
+    size = region.size
+    if capability in (Capability.FIND_CLASS, Capability.FIND_DISAGREEMENT):
+        return ("enum", "sat", "bdd") if size <= AUTO_ENUM_MAX_DECIDE else ("sat", "bdd", "enum")
+    if capability is Capability.CLASS_COUNTS:
+        return ("enum", "bdd", "ganak") if size <= AUTO_ENUM_MAX_COUNT else ("bdd", "enum", "ganak")
+    if capability is Capability.DISAGREEMENTS:
+        return ("enum", "bdd") if size <= AUTO_ENUM_MAX_COUNT else ("bdd", "enum")
+    if capability is Capability.LAYER_LABELS:
+        if size <= ENUM_LIMIT:
+            return ("enum", "bdd", "ball")
+        if isinstance(region, HammingBall) and not label_net:
+            return ("ball", "bdd", "enum")
+        return ("bdd", "enum", "ball")
+    if capability is Capability.JOINT_COUNTS:
+        return ("enum", "bdd") if size <= ENUM_LIMIT else ("bdd", "enum")
+    if capability is Capability.RADIUS:
+        return ("enum", "sat", "bdd")
+    raise EngineError(f"no policy for {capability!r}")  # pragma: no cover - every capability is listed
+
+
+def _why(capability: Capability, region: Any, name: str) -> str:
+    size = region.size
+    if name == "enum":
+        return f"auto: enumeration, the region has {size} members"
+    if name == "ball":
+        return f"auto: Hamming-ball programme, the ball has {size} members (beyond enumeration)"
+    limit = AUTO_ENUM_MAX_DECIDE if not capability.counts else AUTO_ENUM_MAX_COUNT
+    return f"auto: {name}, the region has {size} members (enumeration takes up to {limit})"
+
+
+def choose(
+    capability: Capability,
+    net: Any,
+    region: Any,
+    method: str | None = AUTO,
+    *,
+    label_net: bool = False,
+    registry: EngineRegistry = ENGINES,
+) -> Choice:
+    """The engine for ``capability`` on ``net`` (a network, or a pair) over ``region``.
+
+    ``method`` names an engine (or an alias) or ``auto``. An engine that does
+    not support the question raises :class:`EngineError` with its reason;
+    ``auto`` tries the preferred engines, then every other registered one.
+    """
+    name = registry.resolve(method)
+    if name != AUTO:
+        engine = registry.get(name)
+        s = engine.supports(net, region, capability)
+        if not s:
+            raise EngineError(s.reason)
+        return Choice(engine, f"asked for {name}")
+    order = [n for n in prefer(capability, region, label_net=label_net) if n in registry.names()]
+    order += [n for n in registry.names() if n not in order]
+    refusals = []
+    for i, n in enumerate(order):
+        engine = registry.get(n)
+        s = engine.supports(net, region, capability)
+        if s:
+            if i == 0:
+                return Choice(engine, _why(capability, region, n))
+            return Choice(engine, f"auto: {n}, the only engine that takes it after: " + "; ".join(refusals))
+        refusals.append(s.reason)
+    raise EngineError(f"no engine answers {capability.value} here: " + "; ".join(refusals))

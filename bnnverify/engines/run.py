@@ -1,0 +1,283 @@
+"""The one place where questions meet engines: choice, limits, guards and replay.
+
+Every question calls one of these functions with an engine name (or
+``auto``) and :class:`~bnnverify.engines.base.Limits`. Each function
+
+1. chooses the engine (:func:`bnnverify.engines.policy.choose`), which
+   refuses by name what the engine cannot take;
+2. runs it with the guards: an exceeded budget answers ``unknown``, a
+   deadline ``timeout`` — never a partial answer (count functions let
+   :class:`BudgetExceeded` through, since a count has no ``unknown``);
+3. replays every witness on :mod:`bnnverify.semantics` and checks that
+   counts add up to the region's exact size (a failure is an
+   :class:`~bnnverify.errors.InternalError`, never an answer).
+
+>>> import numpy as np
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import HammingBall
+>>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([3]))
+>>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> net, x = BNN((h,), o), np.ones(3, np.uint8)
+>>> a = find_class(net, HammingBall(x, 1), [1])
+>>> a.search.outcome.value, a.choice.name, a.search.claimed
+('found', 'enum', 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from bnnverify.engines.base import Capability, Limits, Outcome, Search
+from bnnverify.engines import policy
+from bnnverify.engines.policy import Choice, choose
+from bnnverify.engines.registry import AUTO, ENGINES
+from bnnverify.engines.replay import replay_class, replay_disagreement
+from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded, InternalError, RegionError
+
+__all__ = [
+    "Answer",
+    "CountAnswer",
+    "RadiusAnswer",
+    "check_names",
+    "find_class",
+    "class_counts",
+    "find_disagreement",
+    "disagreements",
+    "layer_labels",
+    "joint_counts",
+    "max_radius",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class Answer:
+    """A replayed search and the engine that made it."""
+
+    search: Search
+    choice: Choice
+
+
+@dataclass(frozen=True, eq=False)
+class CountAnswer:
+    """Exact counts (``None`` when undecided: ``search`` then says why) and a replayed witness."""
+
+    counts: Any
+    search: Search
+    choice: Choice
+
+
+@dataclass(frozen=True, eq=False)
+class RadiusAnswer:
+    """The largest radius proved robust, a search whose witness lies at ``proven + 1``, and who answered."""
+
+    proven: int
+    search: Search
+    choice: Choice
+
+
+def check_names(limits: Limits) -> None:
+    """Reject unknown solver or encoding names whatever engine runs, so a typo never passes silently."""
+    if limits.solver is None and limits.encoding is None:
+        return
+    from bnnverify.encoders.cardinality_cnf import resolve_encoding
+    from bnnverify.encoders.solving import resolve_solver
+
+    if limits.solver is not None:
+        resolve_solver(limits.solver)
+    if limits.encoding is not None:
+        resolve_encoding(limits.encoding)
+
+
+def _guarded(fn: Callable[[], Search]) -> Search:
+    try:
+        return fn()
+    except BudgetExceeded as e:
+        return Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}")
+    except DeadlineExceeded as e:
+        return Search(Outcome.TIMEOUT, note=f"time limit reached: {e}")
+
+
+def _check_classes(net: Any, classes: Sequence[int]) -> list[int]:
+    out = sorted({int(c) for c in classes})
+    bad = [c for c in out if not 0 <= c < net.n_classes]
+    if bad:
+        raise DataError(f"classes: {bad[0]} is not a class of the network (0..{net.n_classes - 1})")
+    return out
+
+
+def _check_region(nets: Sequence[Any], region: Any) -> None:
+    for net in nets:
+        if region.n != net.n_inputs:
+            raise RegionError(f"region: ranges over {region.n} bits, the model expects {net.n_inputs}")
+
+
+def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | None = AUTO,
+               limits: Limits | None = None) -> Answer:
+    """Is there a member of ``region`` whose class is in ``classes``? (witness replayed)."""
+    limits = limits or Limits()
+    check_names(limits)
+    _check_region([net], region)
+    classes = _check_classes(net, classes)
+    choice = choose(Capability.FIND_CLASS, net, region, method)
+    if not classes:
+        return Answer(Search(Outcome.NONE, note="no class to look for"), choice)
+    s = _guarded(lambda: choice.engine.find_class(net, region, classes, limits))
+    if s.outcome is Outcome.FOUND:
+        w, c = replay_class(net, region, s.witness, classes, choice.name)
+        s = Search(Outcome.FOUND, w, s.note, c)
+    return Answer(s, choice)
+
+
+def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, method: str | None = AUTO,
+                 limits: Limits | None = None) -> CountAnswer:
+    """Exact members per class over ``region`` and, if a class of ``witness_of`` was counted, a replayed member."""
+    limits = limits or Limits()
+    check_names(limits)
+    _check_region([net], region)
+    witness_of = _check_classes(net, witness_of)
+    choice = choose(Capability.CLASS_COUNTS, net, region, method)
+    try:
+        cc, w = choice.engine.class_counts(net, region, witness_of, limits)
+    except BudgetExceeded as e:
+        return CountAnswer(None, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}"), choice)
+    except DeadlineExceeded as e:
+        return CountAnswer(None, Search(Outcome.TIMEOUT, note=f"time limit reached: {e}"), choice)
+    if cc.region_size != region.size:
+        raise InternalError(f"{choice.name} counted {cc.region_size} members, the region has {region.size}")
+    counts = tuple(int(v) for v in cc.counts) + (0,) * (net.n_classes - len(cc.counts))
+    counted = sum(counts[c] for c in witness_of)
+    if counted and w is None:
+        raise InternalError(f"{choice.name} counts {counted} members of classes {witness_of} but finds none")
+    if w is None:
+        return CountAnswer(counts, Search(Outcome.NONE), choice)
+    w, c = replay_class(net, region, w, witness_of, choice.name)
+    if counts[c] < 1:
+        raise InternalError(f"{choice.name} witness has class {c}, which it counted 0 times")
+    return CountAnswer(counts, Search(Outcome.FOUND, w, claimed=c), choice)
+
+
+def _pair(net_a: Any, net_b: Any, region: Any) -> None:
+    _check_region([net_a, net_b], region)
+
+
+def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
+                      limits: Limits | None = None) -> Answer:
+    """Is there a member of ``region`` where the two networks' classes differ? (witness replayed)."""
+    limits = limits or Limits()
+    check_names(limits)
+    _pair(net_a, net_b, region)
+    choice = choose(Capability.FIND_DISAGREEMENT, (net_a, net_b), region, method)
+    s = _guarded(lambda: choice.engine.find_disagreement(net_a, net_b, region, limits))
+    if s.outcome is Outcome.FOUND:
+        w, a, b = replay_disagreement(net_a, net_b, region, s.witness, choice.name)
+        s = Search(Outcome.FOUND, w, s.note, (a, b))
+    return Answer(s, choice)
+
+
+def disagreements(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
+                  limits: Limits | None = None) -> CountAnswer:
+    """Exact confusion counts (a :class:`Disagreement`) and a replayed witness where they differ."""
+    limits = limits or Limits()
+    check_names(limits)
+    _pair(net_a, net_b, region)
+    choice = choose(Capability.DISAGREEMENTS, (net_a, net_b), region, method)
+    try:
+        dis = choice.engine.disagreements(net_a, net_b, region, limits)
+    except BudgetExceeded as e:
+        return CountAnswer(None, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}"), choice)
+    except DeadlineExceeded as e:
+        return CountAnswer(None, Search(Outcome.TIMEOUT, note=f"time limit reached: {e}"), choice)
+    if dis.region_size != region.size:
+        raise InternalError(f"{choice.name} counted {dis.region_size} members, the region has {region.size}")
+    if dis.witness is None:
+        if dis.count:
+            raise InternalError(f"{choice.name} counts {dis.count} disagreements but finds none")
+        return CountAnswer(dis, Search(Outcome.NONE), choice)
+    w, a, b = replay_disagreement(net_a, net_b, region, dis.witness, choice.name)
+    if dict(dis.confusion).get((a, b), 0) < 1:
+        raise InternalError(f"{choice.name} witness has classes ({a}, {b}), which it counted 0 times")
+    return CountAnswer(dis, Search(Outcome.FOUND, w, claimed=(a, b)), choice)
+
+
+def layer_labels(net: Any, region: Any, labels: Any, *, const_label: int | None = None,
+                 method: str | None = AUTO, limits: Limits | None = None) -> tuple[Any, Choice]:
+    """Per hidden layer, exact (code, label) counts over ``region`` (a counter; totals checked).
+
+    ``labels`` is ``"model"`` (the network's class) or a label network;
+    ``const_label`` gives every member that label instead. Budgets raise
+    :class:`BudgetExceeded` (a count has no partial answer).
+    """
+    limits = limits or Limits()
+    _check_region([net], region)
+    label_net = not isinstance(labels, str) and const_label is None
+    nets = (net, labels) if label_net else net
+    choice = choose(Capability.LAYER_LABELS, nets, region, method, label_net=label_net)
+    counter = choice.engine.layer_labels(net, region, labels, const_label, limits)
+    if counter.total != region.size:
+        raise InternalError(f"{choice.name} counted {counter.total} members, the region has {region.size}")
+    return counter, choice
+
+
+def joint_counts(net: Any, region: Any, layers: Sequence[int], *, with_class: bool = False,
+                 method: str | None = AUTO, limits: Limits | None = None) -> tuple[Any, Choice]:
+    """Exact joint counts of the codes of hidden ``layers`` (1-based) and the class if asked."""
+    limits = limits or Limits()
+    _check_region([net], region)
+    choice = choose(Capability.JOINT_COUNTS, net, region, method)
+    jc = choice.engine.joint_counts(net, region, list(layers), with_class, limits)
+    if jc.region_size != region.size:
+        raise InternalError(f"{choice.name} counted {jc.region_size} members, the region has {region.size}")
+    return jc, choice
+
+
+def max_radius(net: Any, center: np.ndarray, mutable: np.ndarray | None, cap: int, user_cap: bool, *,
+               method: str | None = AUTO, limits: Limits | None = None) -> RadiusAnswer:
+    """The largest Hamming radius (up to ``cap``) at which ``center``'s class cannot change.
+
+    ``auto`` enumerates the first :data:`~bnnverify.engines.policy.AUTO_ENUM_MAX_DECIDE`
+    members by increasing distance, then hands the search to the next engine
+    of the policy (SAT), keeping the radius enumeration proved as a floor.
+    The witness, if any, is replayed and checked to lie at ``proven + 1``.
+    """
+    from bnnverify.encoders.regions import HammingBall
+
+    limits = limits or Limits()
+    check_names(limits)
+    region = HammingBall(center, cap, mutable)
+    first = choose(Capability.RADIUS, net, region, method)
+    proven, s = first.engine.max_radius(net, center, mutable, cap, user_cap,
+                                        _with_enum_limit(limits, policy.AUTO_ENUM_MAX_DECIDE)
+                                        if ENGINES.resolve(method) == AUTO else limits)
+    choice = first
+    if ENGINES.resolve(method) == AUTO and s.outcome is Outcome.UNKNOWN and not limits.expired():
+        # auto: enumeration proved `proven`; the next engine goes on (cheap at small radii)
+        order = list(policy.prefer(Capability.RADIUS, region))
+        rest = [n for n in order + [n for n in ENGINES.names() if n not in order] if n != first.name]
+        for name in rest:
+            engine = ENGINES.get(name)
+            if engine.supports(net, region, Capability.RADIUS):
+                choice = Choice(engine, f"auto: {first.name} proved radius {proven} within its limit, then {name}")
+                p2, s = engine.max_radius(net, center, mutable, cap, user_cap, limits)
+                proven = max(proven, p2) if s.outcome is not Outcome.FOUND else p2
+                break
+    if s.outcome is Outcome.FOUND:
+        ball = HammingBall(center, proven + 1, mutable)
+        others = [c for c in range(net.n_classes)]
+        w, c = replay_class(net, ball, s.witness, others, choice.name)
+        from bnnverify import semantics
+
+        if c == semantics.classify(net, center):
+            raise InternalError(f"{choice.name} radius witness has the centre's class {c}")
+        if int((w != center).sum()) != proven + 1:
+            raise InternalError(f"{choice.name} counterexample is not at distance {proven + 1}")
+        s = Search(Outcome.FOUND, w, s.note, c)
+    return RadiusAnswer(proven, s, choice)
+
+
+def _with_enum_limit(limits: Limits, enum_limit: int) -> Limits:
+    from dataclasses import replace
+
+    return replace(limits, enum_limit=enum_limit if limits.enum_limit is None else min(limits.enum_limit, enum_limit))

@@ -1,0 +1,194 @@
+"""Exact (code, label) counting: the counts every information measure is computed from.
+
+Engines produce these counts (enumeration and the Hamming-ball programme
+through :class:`RowCounter`, the BDD through :class:`PairCounts`); the
+measures in :mod:`bnnverify.information.measures` turn them into bits. Both
+classes answer the same questions: ``total``, ``pair_counts(layer)``
+(``{(code, label): n}``, Python ints), ``infos()`` and ``h_y()``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import DEFAULT_BATCH, Region
+from bnnverify.errors import DataError, InternalError, RegionError
+from bnnverify.evaluation.evaluator import Evaluator, code_keys
+from bnnverify.information.entropy import (
+    LayerInfo,
+    entropy_bits,
+    h_y_from_pairs,
+    layer_info_arrays,
+    layer_info_from_pairs,
+)
+
+__all__ = [
+    "Labels",
+    "LabelKind",
+    "label_kind",
+    "check_teacher",
+    "labels_for",
+    "RowCounter",
+    "PairCounts",
+    "enum_counter",
+]
+
+#: Bits of the packed (code, label) key of the fast counting path.
+_KEY_BITS = 64
+
+Labels = Any  # "dataset" | "model" | BNN
+
+
+class LabelKind(str, Enum):
+    """What Y is."""
+
+    DATASET = "dataset"  #: the data set's label
+    MODEL = "model"  #: the network's own prediction Ŷ
+    TEACHER = "teacher"  #: the class given by another network
+
+
+def label_kind(labels: Labels) -> LabelKind:
+    if isinstance(labels, BNN):
+        return LabelKind.TEACHER
+    try:
+        return LabelKind(labels)
+    except ValueError:
+        raise DataError(f"labels: must be 'dataset', 'model' or a model, got {labels!r}") from None
+
+
+def check_teacher(net: BNN, teacher: BNN) -> None:
+    if teacher.n_inputs != net.n_inputs:
+        raise DataError(
+            f"labels: the label model has {teacher.n_inputs} inputs, the model has {net.n_inputs}"
+        )
+
+
+def _weighted_unique(y: np.ndarray, w: np.ndarray) -> tuple[list[int], list[int]]:
+    vals, inv = np.unique(y, return_inverse=True)
+    cnt = np.zeros(len(vals), np.int64)
+    np.add.at(cnt, inv.reshape(-1), w)
+    return [int(v) for v in vals], [int(c) for c in cnt]
+
+
+class RowCounter:
+    """Accumulates exact (code, label) pair counts per layer from batches of rows."""
+
+    def __init__(self, net: BNN) -> None:
+        self.net = net
+        self.parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in net.hidden]
+        self.total = 0
+        self.label_counts: dict[int, int] = {}
+
+    def add(self, codes: Sequence[np.ndarray], y: np.ndarray, weight: np.ndarray | None = None) -> None:
+        """Add rows with packed codes per layer and labels ``y`` (weights default 1)."""
+        y = np.asarray(y, dtype=np.uint64)
+        w = np.ones(len(y), np.int64) if weight is None else np.asarray(weight, np.int64)
+        self.total += int(w.sum())
+        for yv, v in zip(*_weighted_unique(y, w)):
+            self.label_counts[yv] = self.label_counts.get(yv, 0) + v
+        y_bits = int(y.max()).bit_length() if len(y) else 0
+        for l, c in enumerate(codes):
+            width = self.net.hidden[l].n_outputs
+            if c.shape[1] == 1 and width + y_bits <= _KEY_BITS:
+                # one uint64 key per row: code in the low bits, label above (1-D unique is fast)
+                key1 = c[:, 0].astype(np.uint64) | (y << np.uint64(width))
+                if weight is None:
+                    u1, cnt = np.unique(key1, return_counts=True)
+                    cnt = cnt.astype(np.int64)
+                else:
+                    u1, inv = np.unique(key1, return_inverse=True)
+                    cnt = np.zeros(len(u1), np.int64)
+                    np.add.at(cnt, inv.reshape(-1), w)
+                mask = np.uint64((1 << width) - 1)
+                uniq = np.stack([u1 & mask, u1 >> np.uint64(width)], axis=1)
+            else:
+                key = np.concatenate([c.astype(np.uint64, copy=False), y[:, None]], axis=1)
+                uniq, inv = np.unique(key, axis=0, return_inverse=True)
+                cnt = np.zeros(len(uniq), np.int64)
+                np.add.at(cnt, inv.reshape(-1), w)
+            self.parts[l].append((uniq, cnt))
+
+    def infos(self) -> tuple[LayerInfo, ...]:
+        out = []
+        for l, parts in enumerate(self.parts):
+            keys = np.concatenate([p[0] for p in parts])
+            cnt = np.concatenate([p[1] for p in parts])
+            if len(parts) > 1:
+                keys, inv = np.unique(keys, axis=0, return_inverse=True)
+                merged = np.zeros(len(keys), np.int64)
+                np.add.at(merged, inv.reshape(-1), cnt)
+                cnt = merged
+            if keys.shape[1] == 2:
+                _, t_idx = np.unique(keys[:, 0], return_inverse=True)
+            else:
+                _, t_idx = np.unique(keys[:, :-1], axis=0, return_inverse=True)
+            y = keys[:, -1].astype(np.int64)
+            width = self.net.hidden[l].n_outputs
+            out.append(layer_info_arrays(l + 1, width, t_idx.reshape(-1), y, cnt))
+        return tuple(out)
+
+    def h_y(self) -> float:
+        """``H(Y)`` of the labels added so far."""
+        return entropy_bits(list(self.label_counts.values()))
+
+    def pair_counts(self, layer: int) -> dict[tuple[int, int], int]:
+        """Exact pair counts of hidden layer ``layer`` (1-based) as ``{(code, label): n}``."""
+        out: dict[tuple[int, int], int] = {}
+        for keys, cnt in self.parts[layer - 1]:
+            for t, yv, v in zip(code_keys(keys[:, :-1]), keys[:, -1].tolist(), cnt.tolist()):
+                out[(t, int(yv))] = out.get((t, int(yv)), 0) + int(v)
+        return out
+
+
+def labels_for(net: BNN, trace_classes: np.ndarray, X: np.ndarray, labels: Labels,
+                y_data: np.ndarray | None, teacher_ev: Evaluator | None) -> np.ndarray:
+    kind = label_kind(labels)
+    if kind is LabelKind.MODEL:
+        return trace_classes
+    if kind is LabelKind.TEACHER:
+        assert teacher_ev is not None
+        return teacher_ev.classify(X)
+    if y_data is None:
+        raise RegionError("labels 'dataset' need a data set (a region has no labels): use labels 'model' or a label model")
+    return y_data
+
+
+def enum_counter(net: BNN, region: Region, labels: Labels, batch_size: int = DEFAULT_BATCH) -> RowCounter:
+    ev = Evaluator(net)
+    tev = Evaluator(labels) if isinstance(labels, BNN) else None
+    rc = RowCounter(net)
+    for X in region.members(batch_size):
+        tr = ev.trace(X)
+        rc.add(tr.codes, labels_for(net, tr.classes, X, labels, None, tev))
+    if rc.total != region.size:
+        raise InternalError(f"enumerated {rc.total} members, but the region has {region.size}"
+        )
+    return rc
+
+
+class PairCounts:
+    """Per-layer exact ``{(code, label): n}`` dictionaries (the BDD engine's counts), as a counter."""
+
+    def __init__(self, net: BNN, pairs: Sequence[Mapping[tuple[int, int], int]], total: int) -> None:
+        self.net = net
+        self.pairs = [dict(p) for p in pairs]
+        self.total = int(total)
+        for l, p in enumerate(self.pairs):
+            s = sum(p.values())
+            if s != self.total:
+                raise InternalError(f"counts of hidden layer {l + 1} add up to {s}, not {self.total}")
+
+    def pair_counts(self, layer: int) -> dict[tuple[int, int], int]:
+        return self.pairs[layer - 1]
+
+    def infos(self) -> tuple[LayerInfo, ...]:
+        return tuple(
+            layer_info_from_pairs(l + 1, self.net.hidden[l].n_outputs, p) for l, p in enumerate(self.pairs)
+        )
+
+    def h_y(self) -> float:
+        return h_y_from_pairs(self.pairs[0])
