@@ -119,3 +119,105 @@ def plain_forward(net: BNN, X: np.ndarray):
 
 def hamming_size(m: int, k: int) -> int:
     return sum(comb(m, i) for i in range(min(k, m) + 1))
+
+
+# --- nasty networks ---------------------------------------------------------------------------
+
+#: Output scales that stress float64: zero, subnormal, tiny, huge (scores overflow to ±inf).
+NASTY_SCALES = [0.0, 1.0, -1.0, 0.1, 3.0, 1e-300, -1e-300, 5e-324, 1e308, -1e308, 0.5]
+#: Biases that tie only after rounding (0.1 + 0.2 == 0.30000000000000004 != 0.3), huge, tiny.
+NASTY_BIASES = [0.0, 0.1, 0.2, 0.3, 0.1 + 0.2, 1e16, 1e16 + 2.0, -1e308, 1e-300, 2.0, -1.0]
+
+
+@st.composite
+def pm1_rows(draw, m: int, n: int) -> np.ndarray:
+    """An (m, n) ±1 matrix whose rows are often copies or negations of each other."""
+    rows = []
+    for _ in range(m):
+        if rows and draw(st.integers(0, 3)) == 0:
+            r = rows[draw(st.integers(0, len(rows) - 1))]
+            rows.append(r if draw(st.booleans()) else -r)
+        else:
+            bits = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+            rows.append(np.where(np.array(bits, dtype=bool), 1, -1).astype(np.int8))
+    return np.array(rows, dtype=np.int8).reshape(m, n)
+
+
+@st.composite
+def nasty_thresholds(draw, n_in: int, m: int) -> np.ndarray:
+    """Thresholds inside, at and beyond ±n_in (both parities), sometimes all constant."""
+    mode = draw(st.integers(0, 5))
+    if mode == 0:  # the whole layer constant: every neuron always on or always off
+        vals = [draw(st.sampled_from([-n_in, -n_in - 1, -n_in - 7, n_in + 1, n_in + 2, 10**9, -(10**9)]))
+                for _ in range(m)]
+    else:
+        vals = [draw(st.one_of(st.integers(-n_in - 3, n_in + 3), st.sampled_from([-n_in, n_in, 0, 1, -1])))
+                for _ in range(m)]
+    return np.array(vals, dtype=np.int64)
+
+
+@st.composite
+def nasty_output(draw, n_in: int, c: int) -> ArgmaxLayer:
+    w = draw(pm1_rows(c, n_in))
+    scale = [draw(st.sampled_from(NASTY_SCALES)) for _ in range(c)]
+    bias = [draw(st.sampled_from(NASTY_BIASES)) for _ in range(c)]
+    for k in range(1, c):  # copy a whole earlier class sometimes: exact ties, lower index wins
+        if draw(st.integers(0, 3)) == 0:
+            j = draw(st.integers(0, k - 1))
+            w[k], scale[k], bias[k] = w[j], scale[j], bias[j]
+    return ArgmaxLayer(w, np.array(scale, dtype=np.float64), np.array(bias, dtype=np.float64))
+
+
+@st.composite
+def nasty_networks(draw, n_inputs=st.integers(1, 8), n_hidden=st.integers(0, 3), width=st.integers(1, 6),
+                   n_classes=st.integers(1, 4), thermometer: int | None = None) -> BNN:
+    n = draw(n_inputs)
+    if thermometer is not None:
+        n = max(1, n // thermometer) * thermometer
+    widths = [n] + [draw(width) for _ in range(draw(n_hidden))]
+    hidden = tuple(
+        ThresholdLayer(draw(pm1_rows(widths[i + 1], widths[i])), draw(nasty_thresholds(widths[i], widths[i + 1])),
+                       name=f"layer{i}")
+        for i in range(len(widths) - 1)
+    )
+    return BNN(hidden, draw(nasty_output(widths[-1], draw(n_classes))), thermometer_levels=thermometer)
+
+
+@st.composite
+def nasty_regions(draw, n: int, levels: int | None = None):
+    kinds = ["whole", "cube", "cube_none", "cube_all", "ball", "ball_0", "ball_n", "ball_mask", "ball_empty_mask"]
+    if levels:
+        kinds += ["linf", "linf_0", "linf_big"]
+    kind = draw(st.sampled_from(kinds))
+    c = draw(bit_vectors(n))
+    if kind == "whole":
+        return Whole(n)
+    if kind == "cube":
+        return Cube.from_free(c, draw(st.lists(st.integers(0, n - 1), unique=True, max_size=n)))
+    if kind == "cube_none":  # no free bit: a single point
+        return Cube.from_free(c, [])
+    if kind == "cube_all":  # every bit free: the whole space as a cube
+        return Cube.from_free(c, list(range(n)))
+    if kind == "ball":
+        return HammingBall(c, draw(st.integers(0, n)))
+    if kind == "ball_0":
+        return HammingBall(c, 0)
+    if kind == "ball_n":
+        return HammingBall(c, n)
+    if kind == "ball_mask":
+        mask = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+        return HammingBall(c, draw(st.integers(0, n)), mask)
+    if kind == "ball_empty_mask":
+        return HammingBall(c, draw(st.integers(0, n)), np.zeros(n, dtype=bool))
+    L = levels
+    lv = np.array(draw(st.lists(st.integers(0, L), min_size=n // L, max_size=n // L)))
+    center = (np.arange(L)[None, :] < lv[:, None]).astype(np.uint8).reshape(-1)
+    eps = {"linf": draw(st.integers(0, L)), "linf_0": 0, "linf_big": L + draw(st.integers(0, 3))}[kind]
+    return LinfBox(center, eps, L)
+
+
+@st.composite
+def net_and_region(draw, **kw):
+    L = draw(st.sampled_from([None, None, 1, 2, 3]))
+    net = draw(nasty_networks(thermometer=L, **kw))
+    return net, draw(nasty_regions(net.n_inputs, L))
