@@ -66,7 +66,6 @@ _PUBLIC: dict[str, str] = {
     "MaxRadiusResult": "bnnverify.questions.robustness",
     "check_equivalence": "bnnverify.questions.equivalence",
     "EquivalenceResult": "bnnverify.questions.equivalence",
-    "count_classes": "bnnverify.questions.counting",
     "info_over_region": "bnnverify.information.measures",
     "info_over_dataset": "bnnverify.information.measures",
     "info_over_balls": "bnnverify.information.measures",

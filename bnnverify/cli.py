@@ -583,7 +583,7 @@ def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_js
               help="With --all: submit the tasks to a Dask scheduler, e.g. tcp://127.0.0.1:8786.")
 @click.option("--resume", is_flag=True, help="With --all: skip the inputs already in --out.")
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
-              help="enum: enumerate; sat: CNF + SAT solver; bdd: BDD; auto: by region size and question.")
+              help="An engine of the registry (enum: enumerate; sat: CNF + SAT solver; bdd: BDD; ganak: projected model counting) or auto: the policy chooses by region size and question. An engine that cannot answer is refused by name.")
 @click.option("--count", is_flag=True, help="Exact number of adversarial inputs and per-class counts.")
 @click.option("--solver", default=None, metavar="NAME", help="SAT solver (see bnnverify.engines.sat.SOLVERS).")
 @click.option("--encoding", default=None, metavar="NAME", help="Cardinality encoding (see bnnverify.engines.sat.ENCODINGS).")
@@ -700,7 +700,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
 @click.argument("model_b", type=click.Path())
 @region_options
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
-              help="enum: enumerate; sat: SAT miter; bdd: BDD; auto: by region size and question.")
+              help="An engine of the registry (enum: enumerate; sat: SAT miter; bdd: BDD) or auto: the policy chooses by region size and question.")
 @click.option("--count", is_flag=True, help="Exact number of disagreements and the confusion counts.")
 @click.option("--solver", default=None, metavar="NAME", help="SAT solver (see bnnverify.engines.sat.SOLVERS).")
 @click.option("--encoding", default=None, metavar="NAME", help="Cardinality encoding (see bnnverify.engines.sat.ENCODINGS).")
@@ -843,7 +843,7 @@ def _fmt_bits(x: float) -> str:
 @click.option("--labels", "labels_spec", default=None, metavar="dataset|model|MODEL2",
               help="Y: the data set's label (default with --dataset), the model's own prediction "
                    "(default with a region), or the class given by another model file.")
-@click.option("--method", type=click.Choice(["auto", "enum", "bdd", "ball"]), default="auto", show_default=True,
+@click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
                    "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
 @click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES",
@@ -904,7 +904,7 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 @click.option("--labels", "labels_spec", default=None, metavar="dataset|model|final|MODEL2",
               help="Y: the data set's label (default with --dataset), each snapshot's own prediction, the "
                    "final snapshot's prediction (default with a region) or another model's class.")
-@click.option("--method", type=click.Choice(["auto", "enum", "bdd", "ball"]), default="auto", show_default=True,
+@click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls), or auto.")
 @click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="PNG",
@@ -972,7 +972,7 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
               help="Hidden layer L (1-based): edges go from its codes to layer L+1's (the class, for the last).")
 @region_options
 @_info_dataset_options
-@click.option("--method", type=click.Choice(["auto", "enum", "bdd"]), default="auto", show_default=True,
+@click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, or auto.")
 @click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
 @click.option("--graph", "graph_path", default=None, type=click.Path(dir_okay=False), metavar="GRAPHML",

@@ -33,9 +33,10 @@ from bnnverify.engines.registry import ENGINES
 from bnnverify.errors import EngineError
 from strategies import nasty_networks, nasty_regions, networks, regions
 
-#: Examples per capability and engine: enough to meet ties, constant layers and
-#: every region kind, few enough for the whole registry in well under a minute.
-EXAMPLES = 25
+#: Examples per capability and engine: half the profile's (30 by default: enough to
+#: meet ties, constant layers and every region kind, the whole registry in seconds;
+#: ``HYPOTHESIS_PROFILE=thorough`` gives 300).
+EXAMPLES = max(1, settings.default.max_examples // 2)
 
 #: The largest input width drawn: regions stay small enough to brute-force on the semantics.
 MAX_INPUTS = 7

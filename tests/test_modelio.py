@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from pathlib import Path
 from hypothesis import given, strategies as st
 
 from bnnverify.errors import ModelError, ModelFileError
@@ -148,3 +149,59 @@ def test_thresholds_clipped_without_changing_meaning(n, theta):
 def test_unsigned_threshold_does_not_wrap():
     layer = ThresholdLayer(np.ones((1, 3), np.int8), np.array([2**64 - 1], dtype=np.uint64))
     assert int(layer.thresholds[0]) == 4  # never fires, as 2**64-1 means
+
+
+# --- docs/model-format.md is true ------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "model-format.md"
+
+
+def test_the_documented_hand_written_file_loads(tmp_path, monkeypatch):
+    import re as _re
+
+    from bnnverify.files.modelio import load_model as _load
+
+    code = _re.search(r"```python\n(.*?)```", DOC.read_text(), _re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(DOC), "exec"), {})
+    net = _load(tmp_path / "tiny.npz")
+    assert net.widths == (6, 4, 2) and net.metadata == {"source": "written by hand"}
+    assert net.layer_kinds == {"threshold", "argmax"}
+
+
+def test_the_documented_error_messages_are_the_real_ones(tmp_path):
+    import numpy as _np
+
+    from bnnverify.errors import ModelFileError as _MFE
+    from bnnverify.files.modelio import model_from_arrays
+
+    good = {
+        "format": _np.array("bnnverify/1"), "n_inputs": _np.array(6),
+        "layer0_weights": _np.ones((4, 6), _np.int8), "layer0_thresholds": _np.zeros(4, _np.int64),
+        "layer1_weights": _np.ones((3, 4), _np.int8), "layer1_thresholds": _np.zeros(3, _np.int64),
+        "output_weights": _np.ones((2, 3), _np.int8), "output_scale": _np.ones(2), "output_bias": _np.zeros(2),
+    }
+    documented = [line.strip()[3:-1] for line in DOC.read_text().splitlines() if line.strip().startswith("* `model.npz:")]
+    cases = {
+        "missing required key 'layer1_thresholds'": {"layer1_thresholds": None},
+        "key 'layer0_weights' must have int8, got float32": {"layer0_weights": _np.ones((4, 6), _np.float32)},
+        "layer0_weights: weights must be exactly +1 or -1; entry [3, 5] is 0":
+            {"layer0_weights": _np.where(_np.arange(24).reshape(4, 6) == 23, 0, 1).astype(_np.int8)},
+        "key 'layer1_kind' is 'conv', not a hidden layer kind (threshold)": {"layer1_kind": _np.array("conv")},
+        "key 'n_inputs' is 7 but 'layer0_weights' has 6 columns": {"n_inputs": _np.array(7)},
+        "hidden layers must be numbered 0..k without gaps; missing layer1":
+            {"layer1_weights": None, "layer1_thresholds": None, "layer2_weights": _np.ones((3, 4), _np.int8),
+             "layer2_thresholds": _np.zeros(3, _np.int64)},
+    }
+    for message, change in cases.items():
+        arrays = {**good, **change}
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        with pytest.raises(_MFE) as e:
+            model_from_arrays(arrays, "model.npz")
+        assert str(e.value) == f"model.npz: {message}"
+    import re as _re
+
+    def shape(m: str) -> str:  # the message with its numbers and dtype names abstracted
+        return _re.sub(r"\d+", "N", m.replace("float32", "T"))
+
+    assert {shape(d[len("model.npz: "):]) for d in documented} == {shape(m) for m in cases}

@@ -300,11 +300,10 @@ def pad_classes(net: BNN, n_classes: int) -> BNN:
     """``net`` with extra classes (up to ``n_classes``) that never win, so two networks
     with different numbers of classes can share one miter.
 
-    Each extra class has scale 0 and bias ``low``, the smallest score any real
-    class can reach (``alpha*dot + beta`` is monotone in ``dot``, so the minimum
-    over ``dot in [-n, n]`` is at an end, evaluated with the same float64
-    expression); its score ``0*dot + low == low`` is never above a real class's,
-    and ties go to the smaller index, a real class. The function is unchanged.
+    Each extra class is a copy of class 0 (its weights, scale and bias) at a
+    higher index: its score always equals class 0's, and a tie goes to the
+    smaller index, so it never wins — exactly, with no reasoning about
+    floating-point bounds. The function computed is unchanged.
 
     >>> import numpy as np
     >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
@@ -317,11 +316,10 @@ def pad_classes(net: BNN, n_classes: int) -> BNN:
     extra = n_classes - out.n_classes
     if extra <= 0:
         return net
-    n = out.n_inputs
-    low = min(min(out.score(k, -n), out.score(k, n)) for k in range(out.n_classes))
-    weights = np.concatenate([out.weights, np.ones((extra, n), np.int8)])
-    scale = np.concatenate([out.scale, np.zeros(extra)])
-    bias = np.concatenate([out.bias, np.full(extra, low)])
+    copy = np.zeros(extra, dtype=np.int64)
+    weights = np.concatenate([out.weights, out.weights[copy]])
+    scale = np.concatenate([out.scale, out.scale[copy]])
+    bias = np.concatenate([out.bias, out.bias[copy]])
     return BNN(net.hidden, ArgmaxLayer(weights, scale, bias, name=out.name), net.thermometer_levels)
 
 
