@@ -91,13 +91,19 @@ def check_names(limits: Limits) -> None:
         resolve_encoding(limits.encoding)
 
 
-def _guarded(fn: Callable[[], Search]) -> Search:
+def _attempt(fn: Callable[[], Any]) -> tuple[Any, Search | None]:
+    """``(fn(), None)``, or ``(None, why)`` when a budget or deadline ran out: never a partial answer."""
     try:
-        return fn()
+        return fn(), None
     except BudgetExceeded as e:
-        return Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}")
+        return None, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}")
     except DeadlineExceeded as e:
-        return Search(Outcome.TIMEOUT, note=f"time limit reached: {e}")
+        return None, Search(Outcome.TIMEOUT, note=f"time limit reached: {e}")
+
+
+def _guarded(fn: Callable[[], Search]) -> Search:
+    search, undecided = _attempt(fn)
+    return undecided or search
 
 
 def _check_classes(net: Any, classes: Sequence[int]) -> list[int]:
@@ -139,12 +145,10 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     _check_region([net], region)
     witness_of = _check_classes(net, witness_of)
     choice = choose(Capability.CLASS_COUNTS, net, region, method)
-    try:
-        cc, w = choice.engine.class_counts(net, region, witness_of, limits)
-    except BudgetExceeded as e:
-        return CountAnswer(None, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}"), choice)
-    except DeadlineExceeded as e:
-        return CountAnswer(None, Search(Outcome.TIMEOUT, note=f"time limit reached: {e}"), choice)
+    answer, undecided = _attempt(lambda: choice.engine.class_counts(net, region, witness_of, limits))
+    if undecided:
+        return CountAnswer(None, undecided, choice)
+    cc, w = answer
     if cc.region_size != region.size:
         raise InternalError(f"{choice.name} counted {cc.region_size} members, the region has {region.size}")
     counts = tuple(int(v) for v in cc.counts) + (0,) * (net.n_classes - len(cc.counts))
@@ -159,16 +163,12 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     return CountAnswer(counts, Search(Outcome.FOUND, w, claimed=c), choice)
 
 
-def _pair(net_a: Any, net_b: Any, region: Any) -> None:
-    _check_region([net_a, net_b], region)
-
-
 def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
                       limits: Limits | None = None) -> Answer:
     """Is there a member of ``region`` where the two networks' classes differ? (witness replayed)."""
     limits = limits or Limits()
     check_names(limits)
-    _pair(net_a, net_b, region)
+    _check_region([net_a, net_b], region)
     choice = choose(Capability.FIND_DISAGREEMENT, (net_a, net_b), region, method)
     s = _guarded(lambda: choice.engine.find_disagreement(net_a, net_b, region, limits))
     if s.outcome is Outcome.FOUND:
@@ -182,14 +182,11 @@ def disagreements(net_a: Any, net_b: Any, region: Any, *, method: str | None = A
     """Exact confusion counts (a :class:`Disagreement`) and a replayed witness where they differ."""
     limits = limits or Limits()
     check_names(limits)
-    _pair(net_a, net_b, region)
+    _check_region([net_a, net_b], region)
     choice = choose(Capability.DISAGREEMENTS, (net_a, net_b), region, method)
-    try:
-        dis = choice.engine.disagreements(net_a, net_b, region, limits)
-    except BudgetExceeded as e:
-        return CountAnswer(None, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}"), choice)
-    except DeadlineExceeded as e:
-        return CountAnswer(None, Search(Outcome.TIMEOUT, note=f"time limit reached: {e}"), choice)
+    dis, undecided = _attempt(lambda: choice.engine.disagreements(net_a, net_b, region, limits))
+    if undecided:
+        return CountAnswer(None, undecided, choice)
     if dis.region_size != region.size:
         raise InternalError(f"{choice.name} counted {dis.region_size} members, the region has {region.size}")
     if dis.witness is None:

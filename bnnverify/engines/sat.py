@@ -46,7 +46,7 @@ from bnnverify.encoders.solving import (
 )
 
 from bnnverify.engines.base import Capability, EngineBase, Outcome, Search
-from bnnverify.errors import DeadlineExceeded, ModelError, RegionError, ReplayMismatch, SolverError
+from bnnverify.errors import DeadlineExceeded, InternalError, ModelError, RegionError, ReplayMismatch, SolverError
 from bnnverify import semantics
 from bnnverify.engines.replay import replay_class, replay_codes
 
@@ -207,7 +207,7 @@ def sat_find_class(
         if out.status is not SatStatus.UNSAT or last:
             # a smaller ball's UNSAT proves nothing about the whole region: go on
             return SatResult(out.status, None, None, time.perf_counter() - start, name, enc, f.n_vars, f.n_clauses, t_enc)
-    raise AssertionError("unreachable")  # pragma: no cover
+    raise InternalError("unreachable: the last stage returns")  # pragma: no cover
 
 
 def sat_find_each_class(

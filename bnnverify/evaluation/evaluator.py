@@ -47,7 +47,7 @@ import numpy as np
 
 from bnnverify.encoders.layers import BNN
 
-from bnnverify.errors import DataError
+from bnnverify.errors import DataError, InternalError
 
 __all__ = [
     "Evaluator",
@@ -456,7 +456,7 @@ class Evaluator:
                 if i == last:
                     return kept, self._classes_of_dots(self._output_dots(pc))
                 code, XT = self._fire(i, pc, ws)
-        raise AssertionError("unreachable: the output stage returns")
+        raise InternalError("unreachable: the output stage returns")
 
     def finish(
         self, first_dots: np.ndarray, *, layers: tuple[int, ...] = (), table_limit: int = 0
