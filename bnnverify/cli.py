@@ -155,14 +155,46 @@ def region_from_options(net, *, region_kind, hamming, linf, input_spec, mutable,
     )
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM ends the command like Ctrl-C does: cleanly, so atomic writes remove their temporary files."""
+    raise SystemExit(128 + signum)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bnnverify")
 def main() -> None:
     """bnnverify: exact, formal analysis of trained binary neural networks.
 
     Exit codes: 0 the property holds, 1 it is violated, 2 bad usage or input,
-    3 timeout, unknown or budget exceeded.
+    3 timeout, unknown or budget exceeded, 4 an internal error (a bug: please report it).
     """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
+class Seconds(click.ParamType):
+    """A time limit: a positive, finite number of seconds (``inf``, ``nan``, 0 and negatives are refused)."""
+
+    name = "seconds"
+    #: The largest limit taken (about 31 years): timers and solver limits overflow near 1e308;
+    #: for no limit at all, give no --timeout.
+    MAX = 1e9
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        import math
+
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (math.isfinite(v) and v > 0):
+            self.fail(f"{value!r}: a time limit must be a positive, finite number of seconds", param, ctx)
+        if v > self.MAX:
+            self.fail(f"{value!r}: at most {self.MAX:g} seconds (give no --timeout for no limit)", param, ctx)
+        return v
 
 
 # --- commands -------------------------------------------------------------
@@ -587,7 +619,7 @@ def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_js
 @click.option("--count", is_flag=True, help="Exact number of adversarial inputs and per-class counts.")
 @click.option("--solver", default=None, metavar="NAME", help="SAT solver (see bnnverify.engines.sat.SOLVERS).")
 @click.option("--encoding", default=None, metavar="NAME", help="Cardinality encoding (see bnnverify.engines.sat.ENCODINGS).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+@click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Time limit in seconds (SAT; enumeration for --max-radius).")
 @click.option("--max-radius", "max_radius", is_flag=True,
               help="The largest Hamming radius at which the input is robust (--hamming K caps it).")
@@ -704,7 +736,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
 @click.option("--count", is_flag=True, help="Exact number of disagreements and the confusion counts.")
 @click.option("--solver", default=None, metavar="NAME", help="SAT solver (see bnnverify.engines.sat.SOLVERS).")
 @click.option("--encoding", default=None, metavar="NAME", help="Cardinality encoding (see bnnverify.engines.sat.ENCODINGS).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+@click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Time limit in seconds (SAT).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors

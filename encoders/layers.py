@@ -235,6 +235,17 @@ class ArgmaxLayer:
             if a.shape != (c,):
                 raise ModelError(f"{where}: shape {a.shape} does not match {c} classes (expected ({c},))")
             a64 = a.astype(np.float64)
+            if np.issubdtype(a.dtype, np.floating) and a.dtype.itemsize > 8:
+                lossy = a64.astype(a.dtype) != a
+                if lossy.any():
+                    i = int(np.flatnonzero(lossy)[0])
+                    raise ModelError(
+                        f"{where}: dtype {a.dtype} entry [{i}] is not exactly a float64 "
+                        "(the argmax rule is defined in float64; round it explicitly if that is meant)"
+                    )
+            if np.issubdtype(a.dtype, np.integer) and np.any(a64.astype(a.dtype) != a):
+                i = int(np.flatnonzero(a64.astype(a.dtype) != a)[0])
+                raise ModelError(f"{where}: integer entry [{i}] is not exactly a float64")
             if not np.all(np.isfinite(a64)):
                 i = int(np.flatnonzero(~np.isfinite(a64))[0])
                 raise ModelError(f"{where}: entries must be finite; entry [{i}] is {a64[i]}")

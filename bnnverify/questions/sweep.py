@@ -37,6 +37,7 @@ from bnnverify.encoders.regions import Region
 from bnnverify.errors import DataError
 from bnnverify.files.inputs import make_region
 from bnnverify.engines import run
+from bnnverify.files.atomic import check_output_path
 from bnnverify.engines.base import Limits
 from bnnverify.questions.robustness import check_robustness, choose_method
 from bnnverify.questions.verdict import Method, Verdict, parse_method
@@ -339,7 +340,7 @@ def sweep(
     regions = {i: query.region.around(net, X[i]) for i in idx}
     if regions:
         choose_method(query.method, max(r.size for r in regions.values()), query.count)
-    outp = Path(out)
+    outp = check_output_path(out, "results file")
     done = read_results(outp, repair=resume) if outp.exists() else {}
     if done and not resume:
         raise DataError(f"{outp}: already holds results; resume it, or choose another output file", param="out")
@@ -354,7 +355,6 @@ def sweep(
     if on_start is not None:
         on_start(len(results))
     if todo:
-        outp.parent.mkdir(parents=True, exist_ok=True)
         stream = _execute_dask(net, query, todo, dask, dask_timeout) if dask else _execute_local(net, query, todo, jobs)
         with open(outp, "a", encoding="utf-8") as f:
             for line in stream:
