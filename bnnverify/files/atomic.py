@@ -53,11 +53,11 @@ def check_output_path(path: "str | os.PathLike[str]", what: str = "output file")
         raise DataError(f"{what}: empty path")
     parent = target.parent
     if target.is_dir():
-        raise DataError(f"{what} {target}: is a directory")
+        raise DataError(f"{what} {target}: cannot write: it is a directory")
     if not parent.exists():
-        raise DataError(f"{what} {target}: the folder {parent} does not exist")
+        raise DataError(f"{what} {target}: cannot write: the folder {parent} does not exist")
     if not parent.is_dir():
-        raise DataError(f"{what} {target}: {parent} is a file, not a folder")
+        raise DataError(f"{what} {target}: cannot write: {parent} is a file, not a folder")
     return target
 
 
@@ -76,7 +76,7 @@ def atomic_write(path: "str | os.PathLike[str]", mode: str = "wb", *, what: str 
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as e:
-        raise DataError(f"{what} {target}: cannot be written ({e.strerror or e})") from None
+        raise DataError(f"{what} {target}: cannot write ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
