@@ -9,6 +9,7 @@ classes answer the same questions: ``total``, ``pair_counts(layer)``
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 from typing import Any, Mapping, Sequence
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import DEFAULT_BATCH, Region
-from bnnverify.errors import DataError, InternalError, RegionError
+from bnnverify.errors import DataError, DeadlineExceeded, InternalError, RegionError
 from bnnverify.evaluation.evaluator import Evaluator, code_keys
 from bnnverify.information.entropy import (
     LayerInfo,
@@ -157,16 +158,22 @@ def labels_for(net: BNN, trace_classes: np.ndarray, X: np.ndarray, labels: Label
     return y_data
 
 
-def enum_counter(net: BNN, region: Region, labels: Labels, batch_size: int = DEFAULT_BATCH) -> RowCounter:
+def enum_counter(net: BNN, region: Region, labels: Labels, *, const_label: int | None = None,
+                 batch_size: int = DEFAULT_BATCH, deadline: float | None = None) -> RowCounter:
+    """Exact per-layer (code, label) counts of every member of ``region`` (the label: the class,
+    a label network's class, or ``const_label``); :class:`DeadlineExceeded` past ``deadline``."""
     ev = Evaluator(net)
-    tev = Evaluator(labels) if isinstance(labels, BNN) else None
+    tev = Evaluator(labels) if isinstance(labels, BNN) and const_label is None else None
     rc = RowCounter(net)
     for X in region.members(batch_size):
         tr = ev.trace(X)
-        rc.add(tr.codes, labels_for(net, tr.classes, X, labels, None, tev))
+        y = (np.full(len(X), const_label, np.int64) if const_label is not None
+             else labels_for(net, tr.classes, X, labels, None, tev))
+        rc.add(tr.codes, y)
+        if deadline is not None and time.perf_counter() > deadline:
+            raise DeadlineExceeded("enumeration reached its time limit")
     if rc.total != region.size:
-        raise InternalError(f"enumerated {rc.total} members, but the region has {region.size}"
-        )
+        raise InternalError(f"enumerated {rc.total} members, but the region has {region.size}")
     return rc
 
 

@@ -1,0 +1,92 @@
+"""A time limit bounds every engine: the answer is ``timeout`` soon after the deadline, never a partial one.
+
+These are contracts, not performance measurements: each question below needs
+far longer than its limit (seconds to minutes), and must come back as
+``timeout`` (or, for counts, with no count at all) well within
+``LIMIT + SLACK`` seconds. The BDD engine checks the clock after every CUDD
+operation (one large conjunction is not interrupted), enumeration after
+every batch, Ganak runs in a worker process killed at the deadline.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from bnnverify import check_equivalence, check_robustness, max_robust_radius
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.regions import Cube, HammingBall, Whole
+from bnnverify.questions.verdict import Verdict
+
+#: The limit given to every question here (seconds).
+LIMIT = 0.4
+#: How long past the limit an answer may take: one CUDD operation, process start-up, a loaded CI machine.
+SLACK = 4.0
+
+
+def _pm(rng, m, n):
+    return np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)
+
+
+@pytest.fixture(scope="module")
+def nets():
+    rng = np.random.default_rng(0)
+    n = 40
+    a = BNN((ThresholdLayer(_pm(rng, 60, n), rng.integers(-3, 4, 60)),
+             ThresholdLayer(_pm(rng, 30, 60), rng.integers(-3, 4, 30))),
+            ArgmaxLayer(_pm(rng, 4, 30), np.ones(4), np.zeros(4)))
+    b = BNN((ThresholdLayer(_pm(rng, 60, n), rng.integers(-3, 4, 60)),), ArgmaxLayer(_pm(rng, 4, 60), np.ones(4), np.zeros(4)))
+    return a, b, rng.integers(0, 2, n).astype(np.uint8)
+
+
+QUESTIONS = {
+    "bdd-robustness": lambda a, b, x: check_robustness(a, x, Whole(a.n_inputs), method="bdd", timeout=LIMIT),
+    "bdd-count": lambda a, b, x: check_robustness(a, x, HammingBall(x, 8), method="bdd", count=True, timeout=LIMIT),
+    "enum-count": lambda a, b, x: check_robustness(a, x, Cube.from_free(x, list(range(23))), method="enum",
+                                                   count=True, timeout=LIMIT),
+    "bdd-equivalence": lambda a, b, x: check_equivalence(a, b, Whole(a.n_inputs), method="bdd", timeout=LIMIT),
+    "enum-equivalence": lambda a, b, x: check_equivalence(a, b, Cube.from_free(x, list(range(23))), method="enum",
+                                                          timeout=LIMIT),
+    "bdd-radius": lambda a, b, x: max_robust_radius(a, x, method="bdd", timeout=LIMIT),
+    "sat-robustness": lambda a, b, x: check_robustness(a, x, Whole(a.n_inputs), method="sat", timeout=LIMIT),
+}
+
+
+@pytest.mark.parametrize("name", QUESTIONS)
+def test_the_limit_ends_in_timeout(nets, name):
+    a, b, x = nets
+    t0 = time.perf_counter()
+    r = QUESTIONS[name](a, b, x)
+    took = time.perf_counter() - t0
+    if r.verdict is not Verdict.TIMEOUT:  # a quick proof or witness is fine; a late one is not
+        assert took < LIMIT + SLACK and not r.verdict.undecided, (name, r)
+        pytest.skip(f"{name} answered {r.verdict.value} before the limit")
+    assert took < LIMIT + SLACK, (name, took)
+    assert "time limit" in r.note or "ran out of time" in r.note, r.note
+    if hasattr(r, "class_counts"):
+        assert r.class_counts is None and r.adversarial_count is None
+
+
+def test_ganak_is_killed_at_the_deadline(nets):
+    pytest.importorskip("pyganak")
+    a, _, x = nets
+    t0 = time.perf_counter()
+    r = check_robustness(a, x, HammingBall(x, 12), method="ganak", count=True, timeout=LIMIT)
+    took = time.perf_counter() - t0
+    assert r.verdict is Verdict.TIMEOUT and r.class_counts is None, r
+    assert took < LIMIT + SLACK, took
+
+
+def test_cli_timeout_exits_3(nets, tmp_path):
+    from click.testing import CliRunner
+
+    from bnnverify.cli import main
+    from bnnverify.files.modelio import save_model
+
+    a, _, x = nets
+    save_model(a, tmp_path / "a.npz")
+    r = CliRunner().invoke(main, ["robustness", str(tmp_path / "a.npz"), "--input", "".join(map(str, x)),
+                                  "--region", "whole", "--method", "bdd", "--timeout", str(LIMIT)])
+    assert r.exit_code == 3 and "timeout" in r.output, r.output
