@@ -555,7 +555,7 @@ def _echo_robustness(res) -> None:
     click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
 
 
-def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
+def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
     from bnnverify.data.datasets import load_dataset
     from bnnverify.errors import DataError
     from bnnverify.questions.sweep import sweep
@@ -574,6 +574,7 @@ def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_js
             net, ds.X, ds.y, query, out, indices=indices, jobs=jobs, dask=dask, resume=resume,
             on_start=(lambda n_done: bar.update(n_done)) if bar else None,
             on_result=(lambda line: bar.update(1)) if bar else None,
+            source={"model": str(model), "dataset": ds.name, "split": split},
         )
     finally:
         if bar is not None:
@@ -668,7 +669,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
             free=tuple(read_indices(free, n).tolist()) if free else None,
         )
         query = RobustnessQuery(spec, method, count, solver, encoding, timeout)
-        _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_json)
+        _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json)
         return
 
     if input_spec is not None:

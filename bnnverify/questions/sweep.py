@@ -8,6 +8,14 @@ as JSON-able dicts, one line per instance in a JSON-lines file, appended and
 flushed as each finishes (a crash loses nothing already written);
 ``resume=True`` skips the instances already in the file.
 
+Every line identifies its question completely (``"question"``: the model's
+content digest and path, data set, split, region options, engine, count,
+solver, encoding, limits, tie rule, tool version): ``resume`` refuses a file
+any line of which was written for another question, naming the field that
+differs — a sweep of model A is never summarised as model B's. The model's
+path and the tool version are recorded but not compared (a moved file or a
+newer bnnverify does not change an exact answer).
+
 >>> import numpy as np
 >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
 >>> h = ThresholdLayer(np.ones((1, 3), dtype=np.int8), np.array([1]))
@@ -59,6 +67,47 @@ P95 = 95
 
 #: Seconds to wait for a Dask scheduler before giving up (it retries until then).
 DASK_CONNECT_TIMEOUT_S: float = 10.0
+
+#: The identity fields recorded but not compared on resume (see the module docstring).
+RECORDED_ONLY = ("model", "version")
+
+#: The tie rule every robustness answer uses (the argmax layer's, see bnnverify.semantics).
+TIE_RULE = "argmax: the smallest index among the maximal scores"
+
+
+def question_identity(net: BNN, query: "RobustnessQuery", source: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a sweep's lines answer: everything that decides an answer, as plain JSON values."""
+    from dataclasses import asdict
+
+    import bnnverify
+    from bnnverify.files.modelio import model_digest
+
+    source = dict(source or {})
+    region = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(query.region).items()}
+    return {
+        "model": source.get("model"),
+        "model_sha256": model_digest(net),
+        "dataset": source.get("dataset"),
+        "split": source.get("split"),
+        "region": region,
+        "method": str(query.method),
+        "count": bool(query.count),
+        "solver": query.solver,
+        "encoding": query.encoding,
+        "timeout": query.timeout,
+        "budget": None if query.budget is None else repr(query.budget),
+        "ties": TIE_RULE,
+        "version": bnnverify.__version__,
+    }
+
+
+def _differing_field(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str | None:
+    if not isinstance(old, Mapping):
+        return "question"
+    for key, value in new.items():
+        if key not in RECORDED_ONLY and old.get(key) != value:
+            return key
+    return None
 
 
 @dataclass(frozen=True)
@@ -114,7 +163,8 @@ class SweepTask:
 
 
 def run_task(net: BNN, query: RobustnessQuery, task: SweepTask) -> dict[str, Any]:
-    """Answer one instance; the JSON line (``index``, ``label``, then the result's keys).
+    """Answer one instance; the JSON line (``index``, ``label``, then the result's keys;
+    :func:`sweep` adds ``question``, the identity of what was asked).
 
     A module-level function, so process pools and Dask workers can import it.
     """
@@ -310,6 +360,7 @@ def sweep(
     dask_timeout: float = DASK_CONNECT_TIMEOUT_S,
     on_start: Callable[[int], None] | None = None,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> SweepSummary:
     """Robustness of every instance ``X[i]`` (label ``y[i]``), lines appended to ``out``.
 
@@ -319,8 +370,9 @@ def sweep(
     connect). ``resume`` skips instances already in ``out``
     (without it, a non-empty ``out`` is refused). ``on_start`` is called
     with the number of instances already done, ``on_result`` with each new
-    line (e.g. to drive a progress bar). The summary covers
-    every selected instance in the file.
+    line (e.g. to drive a progress bar). ``source`` names the model file,
+    data set and split (recorded in every line's ``question``). The summary
+    covers every selected instance in the file.
     """
     t0 = time.perf_counter()
     X = np.asarray(X)
@@ -344,11 +396,18 @@ def sweep(
     done = read_results(outp, repair=resume) if outp.exists() else {}
     if done and not resume:
         raise DataError(f"{outp}: already holds results; resume it, or choose another output file", param="out")
+    question = question_identity(net, query, source)
     for i, line in done.items():
-        if i in regions and not _same_query(line, regions[i].describe()):
+        field = _differing_field(line.get("question"), question)
+        if field is None and i in regions and not _same_query(line, regions[i].describe()):
+            field = "region"
+        if field is not None:
+            old = (line.get("question") or {}).get(field) if field != "question" else None
             raise DataError(
-                f"{outp}: instance {i} was answered for another region ({line.get('region')}); "
-                "use another --out for a different query"
+                f"{outp}: the line of instance {i} answers another {field} "
+                + (f"({old!r}; this sweep: {question[field]!r})" if field != "question"
+                   else "(it has no question identity: written by an older bnnverify)")
+                + "; use another output file for a different question"
             )
     todo = [SweepTask(i, np.array(X[i], dtype=np.uint8), int(y[i])) for i in idx if i not in done]
     results = {i: done[i] for i in idx if i in done}
@@ -358,6 +417,7 @@ def sweep(
         stream = _execute_dask(net, query, todo, dask, dask_timeout) if dask else _execute_local(net, query, todo, jobs)
         with open(outp, "a", encoding="utf-8") as f:
             for line in stream:
+                line["question"] = question
                 f.write(json.dumps(line) + "\n")
                 f.flush()
                 results[line["index"]] = line
