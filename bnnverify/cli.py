@@ -109,6 +109,44 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def input_ref(input_spec: str | None, dataset=None, split: str | None = None, index: int | None = None,
+              dataset_spec: str | None = None):
+    """Where a command's centre input came from (see :class:`bnnverify.questions.asked.InputRef`);
+    ``dataset_spec`` is the data set as the user named it (a built-in name or a file path)."""
+    from bnnverify.files.textfile import is_existing_file
+    from bnnverify.questions.asked import InputRef
+
+    if dataset is not None and index is not None:
+        return InputRef("dataset", dataset=str(dataset_spec or dataset.name), split=split, index=int(index),
+                        label=int(dataset.y[index]))
+    if input_spec is None:
+        return InputRef("none")
+    return InputRef("file", path=str(input_spec)) if is_existing_file(input_spec) else InputRef("bits")
+
+
+def asked_for(command: str, models: list, source, **limits):
+    """The :class:`~bnnverify.questions.asked.Asked` of a command: models as (path, net) pairs."""
+    from bnnverify.questions.asked import Asked, ModelRef
+
+    return Asked(command, tuple(ModelRef.of(net, path) for path, net in models), source, limits)
+
+
+def echo_result(result_json: dict, asked, as_json: bool) -> None:
+    """``--json``: the result with ``schema`` and ``asked``; text: the ``asked`` lines (the caller prints the rest)."""
+    if as_json:
+        emit_json({"schema": asked.to_json()["schema"], **result_json, "asked": asked.to_json()})
+    else:
+        for line in asked.lines():
+            click.echo(line)
+
+
+def warn_if_misclassified(source, predicted: int) -> None:
+    """A data-set input the model gets wrong: say so (robustness is about the prediction, not the label)."""
+    if source.kind == "dataset" and source.label is not None and predicted != source.label:
+        click.echo(f"bnnverify: warning: the model predicts class {predicted} for this input, its label is "
+                   f"{source.label} (robustness is about the prediction)", err=True)
+
+
 def load_model_arg(path: str):
     from bnnverify.files.modelio import load_model
 
@@ -432,8 +470,10 @@ def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code
         max_memory_bytes=(max_memory << 20) if max_memory is not None else BDDBudget().max_memory_bytes,
     )
     rep = count_report(net, region, per_code=per_code, budget=budget)
+    asked = asked_for("count", [(model, net)], input_ref(input_spec), method="bdd",
+                      max_nodes=max_nodes, max_memory_mib=max_memory)
+    echo_result({**rep.as_dict(), "region": region.describe(), "method": "bdd"}, asked, as_json)
     if as_json:
-        emit_json(rep.as_dict())
         return
     cc = rep.counts
     click.echo(f"region: {region.describe()['kind']}, {cc.region_size} inputs")
@@ -552,7 +592,7 @@ def _echo_robustness(res) -> None:
         click.echo("class counts: " + ", ".join(f"{c}: {v}" for c, v in enumerate(res.class_counts)))
     if res.note:
         click.echo(f"note: {res.note}")
-    click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
+    click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
 
 
 def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
@@ -672,6 +712,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json)
         return
 
+    ds = None
     if input_spec is not None:
         x = read_bits(input_spec, n)
     else:
@@ -683,6 +724,9 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         if ds.n_inputs != n:
             raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {n}")
         x = np.asarray(ds.X[index], dtype=np.uint8)
+    source = input_ref(input_spec, ds, split, index, dataset)
+    asked = asked_for("robustness", [(model, net)], source, method=method, timeout=timeout, solver=solver,
+                      encoding=encoding, count=count, max_radius=max_radius)
 
     if max_radius:
         if region_kind is not None or linf is not None:
@@ -697,9 +741,9 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
             net, x, mutable=read_indices(sel, n) if sel else None, max_radius=hamming, method=method,
             solver=solver, encoding=encoding, timeout=timeout,
         )
-        if as_json:
-            emit_json(res.to_json())
-        else:
+        warn_if_misclassified(source, res.predicted_class)
+        echo_result(res.to_json(), asked, as_json)
+        if not as_json:
             from bnnverify.questions.robustness import bits_to_str
 
             bound = "" if res.exact else " (a lower bound: the search stopped)"
@@ -710,7 +754,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
                            f"{bits_to_str(res.counterexample)}")
             if res.note:
                 click.echo(f"note: {res.note}")
-            click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
+            click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
         if res.note:
             click.echo(f"bnnverify: {res.note}", err=True)
         sys.exit(Exit.HOLDS if res.exact else Exit.UNDECIDED)
@@ -719,9 +763,9 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
                                  input_spec=None, mutable=mutable, free=free, center=x)
     res = check_robustness(net, x, region, method=method, count=count, solver=solver, encoding=encoding,
                            timeout=timeout)
-    if as_json:
-        emit_json(res.to_json())
-    else:
+    warn_if_misclassified(source, res.predicted_class)
+    echo_result(res.to_json(), asked, as_json)
+    if not as_json:
         _echo_robustness(res)
     if res.note and res.verdict.undecided:
         click.echo(f"bnnverify: {res.note}", err=True)
@@ -764,9 +808,10 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
         raise DataError("--input/--mutable need a region option (--hamming K, --linf EPS or --free FILE)")
     res = check_equivalence(net_a, net_b, region, method=method, count=count, solver=solver,
                             encoding=encoding, timeout=timeout)
-    if as_json:
-        emit_json(res.to_json())
-    else:
+    asked = asked_for("equivalence", [(model_a, net_a), (model_b, net_b)], input_ref(input_spec if region else None),
+                      method=method, timeout=timeout, solver=solver, encoding=encoding, count=count)
+    echo_result(res.to_json(), asked, as_json)
+    if not as_json:
         from bnnverify.questions.robustness import bits_to_str
 
         click.echo(f"verdict: {res.verdict.value}")
@@ -780,7 +825,7 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
                 click.echo("confusion (A -> B: count): " + ", ".join(f"{a}->{b}: {v}" for (a, b), v in sorted(off.items())))
         if res.note:
             click.echo(f"note: {res.note}")
-        click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
+        click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
     if res.note and res.verdict.undecided:
         click.echo(f"bnnverify: {res.note}", err=True)
     sys.exit(_exit_for(res.verdict))

@@ -82,6 +82,7 @@ class EquivalenceResult:
             "disagreement_count": self.disagreement_count,
             "confusion": conf,
             "method": str(self.method),
+            "reason": self.reason,
             "seconds": self.seconds,
         }
 

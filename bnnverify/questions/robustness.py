@@ -132,6 +132,7 @@ class RobustnessResult:
             if self.class_counts is None
             else {str(c): int(v) for c, v in enumerate(self.class_counts)},
             "method": str(self.method),
+            "reason": self.reason,
             "seconds": self.seconds,
         }
 
@@ -173,6 +174,7 @@ class MaxRadiusResult:
             "counterexample": bits_to_str(self.counterexample),
             "counterexample_class": self.counterexample_class,
             "method": str(self.method),
+            "reason": self.reason,
             "seconds": self.seconds,
         }
 
