@@ -417,6 +417,92 @@ def eval_(model, dataset, split, data_file, as_json) -> None:
             click.echo(f"  class {c.label}: {c.accuracy:.4f} ({c.correct} of {c.n})")
 
 
+@main.command("predict")
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_spec", default=None, metavar="FILE_OR_BITS",
+              help="One input: a file of 0/1 values or a literal bit string.")
+@click.option("--dataset", default=None, metavar="NAME", help="A built-in data set (or a .npz file): its rows.")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@click.option("--index", "index", type=int, default=None, metavar="I", help="With --dataset: only row I.")
+@click.option("--data", "data_file", type=click.Path(), default=None, help="A .npz with X (0/1) and y: its rows.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per input.")
+@handle_errors
+def predict(model, input_spec, dataset, split, index, data_file, as_json) -> None:
+    """Class, scores and hidden codes of inputs, computed by the semantics module itself."""
+    from bnnverify import semantics
+    from bnnverify.data.datasets import load_data_file, load_dataset
+    from bnnverify.errors import DataError
+    from bnnverify.files.inputs import read_bits
+
+    given = [o for o, v in (("--input", input_spec), ("--dataset", dataset), ("--data", data_file)) if v is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --input FILE_OR_BITS, --dataset NAME or --data FILE")
+    if index is not None and dataset is None and data_file is None:
+        raise click.UsageError("--index goes with --dataset or --data")
+    net = load_model_arg(model)
+    if input_spec is not None:
+        rows, labels, first = read_bits(input_spec, net.n_inputs)[None, :], [None], 0
+    else:
+        ds = load_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
+        if ds.n_inputs != net.n_inputs:
+            raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
+        if index is not None and not 0 <= index < len(ds.X):
+            raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
+        sel = range(len(ds.X)) if index is None else [index]
+        rows, labels, first = ds.X[list(sel)], [int(ds.y[i]) for i in sel], sel[0] if len(sel) else 0
+    for k, (x, label) in enumerate(zip(rows, labels)):
+        t = semantics.forward(net, x)
+        codes = ["".join(map(str, c)) for c in t.codes]
+        if as_json:
+            emit_json({"index": first + k, "label": label, "class": t.label, "scores": list(t.scores),
+                       "codes": {f"layer{l}": c for l, c in enumerate(codes)}})
+        else:
+            lab = "" if label is None else f" label {label}{' (misclassified)' if label != t.label else ''}"
+            click.echo(f"input {first + k}: class {t.label}{lab}; scores "
+                       + " ".join(f"{s:g}" for s in t.scores) + "; codes " + " ".join(codes))
+
+
+LISTS = ("engines", "solvers", "encodings", "datasets", "layer-kinds")
+
+
+@main.command("list")
+@click.argument("what", type=click.Choice(LISTS))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def list_(what: str, as_json: bool) -> None:
+    """What bnnverify offers: engines (with their capabilities), solvers, encodings, data sets, layer kinds."""
+    rows: list[dict[str, Any]] = []
+    if what == "engines":
+        from bnnverify.engines.registry import ENGINES
+
+        for e in ENGINES.engines():
+            rows.append({"name": e.name, "aliases": list(e.aliases), "summary": e.summary,
+                         "capabilities": sorted(c.value for c in e.capabilities),
+                         "regions": sorted(e.region_kinds), "layers": sorted(e.layer_kinds)})
+    elif what in ("solvers", "encodings"):
+        from bnnverify.encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS
+        from bnnverify.encoders.solving import DEFAULT_SOLVER, SOLVERS
+
+        names, default = (SOLVERS, DEFAULT_SOLVER) if what == "solvers" else (ENCODINGS, DEFAULT_ENCODING)
+        rows = [{"name": n, "aliases": list(a), "default": n == default} for n, a in names.items()]
+    elif what == "datasets":
+        from bnnverify.data.datasets import dataset_names
+
+        rows = [{"name": n} for n in dataset_names()]
+    else:
+        from bnnverify.encoders.layers import LAYER_KINDS
+
+        rows = [{"name": k, "role": c.role, "keys": [f"<prefix>_{a.suffix}" for a in c.keys]}
+                for k, c in LAYER_KINDS.items()]
+    if as_json:
+        emit_json({what.replace("-", "_"): rows})
+        return
+    for r in rows:
+        extra = {k: v for k, v in r.items() if k != "name" and v not in ([], None, False)}
+        click.echo(r["name"] + ("  " + "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}"
+                                                 for k, v in extra.items()) if extra else ""))
+
+
 @import_group.command("torch")
 @click.argument("state_dict", type=click.Path())
 @click.option("--arch", required=True, metavar="N,H1,...,C", help="Widths, e.g. 12,10,7,5,4,3,2.")

@@ -1,0 +1,67 @@
+"""`bnnverify predict` (the semantics module's answer for inputs) and `bnnverify list`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from bnnverify import semantics
+from bnnverify.cli import main
+from bnnverify.data.datasets import load_dataset
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.engines.registry import ENGINES
+from bnnverify.files.modelio import save_model
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    rng = np.random.default_rng(5)
+    pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    net = BNN((ThresholdLayer(pm(8, 12), rng.integers(-3, 4, 8)),), ArgmaxLayer(pm(2, 8), np.ones(2), np.zeros(2)))
+    path = tmp_path_factory.mktemp("p") / "m.npz"
+    save_model(net, path)
+    return net, path
+
+
+def test_predict_a_data_set_equals_the_semantics(model):
+    net, path = model
+    r = CliRunner().invoke(main, ["predict", str(path), "--dataset", "ib12", "--json"])
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(t) for t in r.output.splitlines()]
+    ds = load_dataset("ib12", "test")
+    assert len(lines) == len(ds.X)
+    for ln, x, y in zip(lines, ds.X, ds.y):
+        t = semantics.forward(net, x)
+        assert ln["class"] == t.label and ln["label"] == int(y) and tuple(ln["scores"]) == t.scores
+        assert ln["codes"]["layer0"] == "".join(map(str, t.codes[0]))
+
+
+def test_predict_one_input_text(model):
+    net, path = model
+    bits = "010011010110"
+    r = CliRunner().invoke(main, ["predict", str(path), "--input", bits])
+    assert r.exit_code == 0 and f"class {semantics.classify(net, [int(b) for b in bits])};" in r.output
+
+
+@pytest.mark.parametrize("args", [[], ["--input", "0101", "--dataset", "ib12"], ["--index", "3"]])
+def test_predict_needs_exactly_one_source(model, args):
+    r = CliRunner().invoke(main, ["predict", str(model[1]), *args])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_list_engines_is_the_registry():
+    r = CliRunner().invoke(main, ["list", "engines", "--json"])
+    got = json.loads(r.output)["engines"]
+    assert [e["name"] for e in got] == list(ENGINES.names())
+    for e in got:
+        assert set(e["capabilities"]) == {c.value for c in ENGINES.get(e["name"]).capabilities}
+
+
+@pytest.mark.parametrize("what", ["solvers", "encodings", "datasets", "layer-kinds"])
+def test_list_the_rest(what):
+    r = CliRunner().invoke(main, ["list", what, "--json"])
+    rows = json.loads(r.output)[what.replace("-", "_")]
+    assert r.exit_code == 0 and rows and all(row["name"] for row in rows)
