@@ -927,7 +927,7 @@ def _info_dataset_options(fn: Callable) -> Callable:
                      help="The data set's rows as the distribution (ib12, digits, digits-thermo<L>, a .npz); "
                           "with --hamming K: the mixture of radius-K balls around its rows (label = the row's); "
                           "with --index I: the centre input."),
-        click.option("--split", default="all", show_default=True, type=click.Choice(["train", "test", "all"]),
+        click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]),
                      help="Which split of --dataset."),
         click.option("--index", "index", type=int, default=None, metavar="I",
                      help="With --dataset: the I-th row is the centre of the region."),

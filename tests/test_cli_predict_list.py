@@ -65,3 +65,38 @@ def test_list_the_rest(what):
     r = CliRunner().invoke(main, ["list", what, "--json"])
     rows = json.loads(r.output)[what.replace("-", "_")]
     assert r.exit_code == 0 and rows and all(row["name"] for row in rows)
+
+
+def test_every_command_has_the_same_default_split():
+    """`--index 2` is the same image in every command."""
+    import click
+
+    def commands(group):
+        for cmd in group.commands.values():
+            if isinstance(cmd, click.Group):
+                yield from commands(cmd)
+            else:
+                yield cmd
+
+    defaults = {cmd.name: p.default for cmd in commands(main) for p in cmd.params if p.name == "split"}
+    assert len(defaults) >= 5 and set(defaults.values()) == {"test"}, defaults
+
+
+def test_wrong_argument_types_are_type_errors():
+    import bnnverify
+
+    net = load_model_fixture()
+    x = np.zeros(net.n_inputs, np.uint8)
+    with pytest.raises(TypeError, match="region: expected a region"):
+        bnnverify.check_robustness(net, x, 2)
+    with pytest.raises(TypeError, match="net: expected a BNN"):
+        bnnverify.check_robustness("m.npz", x, bnnverify.Whole(net.n_inputs))
+    with pytest.raises(TypeError, match="net_b: expected a BNN"):
+        bnnverify.check_equivalence(net, None)
+    with pytest.raises(TypeError, match="region: expected a region"):
+        bnnverify.info_over_region(net, [0, 1])
+
+
+def load_model_fixture():
+    return BNN((ThresholdLayer(np.ones((1, 3), np.int8), np.array([0])),),
+               ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))

@@ -35,7 +35,7 @@ from bnnverify.engines import run
 from bnnverify.engines.base import Limits
 from bnnverify.engines.policy import ENUM_LIMIT
 from bnnverify.engines.registry import AUTO, ENGINES
-from bnnverify.errors import DataError, EngineError, RegionError
+from bnnverify.errors import DataError, EngineError, RegionError, check_network, check_region
 from bnnverify.evaluation.evaluator import Evaluator
 from bnnverify.information.codecounts import (
     LabelKind,
@@ -189,6 +189,8 @@ def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", meth
     BDD); the report records which was used.
     """
     t0 = time.perf_counter()
+    check_network(net)
+    check_region(region)
     kind = label_kind(labels)
     if kind is LabelKind.DATASET:
         raise RegionError("labels 'dataset' need a data set (a region has no labels): use labels 'model' or a label model")

@@ -36,7 +36,7 @@ from bnnverify.engines import run
 from bnnverify.engines.base import Capability, Limits, Outcome
 from bnnverify.engines.policy import choose
 from bnnverify.engines.replay import bits_to_str
-from bnnverify.errors import ModelError, RegionError
+from bnnverify.errors import ModelError, RegionError, check_network, check_region
 from bnnverify.questions.verdict import Method, Verdict, engine_label
 
 __all__ = ["EquivalenceResult", "check_equivalence"]
@@ -106,6 +106,10 @@ def check_equivalence(
     :class:`ModelError`.
     """
     t0 = time.perf_counter()
+    check_network(net_a, "net_a")
+    check_network(net_b, "net_b")
+    if region is not None:
+        check_region(region)
     if net_a.n_inputs != net_b.n_inputs:
         raise ModelError(
             f"the models have different numbers of inputs: {net_a.n_inputs} (first) "

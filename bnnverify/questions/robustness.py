@@ -44,7 +44,7 @@ from bnnverify.engines.base import Capability, Limits, Outcome
 from bnnverify.engines.policy import AUTO_ENUM_MAX_COUNT, AUTO_ENUM_MAX_DECIDE
 from bnnverify.engines.registry import AUTO, ENGINES
 from bnnverify.engines.replay import bits_to_str
-from bnnverify.errors import DataError, EngineError, InternalError, RegionError
+from bnnverify.errors import DataError, EngineError, InternalError, RegionError, check_network, check_region
 from bnnverify.evaluation.evaluator import check_bits
 from bnnverify.questions.verdict import Method, Verdict, engine_label, parse_method
 
@@ -179,7 +179,10 @@ class MaxRadiusResult:
         }
 
 
-def _prepare(net: Any, x: np.ndarray, region: Region | None = None) -> tuple[np.ndarray, int]:
+def _prepare(net: Any, x: np.ndarray, region: Region | None = None, *, with_region: bool = True) -> tuple[np.ndarray, int]:
+    check_network(net)
+    if with_region:
+        check_region(region)
     xb = check_bits(np.asarray(x), net.n_inputs, "input")
     if xb.shape[0] != 1:
         raise DataError(f"input: expected one bit vector, got {xb.shape[0]} rows")
@@ -276,7 +279,7 @@ def max_robust_radius(
     limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
     run.check_names(limits)
     m_req = parse_method(method)
-    xb, pred = _prepare(net, x)
+    xb, pred = _prepare(net, x, with_region=False)
     n = net.n_inputs
     mask = None
     if mutable is not None:
