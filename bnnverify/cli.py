@@ -175,10 +175,27 @@ def region_options(fn: Callable) -> Callable:
     return fn
 
 
+def check_engine_options(method: str, solver: str | None, encoding: str | None) -> None:
+    """``--solver``/``--encoding`` configure the CNF engines; with another engine they would be ignored: an error."""
+    from bnnverify.errors import DataError
+
+    cnf = {"auto", "sat", "ganak"}
+    stray = [o for o, v in (("--solver", solver), ("--encoding", encoding)) if v is not None]
+    if stray and method not in cnf and not (method == "ganak" and stray == ["--encoding"]):
+        raise DataError(f"{', '.join(stray)} configure the CNF engines (sat, ganak), not --method {method}")
+
+
 def region_from_options(net, *, region_kind, hamming, linf, input_spec, mutable, free, center=None):
-    """Build the Region for a command from its shared options."""
+    """Build the Region for a command from its shared options (options that do not apply are errors)."""
+    from bnnverify.errors import DataError
     from bnnverify.files.inputs import make_region, read_bits, read_indices
 
+    if region_kind == "whole":
+        stray = [o for o, v in (("--input", input_spec), ("--mutable", mutable), ("--free", free)) if v is not None]
+        if stray:
+            raise DataError(f"{', '.join(stray)} do not apply to --region whole (it has no centre and no fixed bits)")
+    if mutable is not None and hamming is None:
+        raise DataError("--mutable restricts the flips of a Hamming ball: it needs --hamming K")
     n = net.n_inputs
     if center is None and input_spec is not None:
         center = read_bits(input_spec, n)
@@ -318,8 +335,11 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
 def _int_list(value: str, what: str) -> list[int]:
     from bnnverify.errors import DataError
 
+    items = value.replace(" ", "").split(",")
+    if len(items) > 1 and "" in items:
+        raise DataError(f"{what}: an empty item in {value!r} (expected comma-separated integers like 10,7,5)")
     try:
-        out = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+        out = [int(v) for v in items if v != ""]
     except ValueError:
         raise DataError(f"{what}: expected comma-separated integers like 10,7,5, got {value!r}") from None
     if not out:
@@ -760,6 +780,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
     Exit codes: 0 robust, 1 not robust (a replayed counterexample),
     2 bad usage or input, 3 timeout, unknown or budget exceeded.
     """
+    check_engine_options(method, solver, encoding)
     from bnnverify.errors import DataError
     from bnnverify.files.inputs import read_bits, read_indices
     from bnnverify.questions.robustness import check_robustness, max_robust_radius
@@ -878,6 +899,7 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
     Exit codes: 0 equivalent, 1 not equivalent (a replayed witness),
     2 bad usage or input, 3 timeout, unknown or budget exceeded.
     """
+    check_engine_options(method, solver, encoding)
     from bnnverify.questions.equivalence import check_equivalence
     from bnnverify.errors import DataError, ModelError
 

@@ -122,3 +122,18 @@ def test_an_interrupted_write_leaves_the_target_untouched_and_no_debris(tmp_path
             fh.write("half")
             raise KeyboardInterrupt
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["t.txt"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["robustness", "{m}", "--input", "1011", "--hamming", "1", "--method", "enum", "--solver", "minisat22"],
+     "--solver configure the CNF engines"),
+    (["equivalence", "{m}", "{m}", "--method", "bdd", "--encoding", "seqcounter"], "--encoding configure"),
+    (["count", "{m}", "--region", "whole", "--input", "1011"], "do not apply to --region whole"),
+    (["count", "{m}", "--region", "whole", "--mutable", "{d}/idx.txt"], "do not apply to --region whole"),
+    (["train", "--dataset", "ib12", "--hidden", "32,,4", "--epochs", "1", "--seed", "0", "--out", "{d}/t.npz"],
+     "an empty item"),
+])
+def test_options_that_do_not_apply_are_errors_not_ignored(files, args, message):
+    d = files
+    r = CliRunner().invoke(main, [a.format(m=d / "m.npz", d=d) for a in args])
+    assert r.exit_code == 2 and message in r.output, r.output
