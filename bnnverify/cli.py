@@ -109,6 +109,41 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def budget_options(fn: Callable) -> Callable:
+    """``--max-nodes N`` and ``--max-memory MB``: one BDD budget option pair for every command that may
+    compile BDDs (``--budget``, the old name of ``--max-nodes`` in info/infoplane/codes, still works).
+
+    The command receives ``budget`` (a :class:`~bnnverify.encoders.bdd.BDDBudget`, or None: the default).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, max_nodes: int | None = None, max_memory: int | None = None,
+                budget: int | None = None, **kwargs: Any) -> Any:
+        if budget is not None and max_nodes is not None:
+            raise click.UsageError("--budget is the old name of --max-nodes: give one of them")
+        nodes = max_nodes if max_nodes is not None else budget
+        kwargs["budget"] = None
+        if nodes is not None or max_memory is not None:
+            from bnnverify.encoders.bdd import BDDBudget
+
+            kwargs["budget"] = BDDBudget(
+                max_nodes=nodes,
+                max_memory_bytes=(max_memory << 20) if max_memory is not None else BDDBudget().max_memory_bytes,
+            )
+        return fn(*args, **kwargs)
+
+    for opt in reversed([
+        click.option("--max-nodes", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Live BDD node budget (default: none; exit 3 beyond it)."),
+        click.option("--max-memory", type=click.IntRange(min=1), default=None, metavar="MB",
+                     help="CUDD memory cap in MiB (default: 1024; exit 3 beyond it)."),
+        click.option("--budget", type=click.IntRange(min=1), default=None, hidden=True,
+                     help="The old name of --max-nodes."),
+    ]):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
 def input_ref(input_spec: str | None, dataset=None, split: str | None = None, index: int | None = None,
               dataset_spec: str | None = None):
     """Where a command's centre input came from (see :class:`bnnverify.questions.asked.InputRef`);
@@ -555,29 +590,23 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> 
 @region_options
 @click.option("--per-code", type=int, default=None, metavar="LAYER",
               help="Also report the number of reachable codes of hidden layer LAYER (1-based).")
-@click.option("--max-nodes", type=int, default=None, metavar="N", help="Live BDD node budget (default: none).")
-@click.option("--max-memory", type=int, default=None, metavar="MB",
-              help="CUDD memory cap in MiB (default: 1024).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact integers).")
+@budget_options
 @handle_errors
-def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, max_nodes, max_memory,
-          as_json) -> None:
+def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, timeout, budget, as_json) -> None:
     """Exact number of inputs of the region per class (BDD engine)."""
-    from bnnverify.engines.bdd import BDDBudget, count_report
+    import time
+
+    from bnnverify.engines.bdd import as_budget, count_report
 
     net = load_model_arg(model)
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
                                  input_spec=input_spec, mutable=mutable, free=free)
-    for opt, v in (("--max-nodes", max_nodes), ("--max-memory", max_memory)):
-        if v is not None and v < 1:
-            raise click.BadParameter(f"must be a positive integer, got {v}", param_hint=opt)
-    budget = BDDBudget(
-        max_nodes=max_nodes,
-        max_memory_bytes=(max_memory << 20) if max_memory is not None else BDDBudget().max_memory_bytes,
-    )
-    rep = count_report(net, region, per_code=per_code, budget=budget)
-    asked = asked_for("count", [(model, net)], input_ref(input_spec), method="bdd",
-                      max_nodes=max_nodes, max_memory_mib=max_memory)
+    deadline = None if timeout is None else time.perf_counter() + timeout
+    rep = count_report(net, region, per_code=per_code, budget=as_budget(budget, deadline))
+    asked = asked_for("count", [(model, net)], input_ref(input_spec), method="bdd", timeout=timeout,
+                      budget=None if budget is None else repr(budget))
     echo_result({**rep.as_dict(), "region": region.describe(), "method": "bdd"}, asked, as_json)
     if as_json:
         return
@@ -771,10 +800,11 @@ def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query
 @click.option("--max-radius", "max_radius", is_flag=True,
               help="The largest Hamming radius at which the input is robust (--hamming K caps it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@budget_options
 @handle_errors
 def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index,
                sweep_all, limit, out, jobs, dask, resume, method, count, solver, encoding, timeout,
-               max_radius, as_json) -> None:
+               max_radius, as_json, budget) -> None:
     """Is MODEL's class constant over a region around an input?
 
     Exit codes: 0 robust, 1 not robust (a replayed counterexample),
@@ -815,7 +845,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
             mutable=tuple(read_indices(mutable, n).tolist()) if mutable else None,
             free=tuple(read_indices(free, n).tolist()) if free else None,
         )
-        query = RobustnessQuery(spec, method, count, solver, encoding, timeout)
+        query = RobustnessQuery(spec, method, count, solver, encoding, timeout, budget)
         _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json)
         return
 
@@ -833,7 +863,8 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         x = np.asarray(ds.X[index], dtype=np.uint8)
     source = input_ref(input_spec, ds, split, index, dataset)
     asked = asked_for("robustness", [(model, net)], source, method=method, timeout=timeout, solver=solver,
-                      encoding=encoding, count=count, max_radius=max_radius)
+                      encoding=encoding, count=count, max_radius=max_radius,
+                      budget=None if budget is None else repr(budget))
 
     if max_radius:
         if region_kind is not None or linf is not None:
@@ -846,7 +877,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         sel = mutable or free
         res = max_robust_radius(
             net, x, mutable=read_indices(sel, n) if sel else None, max_radius=hamming, method=method,
-            solver=solver, encoding=encoding, timeout=timeout,
+            solver=solver, encoding=encoding, timeout=timeout, budget=budget,
         )
         warn_if_misclassified(source, res.predicted_class)
         echo_result(res.to_json(), asked, as_json)
@@ -869,7 +900,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
                                  input_spec=None, mutable=mutable, free=free, center=x)
     res = check_robustness(net, x, region, method=method, count=count, solver=solver, encoding=encoding,
-                           timeout=timeout)
+                           timeout=timeout, budget=budget)
     warn_if_misclassified(source, res.predicted_class)
     echo_result(res.to_json(), asked, as_json)
     if not as_json:
@@ -891,9 +922,10 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
 @click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Time limit in seconds (SAT).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@budget_options
 @handle_errors
 def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutable, free, method, count,
-                solver, encoding, timeout, as_json) -> None:
+                solver, encoding, timeout, as_json, budget) -> None:
     """Do MODEL_A and MODEL_B classify every input of a region alike (default: all inputs)?
 
     Exit codes: 0 equivalent, 1 not equivalent (a replayed witness),
@@ -915,9 +947,10 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
     elif input_spec is not None or mutable is not None:
         raise DataError("--input/--mutable need a region option (--hamming K, --linf EPS or --free FILE)")
     res = check_equivalence(net_a, net_b, region, method=method, count=count, solver=solver,
-                            encoding=encoding, timeout=timeout)
+                            encoding=encoding, timeout=timeout, budget=budget)
     asked = asked_for("equivalence", [(model_a, net_a), (model_b, net_b)], input_ref(input_spec if region else None),
-                      method=method, timeout=timeout, solver=solver, encoding=encoding, count=count)
+                      method=method, timeout=timeout, solver=solver, encoding=encoding, count=count,
+                      budget=None if budget is None else repr(budget))
     echo_result(res.to_json(), asked, as_json)
     if not as_json:
         from bnnverify.questions.robustness import bits_to_str
@@ -1032,9 +1065,8 @@ def _fmt_bits(x: float) -> str:
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
                    "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES",
-              help="BDD node budget (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@budget_options
 @handle_errors
 def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
          labels_spec, method, budget, as_json) -> None:
@@ -1092,13 +1124,13 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
                    "final snapshot's prediction (default with a region) or another model's class.")
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls), or auto.")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="PNG",
               help="Draw the information plane to this PNG.")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), metavar="CSV",
               help="Write every (epoch, layer) point to this CSV.")
 @click.option("--title", default=None, help="Plot title (default: names the distribution and Y).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (all points).")
+@budget_options
 @handle_errors
 def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
               labels_spec, method, budget, plot_path, out_path, title, as_json) -> None:
@@ -1160,10 +1192,10 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
 @_info_dataset_options
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, or auto.")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
 @click.option("--graph", "graph_path", default=None, type=click.Path(dir_okay=False), metavar="GRAPHML",
               help="Write the code graph as GraphML (counts exact: long, or strings beyond 2^63).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@budget_options
 @handle_errors
 def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
           method, budget, graph_path, as_json) -> None:
