@@ -1095,8 +1095,12 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
         rep = info_over_dataset(net, ds, labels=labels)
     else:
         rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget)
+    source = input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec)
+    models = [(model, net)] + ([(labels_spec, labels)] if not isinstance(labels, str) else [])
+    asked = asked_for("info", models, source, method=method, labels=labels_spec or default,
+                      budget=None if budget is None else repr(budget))
+    echo_result(rep.to_json(), asked, as_json)
     if as_json:
-        emit_json(rep.to_json())
         return
     from bnnverify.information.infoplane import describe_source
 
@@ -1214,7 +1218,11 @@ def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, d
     region, ds, radius = _info_distribution(net, opts)
     if radius is not None:
         raise DataError("codes: --dataset with --hamming (ball mixtures) is not supported; use --index I")
+    import time
+
+    t0 = time.perf_counter()
     g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget)
+    seconds = time.perf_counter() - t0
     if graph_path:
         write_graphml(g, graph_path)
     a = [d for _, d in g.nodes(data=True) if d["layer"] == layer]
@@ -1224,8 +1232,13 @@ def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, d
                "edges": g.number_of_edges(), "merging_codes": len(merging),
                "largest_merges": [{"code": n, "in_codes": k, "count": c} for k, n, c in merging[:5]],
                "graph": graph_path}
+    src = json.loads(g.graph.get("source", "{}"))  # GraphML keeps graph attributes as strings
+    summary.update(region={k: v for k, v in src.items() if k not in ("method", "reason")},
+                   method=src.get("method"), seconds=seconds)
+    source = input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec)
+    asked = asked_for("codes", [(model, net)], source, method=method, budget=None if budget is None else repr(budget))
+    echo_result(summary, asked, as_json)
     if as_json:
-        emit_json(summary)
         return
     nxt = "classes" if layer == len(net.hidden) else f"layer {layer + 1} codes"
     click.echo(f"{model}: {net!r}, layer {layer} -> {nxt}, {summary['total']} inputs")
