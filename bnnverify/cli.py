@@ -144,6 +144,54 @@ def budget_options(fn: Callable) -> Callable:
     return wrapper
 
 
+def centre_options(fn: Callable) -> Callable:
+    """``--dataset NAME --index I [--split S]``: the centre input from a data set, as an alternative to
+    ``--input``, for commands whose region has a centre (count, export-cnf, equivalence).
+
+    The command receives ``centre``: None, or ``(bits, InputRef)``.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, dataset: str | None = None, split: str = "test", index: int | None = None,
+                **kwargs: Any) -> Any:
+        from bnnverify.errors import DataError
+
+        kwargs["centre"] = None
+        if (dataset is None) != (index is None):
+            raise DataError("--dataset and --index go together (the centre is the data set's I-th input)")
+        if dataset is not None:
+            if kwargs.get("input_spec") is not None:
+                raise DataError("give one centre: --input FILE_OR_BITS or --dataset NAME --index I")
+            from bnnverify.data.datasets import load_dataset
+
+            ds = load_dataset(dataset, split)
+            if not 0 <= index < len(ds.X):
+                raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
+            kwargs["centre"] = (np.asarray(ds.X[index], dtype=np.uint8), input_ref(None, ds, split, index, dataset))
+        return fn(*args, **kwargs)
+
+    for opt in reversed([
+        click.option("--dataset", default=None, metavar="NAME", help="With --index: the centre is this data set's input."),
+        click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]),
+                     help="Which split of --dataset."),
+        click.option("--index", "index", type=int, default=None, metavar="I", help="The data set's I-th input."),
+    ]):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+def centre_bits(net, centre):
+    """The centre's bits for ``net`` (checked against its input width), or None."""
+    from bnnverify.errors import DataError
+
+    if centre is None:
+        return None
+    x = centre[0]
+    if x.shape[0] != net.n_inputs:
+        raise DataError(f"data set input has {x.shape[0]} bits, the model expects {net.n_inputs}")
+    return x
+
+
 def input_ref(input_spec: str | None, dataset=None, split: str | None = None, index: int | None = None,
               dataset_spec: str | None = None):
     """Where a command's centre input came from (see :class:`bnnverify.questions.asked.InputRef`);
@@ -592,9 +640,11 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> 
               help="Also report the number of reachable codes of hidden layer LAYER (1-based).")
 @click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact integers).")
-@budget_options
 @handle_errors
-def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, timeout, budget, as_json) -> None:
+@centre_options
+@budget_options
+def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, timeout, budget, as_json,
+          centre) -> None:
     """Exact number of inputs of the region per class (BDD engine)."""
     import time
 
@@ -602,10 +652,11 @@ def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code
 
     net = load_model_arg(model)
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
-                                 input_spec=input_spec, mutable=mutable, free=free)
+                                 input_spec=input_spec, mutable=mutable, free=free, center=centre_bits(net, centre))
     deadline = None if timeout is None else time.perf_counter() + timeout
     rep = count_report(net, region, per_code=per_code, budget=as_budget(budget, deadline))
-    asked = asked_for("count", [(model, net)], input_ref(input_spec), method="bdd", timeout=timeout,
+    asked = asked_for("count", [(model, net)], centre[1] if centre else input_ref(input_spec), method="bdd",
+                      timeout=timeout,
                       budget=None if budget is None else repr(budget))
     echo_result({**rep.as_dict(), "region": region.describe(), "method": "bdd"}, asked, as_json)
     if as_json:
@@ -634,8 +685,9 @@ def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code
 @click.option("--out", "out_path", required=True, type=click.Path(), help="The DIMACS file to write (atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
+@centre_options
 def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, class_, not_class,
-               encoding, generic, out_path, as_json) -> None:
+               encoding, generic, out_path, as_json, centre) -> None:
     """Write "x in REGION and class(x) = C (or != C)" as DIMACS CNF.
 
     The file carries `c ind ... 0` and `c p show ... 0` lines on the input
@@ -648,7 +700,7 @@ def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, cla
     if (class_ is None) == (not_class is None):
         raise click.UsageError("give exactly one of --class C or --not-class C")
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
-                                 input_spec=input_spec, mutable=mutable, free=free)
+                                 input_spec=input_spec, mutable=mutable, free=free, center=centre_bits(net, centre))
     info = export_dimacs(net, region, class_ if class_ is not None else not_class, out_path,
                          negate=not_class is not None, encoding=encoding, ball_aware=not generic,
                          model_name=str(model))
@@ -800,8 +852,8 @@ def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query
 @click.option("--max-radius", "max_radius", is_flag=True,
               help="The largest Hamming radius at which the input is robust (--hamming K caps it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@budget_options
 @handle_errors
+@budget_options
 def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index,
                sweep_all, limit, out, jobs, dask, resume, method, count, solver, encoding, timeout,
                max_radius, as_json, budget) -> None:
@@ -922,10 +974,11 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
 @click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Time limit in seconds (SAT).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@budget_options
 @handle_errors
+@centre_options
+@budget_options
 def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutable, free, method, count,
-                solver, encoding, timeout, as_json, budget) -> None:
+                solver, encoding, timeout, as_json, budget, centre) -> None:
     """Do MODEL_A and MODEL_B classify every input of a region alike (default: all inputs)?
 
     Exit codes: 0 equivalent, 1 not equivalent (a replayed witness),
@@ -943,12 +996,14 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
     region = None
     if given:
         region = region_from_options(net_a, region_kind=region_kind, hamming=hamming, linf=linf,
-                                     input_spec=input_spec, mutable=mutable, free=free)
-    elif input_spec is not None or mutable is not None:
+                                     input_spec=input_spec, mutable=mutable, free=free,
+                                     center=centre_bits(net_a, centre))
+    elif input_spec is not None or mutable is not None or centre is not None:
         raise DataError("--input/--mutable need a region option (--hamming K, --linf EPS or --free FILE)")
     res = check_equivalence(net_a, net_b, region, method=method, count=count, solver=solver,
                             encoding=encoding, timeout=timeout, budget=budget)
-    asked = asked_for("equivalence", [(model_a, net_a), (model_b, net_b)], input_ref(input_spec if region else None),
+    asked = asked_for("equivalence", [(model_a, net_a), (model_b, net_b)],
+                      centre[1] if centre else input_ref(input_spec if region else None),
                       method=method, timeout=timeout, solver=solver, encoding=encoding, count=count,
                       budget=None if budget is None else repr(budget))
     echo_result(res.to_json(), asked, as_json)
@@ -1066,8 +1121,8 @@ def _fmt_bits(x: float) -> str:
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
                    "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@budget_options
 @handle_errors
+@budget_options
 def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
          labels_spec, method, budget, as_json) -> None:
     """Exact I(X;T), I(T;Y), H(T|Y) of every hidden layer of MODEL.
@@ -1134,8 +1189,8 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
               help="Write every (epoch, layer) point to this CSV.")
 @click.option("--title", default=None, help="Plot title (default: names the distribution and Y).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (all points).")
-@budget_options
 @handle_errors
+@budget_options
 def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
               labels_spec, method, budget, plot_path, out_path, title, as_json) -> None:
     """The exact information plane of the snapshots in SNAPSHOT_DIR.
@@ -1199,8 +1254,8 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
 @click.option("--graph", "graph_path", default=None, type=click.Path(dir_okay=False), metavar="GRAPHML",
               help="Write the code graph as GraphML (counts exact: long, or strings beyond 2^63).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
-@budget_options
 @handle_errors
+@budget_options
 def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
           method, budget, graph_path, as_json) -> None:
     """The code graph of MODEL between hidden layer L and L+1.

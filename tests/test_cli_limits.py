@@ -54,3 +54,32 @@ def test_budget_is_the_old_name_of_max_nodes(model, name):
 def test_count_takes_a_timeout(model):
     r = CliRunner().invoke(main, ["count", model, "--region", "whole", "--timeout", "60", "--json"])
     assert r.exit_code == 0 and '"timeout": 60.0' in r.output
+
+
+def test_a_data_set_centre_works_wherever_a_region_has_a_centre(tmp_path):
+    """count, export-cnf and equivalence take --dataset/--index like robustness: the same as --input of its bits."""
+    import json
+
+    from bnnverify.data.datasets import load_dataset
+
+    rng = np.random.default_rng(4)
+    pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    net = BNN((ThresholdLayer(pm(8, 12), rng.integers(-2, 3, 8)),), ArgmaxLayer(pm(2, 8), np.ones(2), np.zeros(2)))
+    m = tmp_path / "ib.npz"
+    save_model(net, m)
+    bits = "".join(map(str, load_dataset("ib12", "test").X[5]))
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    by_index = json.loads(run("count", m, "--dataset", "ib12", "--index", 5, "--hamming", 2, "--json").output)
+    by_bits = json.loads(run("count", m, "--input", bits, "--hamming", 2, "--json").output)
+    assert by_index["class_counts"] == by_bits["class_counts"]
+    assert by_index["asked"]["input"] == {"kind": "dataset", "dataset": "ib12", "split": "test", "index": 5,
+                                          "label": int(load_dataset("ib12", "test").y[5])}
+    eq = json.loads(run("equivalence", m, m, "--dataset", "ib12", "--index", 5, "--hamming", 2, "--count",
+                        "--json").output)
+    assert eq["verdict"] == "equivalent" and eq["region"]["size"] == 79
+    r = run("export-cnf", m, "--dataset", "ib12", "--index", 5, "--hamming", 2, "--class", 0, "--out", tmp_path / "q.cnf")
+    r2 = run("export-cnf", m, "--input", bits, "--hamming", 2, "--class", 0, "--out", tmp_path / "q2.cnf")
+    assert r.exit_code == r2.exit_code == 0
+    assert (tmp_path / "q.cnf").read_text().split("\n", 1)[1] == (tmp_path / "q2.cnf").read_text().split("\n", 1)[1]
+    both = run("count", m, "--input", bits, "--dataset", "ib12", "--index", 5, "--hamming", 2)
+    assert both.exit_code == 2 and "give one centre" in both.output
