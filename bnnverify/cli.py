@@ -1183,8 +1183,10 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
                    "final snapshot's prediction (default with a region) or another model's class.")
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls), or auto.")
-@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="PNG",
-              help="Draw the information plane to this PNG.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Draw the information plane to this file; its extension names the format (png, pdf, svg).")
+@click.option("--dpi", type=click.IntRange(min=10, max=1200), default=110, show_default=True,
+              help="Resolution of a png plot.")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), metavar="CSV",
               help="Write every (epoch, layer) point to this CSV.")
 @click.option("--title", default=None, help="Plot title (default: names the distribution and Y).")
@@ -1192,7 +1194,7 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 @handle_errors
 @budget_options
 def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-              labels_spec, method, budget, plot_path, out_path, title, as_json) -> None:
+              labels_spec, method, budget, plot_path, dpi, out_path, title, as_json) -> None:
     """The exact information plane of the snapshots in SNAPSHOT_DIR.
 
     SNAPSHOT_DIR holds the per-epoch models written by `bnnverify train
@@ -1200,8 +1202,15 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
     the chosen distribution; --plot draws it (x: I(X;T), y: I(T;Y), a curve
     per layer, colour = epoch), --out writes the points as CSV.
     """
-    from bnnverify.information.infoplane import compute_infoplane, describe_source, load_snapshots, plot_infoplane, write_csv
+    from bnnverify.files.atomic import check_output_path
+    from bnnverify.information.infoplane import (compute_infoplane, describe_source, load_snapshots, plot_format,
+                                                 plot_infoplane, write_csv)
 
+    for path, what in ((plot_path, "plot"), (out_path, "CSV file")):
+        if path is not None:  # a bad output path fails now, not after the counting
+            check_output_path(path, what)
+    if plot_path is not None:
+        plot_format(plot_path)
     snaps = load_snapshots(snapshot_dir)
     net = snaps[0].net
     opts = dict(region_kind=region_kind, hamming=hamming, linf=linf, input_spec=input_spec, mutable=mutable,
@@ -1222,7 +1231,7 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
     if out_path:
         write_csv(plane, out_path)
     if plot_path:
-        plot_infoplane(plane, plot_path, title)
+        plot_infoplane(plane, plot_path, title, dpi=dpi)
     if as_json:
         emit_json({"source": dict(plane.source), "labels": plane.labels.value, "method": str(plane.method),
                    "seconds": plane.seconds,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 import time
@@ -306,9 +307,26 @@ def describe_source(source: Mapping[str, Any]) -> str:
     return f"{kind} region ({source.get('size')} inputs)"
 
 
+#: The image formats a plot is written in, by the file's extension.
+PLOT_FORMATS = ("png", "pdf", "svg")
+
+
+def plot_format(path: "str | os.PathLike[str]") -> str:
+    """The format a plot file's extension names (png, pdf, svg); anything else is an error naming it."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in PLOT_FORMATS:
+        raise DataError(f"plot {path}: the extension must name an image format ({', '.join(PLOT_FORMATS)})")
+    return fmt
+
+
 def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str | None = None,
                    *, dpi: int = 110) -> Path:
-    """Draw the information plane (x: I(X;T), y: I(T;Y); a curve per layer, colour = epoch) to a PNG."""
+    """Draw the information plane (x: I(X;T), y: I(T;Y); a curve per layer, colour = epoch).
+
+    The file's extension chooses the format (:data:`PLOT_FORMATS`). Over a data
+    set's rows, H(T) cannot exceed log2(N) for N rows: that ceiling is drawn.
+    """
+    fmt = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -346,8 +364,20 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
                           markersize=9, label=f"last epoch ({max(epochs)})"))
     ax.set_xlabel("I(X;T) = H(T)  [bits]")
     ax.set_ylabel("I(T;Y)  [bits]")
-    ax.set_xlim(left=0)
-    ax.set_ylim(0, h_y * 1.05 if h_y > 0 else 1.0)
+    x_max = max(p.I_XT for p in plane.points)
+    if str(plane.source.get("kind")) == "dataset" and plane.points:
+        ceiling = math.log2(max(1, int(plane.points[0].region_size)))
+        ax.axvline(ceiling, color="0.3", linestyle="--", linewidth=0.9)
+        handles.append(Line2D([], [], color="0.3", linestyle="--",
+                              label=f"log2(N) = {ceiling:.2f} bits: the most H(T) can be over N rows"))
+        x_max = max(x_max, ceiling)
+    ax.set_xlim(0, x_max * 1.05 if x_max > 0 else 1.0)
+    y_max = max(p.I_TY for p in plane.points)
+    # fitted to the data; the H(Y) bound stays in view when it is near the points
+    y_top = y_max * 1.15 if y_max > 0 else (h_y * 1.05 if h_y > 0 else 1.0)
+    if h_y <= y_top * 1.5:
+        y_top = max(y_top, h_y * 1.05)
+    ax.set_ylim(0, y_top)
     ax.grid(True, linewidth=0.3, alpha=0.5)
     cb = fig.colorbar(sc, ax=ax, pad=0.02)
     cb.set_label("epoch")
@@ -357,7 +387,7 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
               title="marker = layer, colour = epoch", title_fontsize=7.5, frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     path = Path(path)
     with atomic_write(path, "wb") as fh:
