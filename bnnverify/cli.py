@@ -225,7 +225,7 @@ def echo_result(result_json: dict, asked, as_json: bool) -> None:
 
 def warn_if_misclassified(source, predicted: int) -> None:
     """A data-set input the model gets wrong: say so (robustness is about the prediction, not the label)."""
-    if source.kind == "dataset" and source.label is not None and predicted != source.label:
+    if chatty() and source.kind == "dataset" and source.label is not None and predicted != source.label:
         click.echo(f"bnnverify: warning: the model predicts class {predicted} for this input, its label is "
                    f"{source.label} (robustness is about the prediction)", err=True)
 
@@ -300,7 +300,10 @@ def _terminate(signum: int, frame: Any) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bnnverify")
-def main() -> None:
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress bars, notes or warnings on stderr (errors are still printed).")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """bnnverify: exact, formal analysis of trained binary neural networks.
 
     Exit codes: 0 the property holds, 1 it is violated, 2 bad usage or input,
@@ -311,6 +314,18 @@ def main() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
+    ctx.ensure_object(dict)["quiet"] = quiet
+
+
+def chatty() -> bool:
+    """Whether a command may print progress bars, notes and warnings on stderr (not under ``--quiet``)."""
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and (ctx.find_root().obj or {}).get("quiet"))
+
+
+def progress_wanted(as_json: bool) -> bool:
+    """A progress bar: on a terminal, not with --json, not with --quiet."""
+    return not as_json and sys.stderr.isatty() and chatty()
 
 
 class Seconds(click.ParamType):
@@ -463,7 +478,7 @@ def train(dataset, hidden, epochs, seed, out, snapshots, ste, scale, lr, batch_s
     res = train_bnn(
         dataset, _int_list(hidden, "--hidden"), epochs=epochs, seed=seed, ste=ste, scale=scale,
         lr=DEFAULT_LR if lr is None else lr, batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
-        snapshots=snapshots, progress=not as_json and sys.stderr.isatty(),
+        snapshots=snapshots, progress=progress_wanted(as_json),
     )
     save_model(res.model, out)
     if torch_state:
@@ -792,7 +807,7 @@ def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query
         raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
     indices = range(len(ds.X) if limit is None else min(limit, len(ds.X)))
     bar = None
-    if not as_json and sys.stderr.isatty():
+    if progress_wanted(as_json):
         from tqdm import tqdm
 
         bar = tqdm(total=len(indices), unit="input", file=sys.stderr)
@@ -945,7 +960,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
             if res.note:
                 click.echo(f"note: {res.note}")
             click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
-        if res.note:
+        if res.note and chatty():
             click.echo(f"bnnverify: {res.note}", err=True)
         sys.exit(Exit.HOLDS if res.exact else Exit.UNDECIDED)
 
@@ -957,7 +972,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
     echo_result(res.to_json(), asked, as_json)
     if not as_json:
         _echo_robustness(res)
-    if res.note and res.verdict.undecided:
+    if res.note and res.verdict.undecided and chatty():
         click.echo(f"bnnverify: {res.note}", err=True)
     sys.exit(_exit_for(res.verdict))
 
@@ -1022,7 +1037,7 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
         if res.note:
             click.echo(f"note: {res.note}")
         click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
-    if res.note and res.verdict.undecided:
+    if res.note and res.verdict.undecided and chatty():
         click.echo(f"bnnverify: {res.note}", err=True)
     sys.exit(_exit_for(res.verdict))
 
@@ -1218,7 +1233,7 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
     region, ds, radius = _info_distribution(net, opts)
     labels = _info_labels(labels_spec or ("dataset" if ds is not None else "final"), net)
     bar = None
-    if not as_json and sys.stderr.isatty():
+    if progress_wanted(as_json):
         from tqdm import tqdm
 
         bar = tqdm(total=len(snaps), unit="epoch", file=sys.stderr)

@@ -100,3 +100,18 @@ def test_wrong_argument_types_are_type_errors():
 def load_model_fixture():
     return BNN((ThresholdLayer(np.ones((1, 3), np.int8), np.array([0])),),
                ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
+
+
+def test_a_misclassified_data_set_input_is_warned_about_unless_quiet(model, tmp_path):
+    net, _ = model
+    from bnnverify.data.datasets import load_dataset
+
+    ds = load_dataset("ib12", "test")
+    i = next(i for i, x in enumerate(ds.X) if semantics.classify(net, x) != ds.y[i])
+    path = tmp_path / "m.npz"
+    save_model(net, path)
+    args = ["robustness", str(path), "--dataset", "ib12", "--index", str(i), "--hamming", "1"]
+    loud = CliRunner().invoke(main, args)
+    assert "warning: the model predicts class" in loud.stderr and f"its label is {ds.y[i]}" in loud.stderr
+    quiet = CliRunner().invoke(main, ["--quiet", *args])
+    assert quiet.stderr == "" and quiet.exit_code == loud.exit_code
