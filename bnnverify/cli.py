@@ -415,8 +415,8 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
             "bn_eps": bn_eps,
             "constant_neurons": rep.constant,
             "flipped_neurons": rep.flipped,
-            "margin": None if m is None else
-            {"layer": m.layer, "neuron": m.neuron, "boundary": m.boundary, "margin": m.margin},
+            "min_margin": None if m is None else m.margin,
+            "margin_at": None if m is None else {"layer": m.layer, "neuron": m.neuron, "boundary": m.boundary},
         })
         return
     click.echo(f"imported {rep.net.metadata['name']}: widths {'-'.join(map(str, rep.net.widths))} -> {path}")
@@ -490,7 +490,7 @@ def train(dataset, hidden, epochs, seed, out, snapshots, ste, scale, lr, batch_s
             torch.save(res.module.state_dict(), fh)
     if as_json:
         emit_json({
-            "model": str(out), "widths": list(res.model.widths), "train_accuracy": _fmt_float(res.train_accuracy),
+            "out": str(out), "widths": list(res.model.widths), "train_accuracy": _fmt_float(res.train_accuracy),
             "test_accuracy": _fmt_float(res.test_accuracy), "min_margin": _fmt_float(res.min_margin),
             "snapshots": len(res.snapshots), "seconds": res.seconds,
         })
@@ -639,7 +639,7 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> 
                                             thermometer_levels=thermometer_levels)
     save_model(net, out)
     if as_json:
-        emit_json({"model": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})
+        emit_json({"out": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})
     else:
         click.echo(f"imported BNN {'-'.join(map(str, net.widths))} from {state_dict}; "
                    f"smallest folding margin {margin:.3g}; wrote {out}")

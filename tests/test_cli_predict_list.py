@@ -115,3 +115,20 @@ def test_a_misclassified_data_set_input_is_warned_about_unless_quiet(model, tmp_
     assert "warning: the model predicts class" in loud.stderr and f"its label is {ds.y[i]}" in loud.stderr
     quiet = CliRunner().invoke(main, ["--quiet", *args])
     assert quiet.stderr == "" and quiet.exit_code == loud.exit_code
+
+
+def test_written_files_and_margins_have_one_name_in_every_json(tmp_path):
+    """'out' is the file a command wrote, 'min_margin' the smallest folding margin (train, import)."""
+    import torch  # noqa: F401 - the torch importer needs it
+
+    r = CliRunner().invoke(main, ["train", "--dataset", "ib12", "--hidden", "3", "--epochs", "1", "--seed", "0",
+                                  "--out", str(tmp_path / "t.npz"), "--torch-state", str(tmp_path / "t.pt"), "--json"])
+    t = json.loads(r.output)
+    r = CliRunner().invoke(main, ["import", "torch", str(tmp_path / "t.pt"), "--arch", "12,3,2",
+                                  "--out", str(tmp_path / "i.npz"), "--json"])
+    i = json.loads(r.output)
+    r = CliRunner().invoke(main, ["export-cnf", str(tmp_path / "t.npz"), "--region", "whole", "--class", "0",
+                                  "--out", str(tmp_path / "q.cnf"), "--json"])
+    e = json.loads(r.output)
+    assert t["out"] == str(tmp_path / "t.npz") and i["out"] == str(tmp_path / "i.npz") and e["out"] == str(tmp_path / "q.cnf")
+    assert isinstance(t["min_margin"], float) and t["min_margin"] == i["min_margin"]
