@@ -1200,6 +1200,8 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls), or auto.")
 @click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="FILE",
               help="Draw the information plane to this file; its extension names the format (png, pdf, svg).")
+@click.option("--vs-epoch", "epoch_path", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also draw I(X;T) and I(T;Y) of every layer against the epoch to this file (png, pdf, svg).")
 @click.option("--dpi", type=click.IntRange(min=10, max=1200), default=110, show_default=True,
               help="Resolution of a png plot.")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), metavar="CSV",
@@ -1209,7 +1211,7 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 @handle_errors
 @budget_options
 def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-              labels_spec, method, budget, plot_path, dpi, out_path, title, as_json) -> None:
+              labels_spec, method, budget, plot_path, epoch_path, dpi, out_path, title, as_json) -> None:
     """The exact information plane of the snapshots in SNAPSHOT_DIR.
 
     SNAPSHOT_DIR holds the per-epoch models written by `bnnverify train
@@ -1221,11 +1223,11 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
     from bnnverify.information.infoplane import (compute_infoplane, describe_source, load_snapshots, plot_format,
                                                  plot_infoplane, write_csv)
 
-    for path, what in ((plot_path, "plot"), (out_path, "CSV file")):
+    for path, what in ((plot_path, "plot"), (epoch_path, "plot"), (out_path, "CSV file")):
         if path is not None:  # a bad output path fails now, not after the counting
             check_output_path(path, what)
-    if plot_path is not None:
-        plot_format(plot_path)
+            if what == "plot":
+                plot_format(path)
     snaps = load_snapshots(snapshot_dir)
     net = snaps[0].net
     opts = dict(region_kind=region_kind, hamming=hamming, linf=linf, input_spec=input_spec, mutable=mutable,
@@ -1247,6 +1249,10 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
         write_csv(plane, out_path)
     if plot_path:
         plot_infoplane(plane, plot_path, title, dpi=dpi)
+    if epoch_path:
+        from bnnverify.information.infoplane import plot_vs_epoch
+
+        plot_vs_epoch(plane, epoch_path, title, dpi=dpi)
     if as_json:
         emit_json({"source": dict(plane.source), "labels": plane.labels.value, "method": str(plane.method),
                    "seconds": plane.seconds,

@@ -169,3 +169,6 @@ def test_plot_format_follows_the_extension(tmp_path):
         assert out.read_bytes().startswith(magic)
     r = CliRunner().invoke(main, ["infoplane", str(tmp_path / "s"), "--dataset", "ib12", "--plot", str(tmp_path / "p.gif")])
     assert r.exit_code == 2 and "png, pdf, svg" in r.output
+    r = CliRunner().invoke(main, ["infoplane", str(tmp_path / "s"), "--dataset", "ib12", "--vs-epoch",
+                                  str(tmp_path / "e.svg")])
+    assert r.exit_code == 0 and (tmp_path / "e.svg").read_bytes().startswith(b"<?xml")

@@ -49,6 +49,7 @@ __all__ = [
     "compute_infoplane",
     "write_csv",
     "plot_infoplane",
+    "plot_vs_epoch",
     "CSV_COLUMNS",
     "MATERIALIZE_LIMIT",
 ]
@@ -385,6 +386,46 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
                  fontsize=10)
     ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.18, 1.0), borderaxespad=0,
               title="marker = layer, colour = epoch", title_fontsize=7.5, frameon=False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    path = Path(path)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
+
+
+def plot_vs_epoch(plane: InfoPlane, path: "str | os.PathLike[str]", title: str | None = None,
+                  *, dpi: int = 110) -> Path:
+    """I(X;T) (top) and I(T;Y) (bottom) of every layer against the epoch; the format by the extension."""
+    fmt = plot_format(path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 6.0), sharex=True)
+    for i, layer in enumerate(plane.layers):
+        pts = plane.curve(layer)
+        e = [p.epoch for p in pts]
+        marker = _MARKERS[i % len(_MARKERS)]
+        label = f"layer {layer} ({pts[0].width} neurons)"
+        top.plot(e, [p.I_XT for p in pts], marker=marker, markersize=3, linewidth=1.0, label=label)
+        bottom.plot(e, [p.I_TY for p in pts], marker=marker, markersize=3, linewidth=1.0, label=label)
+    h_y = max(p.H_Y for p in plane.points)
+    bottom.axhline(h_y, color="tab:red", linestyle=":", linewidth=0.9, label=f"H(Y) = {h_y:.3f} bits")
+    if str(plane.source.get("kind")) == "dataset" and plane.points:
+        ceiling = math.log2(max(1, int(plane.points[0].region_size)))
+        top.axhline(ceiling, color="0.3", linestyle="--", linewidth=0.9, label=f"log2(N) = {ceiling:.2f} bits")
+    top.set_ylabel("I(X;T) = H(T)  [bits]")
+    bottom.set_ylabel("I(T;Y)  [bits]")
+    bottom.set_xlabel("epoch")
+    for ax in (top, bottom):
+        ax.grid(True, linewidth=0.3, alpha=0.5)
+        ax.legend(fontsize=7.5, loc="best", frameon=False)
+    top.set_title(title or f"Exact information per epoch — {describe_source(plane.source)}\n{plane.label_note}",
+                  fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
