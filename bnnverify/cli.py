@@ -1135,11 +1135,12 @@ def _fmt_bits(x: float) -> str:
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
                    "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
 @budget_options
 def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-         labels_spec, method, budget, as_json) -> None:
+         labels_spec, method, timeout, budget, as_json) -> None:
     """Exact I(X;T), I(T;Y), H(T|Y) of every hidden layer of MODEL.
 
     The distribution is uniform on a region (--region whole, --hamming K
@@ -1160,14 +1161,14 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 
         raise DataError("--labels final is only for infoplane (the last snapshot); give a model file")
     if ds is None:
-        rep = info_over_region(net, region, labels=labels, method=method, budget=budget)
+        rep = info_over_region(net, region, labels=labels, method=method, budget=budget, timeout=timeout)
     elif radius is None:
         rep = info_over_dataset(net, ds, labels=labels)
     else:
-        rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget)
+        rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget, timeout=timeout)
     source = input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec)
     models = [(model, net)] + ([(labels_spec, labels)] if not isinstance(labels, str) else [])
-    asked = asked_for("info", models, source, method=method, labels=labels_spec or default,
+    asked = asked_for("info", models, source, method=method, labels=labels_spec or default, timeout=timeout,
                       budget=None if budget is None else repr(budget))
     echo_result(rep.to_json(), asked, as_json)
     if as_json:
@@ -1283,11 +1284,12 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
               help="Region counts: enumerate with the evaluator, BDD, or auto.")
 @click.option("--graph", "graph_path", default=None, type=click.Path(dir_okay=False), metavar="GRAPHML",
               help="Write the code graph as GraphML (counts exact: long, or strings beyond 2^63).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @handle_errors
 @budget_options
 def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-          method, budget, graph_path, as_json) -> None:
+          method, budget, graph_path, timeout, as_json) -> None:
     """The code graph of MODEL between hidden layer L and L+1.
 
     Nodes: the reachable codes of both layers with their exact input counts;
@@ -1306,7 +1308,7 @@ def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, d
     import time
 
     t0 = time.perf_counter()
-    g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget)
+    g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget, timeout=timeout)
     seconds = time.perf_counter() - t0
     if graph_path:
         write_graphml(g, graph_path)
@@ -1321,7 +1323,8 @@ def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, d
     summary.update(region={k: v for k, v in src.items() if k not in ("method", "reason")},
                    method=src.get("method"), seconds=seconds)
     source = input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec)
-    asked = asked_for("codes", [(model, net)], source, method=method, budget=None if budget is None else repr(budget))
+    asked = asked_for("codes", [(model, net)], source, method=method, timeout=timeout,
+                      budget=None if budget is None else repr(budget))
     echo_result(summary, asked, as_json)
     if as_json:
         return

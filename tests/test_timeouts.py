@@ -90,3 +90,20 @@ def test_cli_timeout_exits_3(nets, tmp_path):
     r = CliRunner().invoke(main, ["robustness", str(tmp_path / "a.npz"), "--input", "".join(map(str, x)),
                                   "--region", "whole", "--method", "bdd", "--timeout", str(LIMIT)])
     assert r.exit_code == 3 and "timeout" in r.output, r.output
+
+
+@pytest.mark.parametrize("command", ["info", "codes"])
+def test_information_commands_take_the_same_timeout(nets, tmp_path, command):
+    from click.testing import CliRunner
+
+    from bnnverify.cli import main
+    from bnnverify.files.modelio import save_model
+
+    a, _, x = nets
+    save_model(a, tmp_path / "a.npz")
+    extra = ["--layer", "1"] if command == "codes" else []
+    t0 = time.perf_counter()
+    r = CliRunner().invoke(main, [command, str(tmp_path / "a.npz"), *extra, "--region", "whole", "--method", "bdd",
+                                  "--timeout", str(LIMIT)])
+    assert r.exit_code == 3 and "time limit" in r.output, r.output
+    assert time.perf_counter() - t0 < LIMIT + SLACK
