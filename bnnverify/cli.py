@@ -416,7 +416,8 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
             "constant_neurons": rep.constant,
             "flipped_neurons": rep.flipped,
             "min_margin": None if m is None else m.margin,
-            "margin_at": None if m is None else {"layer": m.layer, "neuron": m.neuron, "boundary": m.boundary},
+            "margin_at": None if m is None else {"layer": m.layer + 1, "name": f"layer{m.layer}", "neuron": m.neuron,
+                                                 "boundary": m.boundary},
         })
         return
     click.echo(f"imported {rep.net.metadata['name']}: widths {'-'.join(map(str, rep.net.widths))} -> {path}")
@@ -424,7 +425,7 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
     if m is None:
         click.echo("smallest folding margin: none (no boundary within reach)")
     else:
-        click.echo(f"smallest folding margin: {m.margin:.3g} (layer{m.layer} neuron {m.neuron}, "
+        click.echo(f"smallest folding margin: {m.margin:.3g} (hidden layer {m.layer + 1} = layer{m.layer}, neuron {m.neuron}, "
                    f"boundary {m.boundary:.6f})")
 
 # --- section: train, import torch (foundation: training) -------------------
@@ -573,11 +574,12 @@ def predict(model, input_spec, dataset, split, index, data_file, as_json) -> Non
         codes = ["".join(map(str, c)) for c in t.codes]
         if as_json:
             emit_json({"index": first + k, "label": label, "class": t.label, "scores": list(t.scores),
-                       "codes": {f"layer{l}": c for l, c in enumerate(codes)}})
+                       "codes": {str(k): c for k, c in enumerate(codes, start=1)}})
         else:
             lab = "" if label is None else f" label {label}{' (misclassified)' if label != t.label else ''}"
             click.echo(f"input {first + k}: class {t.label}{lab}; scores "
-                       + " ".join(f"{s:g}" for s in t.scores) + "; codes " + " ".join(codes))
+                       + " ".join(f"{s:g}" for s in t.scores) + "; codes "
+                       + " ".join(f"{k}:{c}" for k, c in enumerate(codes, start=1)))
 
 
 LISTS = ("engines", "solvers", "encodings", "datasets", "layer-kinds")

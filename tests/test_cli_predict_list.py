@@ -36,7 +36,7 @@ def test_predict_a_data_set_equals_the_semantics(model):
     for ln, x, y in zip(lines, ds.X, ds.y):
         t = semantics.forward(net, x)
         assert ln["class"] == t.label and ln["label"] == int(y) and tuple(ln["scores"]) == t.scores
-        assert ln["codes"]["layer0"] == "".join(map(str, t.codes[0]))
+        assert ln["codes"]["1"] == "".join(map(str, t.codes[0]))  # hidden layer 1 = the file's layer0
 
 
 def test_predict_one_input_text(model):
@@ -132,3 +132,18 @@ def test_written_files_and_margins_have_one_name_in_every_json(tmp_path):
     e = json.loads(r.output)
     assert t["out"] == str(tmp_path / "t.npz") and i["out"] == str(tmp_path / "i.npz") and e["out"] == str(tmp_path / "q.cnf")
     assert isinstance(t["min_margin"], float) and t["min_margin"] == i["min_margin"]
+
+
+def test_one_layer_numbering_in_every_output(model):
+    """Hidden layer 1 is the file's layer0 in summary, info, codes and predict alike."""
+    net, path = model
+    s = json.loads(CliRunner().invoke(main, ["summary", str(path), "--json"]).output)
+    first = s["layers"][0]
+    assert (first["number"], first["name"]) == (1, "layer0") and s["layers"][-1]["number"] is None
+    info = json.loads(CliRunner().invoke(main, ["info", str(path), "--region", "whole", "--json"]).output)
+    assert [li["layer"] for li in info["layers"]] == list(range(1, len(net.hidden) + 1))
+    codes = json.loads(CliRunner().invoke(main, ["codes", str(path), "--layer", "1", "--region", "whole",
+                                                 "--json"]).output)
+    assert codes["layer"] == 1 and codes["codes_in"] == info["layers"][0]["codes"]
+    p = json.loads(CliRunner().invoke(main, ["predict", str(path), "--input", "0" * 12, "--json"]).output)
+    assert list(p["codes"]) == [str(k) for k in range(1, len(net.hidden) + 1)]

@@ -81,7 +81,8 @@ def test_cli_import_and_summary(anchors: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
     assert d["widths"] == [16, 25, 20, 10] and d["bn_eps"] == 1e-5 and 0 <= d["min_margin"] < 0.5
-    assert set(d["margin_at"]) == {"layer", "neuron", "boundary"} and d["out"].endswith(".npz")
+    assert set(d["margin_at"]) == {"layer", "name", "neuron", "boundary"} and d["out"].endswith(".npz")
+    assert d["margin_at"]["name"] == f"layer{d['margin_at']['layer'] - 1}"  # hidden layer k = the file's layer{k-1}
     assert load_model(out).metadata["bn_eps"] == repr(1e-5)
     res = r.invoke(main, ["summary", str(out)])
     assert res.exit_code == 0 and "layer1" in res.output and "total" in res.output
