@@ -171,7 +171,7 @@ def centre_options(fn: Callable) -> Callable:
         return fn(*args, **kwargs)
 
     for opt in reversed([
-        click.option("--dataset", default=None, metavar="NAME", help="With --index: the centre is this data set's input."),
+        click.option("--dataset", "--data", "dataset", default=None, metavar="NAME", help="With --index: the centre is this data set's input."),
         click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]),
                      help="Which split of --dataset."),
         click.option("--index", "index", type=int, default=None, metavar="I", help="The data set's I-th input."),
@@ -200,7 +200,9 @@ def input_ref(input_spec: str | None, dataset=None, split: str | None = None, in
     from bnnverify.questions.asked import InputRef
 
     if dataset is not None and index is not None:
-        return InputRef("dataset", dataset=str(dataset_spec or dataset.name), split=split, index=int(index),
+        name = str(dataset_spec or dataset.name)
+        whole = name.lower().endswith(".npz")  # a user's file is used whole: no split applies
+        return InputRef("dataset", dataset=name, split=None if whole else split, index=int(index),
                         label=int(dataset.y[index]))
     if input_spec is None:
         return InputRef("none")
@@ -454,7 +456,7 @@ def _fmt_float(x: float) -> Any:
 
 
 @main.command()
-@click.option("--dataset", required=True, metavar="NAME_OR_NPZ",
+@click.option("--dataset", "--data", "dataset", required=True, metavar="NAME_OR_NPZ",
               help="ib12, digits, digits-thermo<L>, or a .npz with X (0/1) and y.")
 @click.option("--hidden", required=True, metavar="W1,W2,...", help="Hidden layer widths, e.g. 10,7,5,4,3.")
 @click.option("--epochs", type=click.IntRange(min=0), required=True)
@@ -844,7 +846,7 @@ def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query
 @main.command()
 @click.argument("model", type=click.Path())
 @region_options
-@click.option("--dataset", default=None, metavar="NAME",
+@click.option("--dataset", "--data", "dataset", default=None, metavar="NAME",
               help="Take the input(s) from a data set (ib12, digits, digits-thermo<L>, or a .npz file).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]),
               help="Which split of --dataset.")
@@ -1050,7 +1052,7 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
 def _info_dataset_options(fn: Callable) -> Callable:
     """--dataset/--split/--index/--rows: a data set as the distribution, or a centre from it."""
     opts = [
-        click.option("--dataset", default=None, metavar="NAME",
+        click.option("--dataset", "--data", "dataset", default=None, metavar="NAME",
                      help="The data set's rows as the distribution (ib12, digits, digits-thermo<L>, a .npz); "
                           "with --hamming K: the mixture of radius-K balls around its rows (label = the row's); "
                           "with --index I: the centre input."),

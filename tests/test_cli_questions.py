@@ -154,7 +154,7 @@ def test_dataset_index_and_sweep_with_resume(files, tmp_path):
     line4 = next(ln for ln in lines if ln["index"] == 4)
     result_keys = [k for k in ROBUSTNESS_KEYS if k not in ("seconds", "schema", "asked")]
     assert {k: line4[k] for k in result_keys} == {k: single[k] for k in result_keys}
-    assert single["asked"]["input"] == {"kind": "dataset", "dataset": str(data), "split": "all", "index": 4,
+    assert single["asked"]["input"] == {"kind": "dataset", "dataset": str(data), "index": 4,  # a file: no split
                                         "label": line4["label"]}
     assert code == (Exit.VIOLATED if any(ln["verdict"] == "not_robust" for ln in lines) else Exit.HOLDS)
     code, _, err = run(*args)

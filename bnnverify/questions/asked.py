@@ -68,7 +68,7 @@ class InputRef:
 
     def line(self) -> str:
         if self.kind == "dataset":
-            return f"{self.dataset} {self.split} #{self.index} (label {self.label})"
+            return f"{self.dataset} {self.split + ' ' if self.split else ''}#{self.index} (label {self.label})"
         if self.kind == "file":
             return f"file {self.path}"
         return {"bits": "a literal bit string", "none": "none (the region has no centre)"}.get(self.kind, self.kind)
