@@ -723,8 +723,10 @@ def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, cla
     info = export_dimacs(net, region, class_ if class_ is not None else not_class, out_path,
                          negate=not_class is not None, encoding=encoding, ball_aware=not generic,
                          model_name=str(model))
+    asked = asked_for("export-cnf", [(model, net)], centre[1] if centre else input_ref(input_spec),
+                      encoding=encoding, ball_aware=not generic)
     if as_json:
-        emit_json(info)
+        echo_result({**info, "region": region.describe()}, asked, as_json)
     else:
         click.echo(f"wrote {info['out']}: {info['n_vars']} variables, {info['n_clauses']} clauses "
                    f"(projection on inputs 1..{info['n_inputs']}; encoding {info['encoding']}, "
@@ -1252,6 +1254,12 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
             bar.close()
     if out_path:
         write_csv(plane, out_path)
+    if title is None:
+        meta = dict(snaps[-1].net.metadata)
+        run_name = f"{net!r}" + (f", trained on {meta['dataset']}" if "dataset" in meta else "") + (
+            f", seed {meta['seed']}" if "seed" in meta else "")
+        title = (f"Exact information plane of {run_name} — {describe_source(plane.source)}\n"
+                 f"{plane.label_note}")
     if plot_path:
         plot_infoplane(plane, plot_path, title, dpi=dpi)
     if epoch_path:
@@ -1259,11 +1267,14 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
 
         plot_vs_epoch(plane, epoch_path, title, dpi=dpi)
     if as_json:
-        emit_json({"source": dict(plane.source), "labels": plane.labels.value, "method": str(plane.method),
-                   "seconds": plane.seconds,
-                   "points": [{"epoch": p.epoch, "layer": p.layer, "width": p.width, "codes": p.codes,
-                               "I_XT": p.I_XT, "I_TY": p.I_TY, "H_T_given_Y": p.H_T_given_Y, "H_Y": p.H_Y,
-                               "region_size": p.region_size} for p in plane.points]})
+        asked = asked_for("infoplane", [(s.path, s.net) for s in (snaps[0], snaps[-1])],
+                          input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec),
+                          method=method, labels=labels_spec, budget=None if budget is None else repr(budget))
+        echo_result({"source": dict(plane.source), "labels": plane.labels.value, "method": str(plane.method),
+                     "seconds": plane.seconds,
+                     "points": [{"epoch": p.epoch, "layer": p.layer, "width": p.width, "codes": p.codes,
+                                 "I_XT": p.I_XT, "I_TY": p.I_TY, "H_T_given_Y": p.H_T_given_Y, "H_Y": p.H_Y,
+                                 "region_size": p.region_size} for p in plane.points]}, asked, as_json)
         return
     ep = plane.epochs
     click.echo(f"{len(snaps)} snapshots (epochs {ep[0]}..{ep[-1]}) of {net!r} over {describe_source(plane.source)}; "

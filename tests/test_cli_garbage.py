@@ -137,3 +137,23 @@ def test_options_that_do_not_apply_are_errors_not_ignored(files, args, message):
     d = files
     r = CliRunner().invoke(main, [a.format(m=d / "m.npz", d=d) for a in args])
     assert r.exit_code == 2 and message in r.output, r.output
+
+
+def test_sigterm_during_a_write_leaves_no_debris(tmp_path):
+    """The CLI turns SIGTERM into a clean exit, so an atomic write removes its temporary file."""
+    import subprocess
+    import sys
+
+    script = f"""
+import os, signal
+from bnnverify.cli import _terminate
+from bnnverify.files.atomic import atomic_write
+signal.signal(signal.SIGTERM, _terminate)
+with atomic_write({str(tmp_path / 'big.cnf')!r}, "w") as fh:
+    fh.write("p cnf 1 1\\n" * 1000)
+    os.kill(os.getpid(), signal.SIGTERM)
+    fh.write("never")
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert r.returncode == 128 + 15, r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -360,7 +360,10 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
                               markeredgecolor="black", label=f"layer {layer} ({pts[0].width} neurons)"))
     h_y = max(p.H_Y for p in plane.points)
     ax.axhline(h_y, color="tab:red", linestyle=":", linewidth=0.9)
-    handles.append(Line2D([], [], color="tab:red", linestyle=":", label=f"H(Y) = {h_y:.3f} bits (upper bound)"))
+    y_data = max(p.I_TY for p in plane.points)
+    shown = h_y <= (y_data * 1.15 if y_data > 0 else h_y) * 1.5
+    handles.append(Line2D([], [], color="tab:red", linestyle=":",
+                          label=f"H(Y) = {h_y:.3f} bits (upper bound{'' if shown else ', above the axes'})"))
     handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="red",
                           markersize=9, label=f"last epoch ({max(epochs)})"))
     ax.set_xlabel("I(X;T) = H(T)  [bits]")
