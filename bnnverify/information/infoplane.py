@@ -308,6 +308,20 @@ def describe_source(source: Mapping[str, Any]) -> str:
     return f"{kind} region ({source.get('size')} inputs)"
 
 
+def _save_figure(fig: Any, path: "str | os.PathLike[str]", fmt: str, dpi: int) -> Path:
+    """Render ``fig`` in ``fmt`` and write it atomically to ``path``; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    path = Path(path)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
+
+
 #: The image formats a plot is written in, by the file's extension.
 PLOT_FORMATS = ("png", "pdf", "svg")
 
@@ -389,14 +403,7 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
                  fontsize=10)
     ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.18, 1.0), borderaxespad=0,
               title="marker = layer, colour = epoch", title_fontsize=7.5, frameon=False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    path = Path(path)
-    with atomic_write(path, "wb") as fh:
-        fh.write(buf.getvalue())
-    return path
+    return _save_figure(fig, path, fmt, dpi)
 
 
 def plot_vs_epoch(plane: InfoPlane, path: "str | os.PathLike[str]", title: str | None = None,
@@ -429,11 +436,4 @@ def plot_vs_epoch(plane: InfoPlane, path: "str | os.PathLike[str]", title: str |
         ax.legend(fontsize=7.5, loc="best", frameon=False)
     top.set_title(title or f"Exact information per epoch — {describe_source(plane.source)}\n{plane.label_note}",
                   fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    path = Path(path)
-    with atomic_write(path, "wb") as fh:
-        fh.write(buf.getvalue())
-    return path
+    return _save_figure(fig, path, fmt, dpi)
