@@ -330,6 +330,32 @@ def progress_wanted(as_json: bool) -> bool:
     return not as_json and sys.stderr.isatty() and chatty()
 
 
+class Progress:
+    """A progress display for one question: a callable the engines tell the steps they finish
+    (members enumerated, BDD operations); a no-op when no bar is wanted. Closed with ``with``."""
+
+    def __init__(self, as_json: bool, what: str) -> None:
+        self.bar = None
+        if progress_wanted(as_json):
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=what, unit=" steps", unit_scale=True, file=sys.stderr, leave=False)
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def callback(self) -> "Progress | None":
+        return self if self.bar is not None else None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 class Seconds(click.ParamType):
     """A time limit: a positive, finite number of seconds (``inf``, ``nan``, 0 and negatives are refused)."""
 
@@ -673,7 +699,8 @@ def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
                                  input_spec=input_spec, mutable=mutable, free=free, center=centre_bits(net, centre))
     deadline = None if timeout is None else time.perf_counter() + timeout
-    rep = count_report(net, region, per_code=per_code, budget=as_budget(budget, deadline))
+    with Progress(as_json, "counting") as bar:
+        rep = count_report(net, region, per_code=per_code, budget=as_budget(budget, deadline, bar.callback()))
     asked = asked_for("count", [(model, net)], centre[1] if centre else input_ref(input_spec), method="bdd",
                       timeout=timeout,
                       budget=None if budget is None else repr(budget))
@@ -948,10 +975,11 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         if hamming is not None and not 0 <= hamming <= n:
             raise DataError(f"--hamming: radius must be between 0 and {n}, got {hamming}")
         sel = mutable or free
-        res = max_robust_radius(
-            net, x, mutable=read_indices(sel, n) if sel else None, max_radius=hamming, method=method,
-            solver=solver, encoding=encoding, timeout=timeout, budget=budget,
-        )
+        with Progress(as_json, "radius search") as bar:
+            res = max_robust_radius(
+                net, x, mutable=read_indices(sel, n) if sel else None, max_radius=hamming, method=method,
+                solver=solver, encoding=encoding, timeout=timeout, budget=budget, progress=bar.callback(),
+            )
         warn_if_misclassified(source, res.predicted_class)
         echo_result(res.to_json(), asked, as_json)
         if not as_json:
@@ -972,8 +1000,9 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
 
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
                                  input_spec=None, mutable=mutable, free=free, center=x)
-    res = check_robustness(net, x, region, method=method, count=count, solver=solver, encoding=encoding,
-                           timeout=timeout, budget=budget)
+    with Progress(as_json, "robustness") as bar:
+        res = check_robustness(net, x, region, method=method, count=count, solver=solver, encoding=encoding,
+                               timeout=timeout, budget=budget, progress=bar.callback())
     warn_if_misclassified(source, res.predicted_class)
     echo_result(res.to_json(), asked, as_json)
     if not as_json:
@@ -1021,8 +1050,9 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
                                      center=centre_bits(net_a, centre))
     elif input_spec is not None or mutable is not None or centre is not None:
         raise DataError("--input/--mutable need a region option (--hamming K, --linf EPS or --free FILE)")
-    res = check_equivalence(net_a, net_b, region, method=method, count=count, solver=solver,
-                            encoding=encoding, timeout=timeout, budget=budget)
+    with Progress(as_json, "equivalence") as bar:
+        res = check_equivalence(net_a, net_b, region, method=method, count=count, solver=solver,
+                                encoding=encoding, timeout=timeout, budget=budget, progress=bar.callback())
     asked = asked_for("equivalence", [(model_a, net_a), (model_b, net_b)],
                       centre[1] if centre else input_ref(input_spec if region else None),
                       method=method, timeout=timeout, solver=solver, encoding=encoding, count=count,
@@ -1167,11 +1197,15 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 
         raise DataError("--labels final is only for infoplane (the last snapshot); give a model file")
     if ds is None:
-        rep = info_over_region(net, region, labels=labels, method=method, budget=budget, timeout=timeout)
+        with Progress(as_json, "counting") as bar:
+            rep = info_over_region(net, region, labels=labels, method=method, budget=budget, timeout=timeout,
+                                   progress=bar.callback())
     elif radius is None:
         rep = info_over_dataset(net, ds, labels=labels)
     else:
-        rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget, timeout=timeout)
+        with Progress(as_json, "counting") as bar:
+            rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget, timeout=timeout,
+                                  progress=bar.callback())
     source = input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec)
     models = [(model, net)] + ([(labels_spec, labels)] if not isinstance(labels, str) else [])
     asked = asked_for("info", models, source, method=method, labels=labels_spec or default, timeout=timeout,
@@ -1323,7 +1357,9 @@ def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, d
     import time
 
     t0 = time.perf_counter()
-    g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget, timeout=timeout)
+    with Progress(as_json, "counting") as bar:
+        g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget, timeout=timeout,
+                       progress=bar.callback())
     seconds = time.perf_counter() - t0
     if graph_path:
         write_graphml(g, graph_path)

@@ -96,8 +96,8 @@ a partial answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
 
 import time
 
@@ -163,6 +163,8 @@ class BDDBudget:
     max_nodes: int | None = DEFAULT_MAX_NODES
     max_memory_bytes: int | None = DEFAULT_MAX_MEMORY
     deadline: float | None = None
+    #: called with 1 at every check (a front end's progress display); not part of the budget's identity
+    tick: Callable[[int], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for key in ("max_nodes", "max_memory_bytes"):
@@ -286,6 +288,8 @@ class BDDCompiler:
     def check(self) -> None:
         """Raise :class:`BudgetExceeded` if the live-node budget is exceeded,
         :class:`DeadlineExceeded` if the budget's deadline has passed."""
+        if self.budget.tick is not None:
+            self.budget.tick(1)
         deadline = self.budget.deadline
         if deadline is not None and time.perf_counter() > deadline:
             raise DeadlineExceeded("the BDD engine reached its time limit")

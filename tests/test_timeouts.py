@@ -107,3 +107,61 @@ def test_information_commands_take_the_same_timeout(nets, tmp_path, command):
                                   "--timeout", str(LIMIT)])
     assert r.exit_code == 3 and "time limit" in r.output, r.output
     assert time.perf_counter() - t0 < LIMIT + SLACK
+
+
+@pytest.mark.parametrize("method", ["enum", "bdd"])
+def test_long_questions_report_progress(nets, method):
+    """Engines tell a front end the steps they finish (the CLI draws a bar on a terminal)."""
+    from bnnverify import info_over_region
+
+    a, _, x = nets
+    steps: list[int] = []
+    region = HammingBall(x, 2)
+    r = check_robustness(a, x, region, method=method, count=True, progress=steps.append)
+    assert r.class_counts is not None and steps and all(s > 0 for s in steps)
+    if method == "enum":
+        assert sum(steps) >= region.size  # every member enumerated is a step
+    steps.clear()
+    info_over_region(a, region, method=method, progress=steps.append)
+    assert sum(steps) > 0
+
+
+def test_the_cli_draws_a_progress_bar_on_a_terminal(nets, tmp_path):
+    """Under a pseudo-terminal the bar appears on stderr; with --quiet it does not."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from bnnverify.files.modelio import save_model
+
+    a, _, x = nets
+    save_model(a, tmp_path / "a.npz")
+    cmd = [sys.executable, "-m", "bnnverify", "count", str(tmp_path / "a.npz"), "--hamming", "2",
+           "--input", "".join(map(str, x))]
+
+    def stderr_of(argv):
+        import fcntl
+        import struct
+        import termios
+
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal has columns
+        proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=slave, timeout=120)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        return proc.returncode, out.decode(errors="replace")
+
+    code, err = stderr_of(cmd)
+    assert code == 0 and "counting" in err and "steps" in err, err
+    code, err = stderr_of(cmd[:3] + ["--quiet"] + cmd[3:])
+    assert code == 0 and "steps" not in err, err

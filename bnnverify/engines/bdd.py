@@ -293,16 +293,18 @@ def count_report(
     return CountReport(counts, time.perf_counter() - t0, per_code, codes)
 
 
-def as_budget(budget: Any, deadline: float | None = None) -> BDDBudget:
+def as_budget(budget: Any, deadline: float | None = None, tick: Any = None) -> BDDBudget:
     """A :class:`BDDBudget` from a budget, an int (max live nodes) or None (the default: 1 GiB),
-    with ``deadline`` (a ``perf_counter()`` time) if one is given."""
+    with ``deadline`` (a ``perf_counter()`` time) and ``tick`` (progress) if given."""
     if budget is None:
         out = BDDBudget()
     elif isinstance(budget, BDDBudget):
         out = budget
     else:
         out = BDDBudget(max_nodes=int(budget))
-    return out if deadline is None else dataclasses.replace(out, deadline=deadline)
+    if deadline is not None:
+        out = dataclasses.replace(out, deadline=deadline)
+    return out if tick is None else dataclasses.replace(out, tick=tick)
 
 
 @_detached
@@ -346,28 +348,28 @@ class BDDEngine(EngineBase):
     capabilities = frozenset(Capability)
 
     def find_class(self, net: BNN, region: Region, classes, limits: Limits) -> Search:
-        w = bdd_find_class(net, region, classes, budget=as_budget(limits.budget, limits.deadline))
+        w = bdd_find_class(net, region, classes, budget=as_budget(limits.budget, limits.deadline, limits.progress))
         return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
 
     def class_counts(self, net: BNN, region: Region, witness_of, limits: Limits):
-        return _counts_and_witness(net, region, list(witness_of), as_budget(limits.budget, limits.deadline))
+        return _counts_and_witness(net, region, list(witness_of), as_budget(limits.budget, limits.deadline, limits.progress))
 
     def disagreements(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Disagreement:
-        return bdd_disagreements(net_a, net_b, region, budget=as_budget(limits.budget, limits.deadline))
+        return bdd_disagreements(net_a, net_b, region, budget=as_budget(limits.budget, limits.deadline, limits.progress))
 
     def find_disagreement(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Search:
         w = self.disagreements(net_a, net_b, region, limits).witness
         return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
 
     def layer_labels(self, net: BNN, region: Region, labels, const_label, limits: Limits) -> PairCounts:
-        return bdd_layer_labels(net, region, labels, as_budget(limits.budget, limits.deadline), const_label=const_label)
+        return bdd_layer_labels(net, region, labels, as_budget(limits.budget, limits.deadline, limits.progress), const_label=const_label)
 
     def joint_counts(self, net: BNN, region: Region, layers, with_class: bool, limits: Limits) -> JointCounts:
-        return bdd_joint_counts(net, region, layers, with_class=with_class, budget=as_budget(limits.budget, limits.deadline))
+        return bdd_joint_counts(net, region, layers, with_class=with_class, budget=as_budget(limits.budget, limits.deadline, limits.progress))
 
     def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits: Limits):
         """Shell counts over balls of doubling radius (one compilation per stage)."""
-        budget = as_budget(limits.budget, limits.deadline)
+        budget = as_budget(limits.budget, limits.deadline, limits.progress)
         pred = semantics.classify(net, center)
         others = [c for c in range(net.n_classes) if c != pred]
         proven, stage = 0, min(cap, BDD_FIRST_RADIUS_STAGE)

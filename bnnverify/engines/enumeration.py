@@ -272,12 +272,13 @@ def _rows_walk(
 
 def _walk(
     nets: Sequence[BNN], region: Region, layers: Sequence[tuple[int, ...]] | None = None,
-    batch: int = DEFAULT_BATCH, suffix_rows: int = SUFFIX_MAX_ROWS, deadline: float | None = None,
+    batch: int = DEFAULT_BATCH, suffix_rows: int = SUFFIX_MAX_ROWS, limits: Limits | None = None,
 ) -> Iterator[_Batch]:
     """Batches of ``region`` with every network's classes (and kept codes).
 
-    With ``deadline`` (a ``perf_counter()`` time), :class:`DeadlineExceeded` is
-    raised after the first batch that ends past it (a batch takes milliseconds).
+    With ``limits``, every batch is a step (:meth:`Limits.step`: progress, and
+    :class:`DeadlineExceeded` after the first batch that ends past the deadline;
+    a batch takes milliseconds).
     """
     layers = layers if layers is not None else [()] * len(nets)
     evs = [Evaluator(net) for net in nets]
@@ -290,21 +291,20 @@ def _walk(
         walk = _ball_walk(nets, evs, layers, region, batch, suffix_rows)
     else:
         walk = _rows_walk(nets, evs, layers, region, batch)
-    return walk if deadline is None else _until(walk, deadline)
+    return walk if limits is None or not limits.paced else _paced(walk, limits)
 
 
-def _until(batches: Iterator[_Batch], deadline: float) -> Iterator[_Batch]:
+def _paced(batches: Iterator[_Batch], limits: Limits) -> Iterator[_Batch]:
     for b in batches:
         yield b
-        if time.perf_counter() > deadline:
-            raise DeadlineExceeded("enumeration reached its time limit")
+        limits.step(b.size, "enumeration")
 
 
 # -- the questions -------------------------------------------------------------------------
 
 
 def enum_class_counts(net: BNN, region: Region, *, batch_size: int | None = None,
-                      deadline: float | None = None) -> ClassCounts:
+                      limits: Limits | None = None) -> ClassCounts:
     """Exact number of members of ``region`` per class of ``net``.
 
     >>> import numpy as np
@@ -317,13 +317,13 @@ def enum_class_counts(net: BNN, region: Region, *, batch_size: int | None = None
     """
     _check_region(net, region)
     counts = np.zeros(net.n_classes, dtype=np.int64)
-    for b in _walk([net], region, batch=_check_batch(batch_size), deadline=deadline):
+    for b in _walk([net], region, batch=_check_batch(batch_size), limits=limits):
         counts += np.bincount(b.results[0][1], minlength=net.n_classes)
     return ClassCounts(region.size, tuple(int(c) for c in counts))
 
 
 def enum_find_class(net: BNN, region: Region, classes: Iterable[int], *,
-                    deadline: float | None = None) -> np.ndarray | None:
+                    limits: Limits | None = None) -> np.ndarray | None:
     """The first member (in ``region.members()`` order) whose class is in ``classes``
     (uint8 bits), or None when no member has such a class."""
     _check_region(net, region)
@@ -336,14 +336,14 @@ def enum_find_class(net: BNN, region: Region, classes: Iterable[int], *,
         wanted[int(c)] = True
     if not wanted.any():
         return None
-    for b in _walk([net], region, deadline=deadline):
+    for b in _walk([net], region, limits=limits):
         hit = np.flatnonzero(wanted[b.results[0][1]])
         if hit.size:
             return b.member(int(hit[0]))
     return None
 
 
-def enum_disagreements(net_a: BNN, net_b: BNN, region: Region, *, deadline: float | None = None) -> Disagreement:
+def enum_disagreements(net_a: BNN, net_b: BNN, region: Region, *, limits: Limits | None = None) -> Disagreement:
     """Exact confusion counts of two networks over ``region``; the witness is the
     first member (in ``region.members()`` order) where their classes differ."""
     _check_region(net_a, region, "first network")
@@ -351,7 +351,7 @@ def enum_disagreements(net_a: BNN, net_b: BNN, region: Region, *, deadline: floa
     cb = net_b.n_classes
     conf = np.zeros(net_a.n_classes * cb, dtype=np.int64)
     witness = None
-    for b in _walk([net_a, net_b], region, deadline=deadline):
+    for b in _walk([net_a, net_b], region, limits=limits):
         ca, cbb = b.results[0][1], b.results[1][1]
         conf += np.bincount(ca * cb + cbb, minlength=len(conf))
         if witness is None:
@@ -374,7 +374,7 @@ def enum_joint_counts(
     *,
     with_class: bool = False,
     label_net: BNN | None = None,
-    deadline: float | None = None,
+    limits: Limits | None = None,
 ) -> JointCounts:
     """Exact counts of the keys ``(code of each layer in layers (1-based, as code_key ints),
     [class if with_class], [label_net's class if label_net])`` over ``region``."""
@@ -393,7 +393,7 @@ def enum_joint_counts(
     widths += [max(1, (label_net.n_classes - 1).bit_length())] if label_net is not None else []
     fused = sum(widths) <= 64
     counts: dict[tuple[int, ...], int] = {}
-    for b in _walk(nets, region, lays, deadline=deadline):
+    for b in _walk(nets, region, lays, limits=limits):
         kept, cls = b.results[0]
         extra = ([cls] if with_class else []) + ([b.results[1][1]] if label_net is not None else [])
         fields = [kept[l] for l in lay] + [e.astype(np.uint64)[:, None] for e in extra]
@@ -426,6 +426,7 @@ def enum_joint_counts(
 
 def enum_shells(
     net: BNN, center: np.ndarray, cap: int, mutable: np.ndarray | None, limit: int, deadline: float | None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[int, np.ndarray | None, bool]:
     """Stream the ball of radius ``cap`` around ``center`` by increasing distance.
 
@@ -445,6 +446,8 @@ def enum_shells(
         if bad.size:
             return int(dist[bad[0]]) - 1, batch[bad[0]].copy(), True
         checked += len(batch)
+        if progress is not None:
+            progress(len(batch))
         last = int(dist[-1])
         proven = last if checked == ball.size else last - 1
         if checked >= limit or (deadline is not None and time.perf_counter() > deadline):
@@ -470,7 +473,7 @@ class EnumEngine(EngineBase):
 
     @staticmethod
     def _timed(limits: Limits) -> dict:
-        return {} if limits.deadline is None else {"deadline": limits.deadline}
+        return {"limits": limits} if limits.paced else {}
 
     def find_class(self, net: BNN, region: Region, classes, limits: Limits) -> Search:
         self._guard(region, limits)
@@ -495,15 +498,15 @@ class EnumEngine(EngineBase):
         from bnnverify.information.codecounts import enum_counter
 
         self._guard(region, limits)
-        return enum_counter(net, region, labels, const_label=const_label, deadline=limits.deadline)
+        return enum_counter(net, region, labels, const_label=const_label, limits=limits)
 
     def joint_counts(self, net: BNN, region: Region, layers, with_class: bool, limits: Limits) -> JointCounts:
         self._guard(region, limits)
-        return enum_joint_counts(net, region, layers, with_class=with_class, deadline=limits.deadline)
+        return enum_joint_counts(net, region, layers, with_class=with_class, limits=limits)
 
     def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits: Limits):
         limit = limits.enum_limit if limits.enum_limit is not None else DEFAULT_ENUM_LIMIT
-        proven, w, finished = enum_shells(net, center, cap, mutable, limit, limits.deadline)
+        proven, w, finished = enum_shells(net, center, cap, mutable, limit, limits.deadline, limits.progress)
         if w is not None:
             return proven, Search(Outcome.FOUND, w)
         if finished:

@@ -9,7 +9,6 @@ classes answer the same questions: ``total``, ``pair_counts(layer)``
 
 from __future__ import annotations
 
-import time
 from enum import Enum
 from typing import Any, Mapping, Sequence
 
@@ -17,7 +16,7 @@ import numpy as np
 
 from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import DEFAULT_BATCH, Region
-from bnnverify.errors import DataError, DeadlineExceeded, InternalError, RegionError
+from bnnverify.errors import DataError, InternalError, RegionError
 from bnnverify.evaluation.evaluator import Evaluator, code_keys
 from bnnverify.information.entropy import (
     LayerInfo,
@@ -159,9 +158,10 @@ def labels_for(net: BNN, trace_classes: np.ndarray, X: np.ndarray, labels: Label
 
 
 def enum_counter(net: BNN, region: Region, labels: Labels, *, const_label: int | None = None,
-                 batch_size: int = DEFAULT_BATCH, deadline: float | None = None) -> RowCounter:
+                 batch_size: int = DEFAULT_BATCH, limits: Any = None) -> RowCounter:
     """Exact per-layer (code, label) counts of every member of ``region`` (the label: the class,
-    a label network's class, or ``const_label``); :class:`DeadlineExceeded` past ``deadline``."""
+    a label network's class, or ``const_label``); every batch is a step of ``limits``
+    (:meth:`bnnverify.engines.base.Limits.step`: progress, and the deadline)."""
     ev = Evaluator(net)
     tev = Evaluator(labels) if isinstance(labels, BNN) and const_label is None else None
     rc = RowCounter(net)
@@ -170,8 +170,8 @@ def enum_counter(net: BNN, region: Region, labels: Labels, *, const_label: int |
         y = (np.full(len(X), const_label, np.int64) if const_label is not None
              else labels_for(net, tr.classes, X, labels, None, tev))
         rc.add(tr.codes, y)
-        if deadline is not None and time.perf_counter() > deadline:
-            raise DeadlineExceeded("enumeration reached its time limit")
+        if limits is not None:
+            limits.step(len(X), "enumeration")
     if rc.total != region.size:
         raise InternalError(f"enumerated {rc.total} members, but the region has {region.size}")
     return rc

@@ -175,7 +175,7 @@ def _counter(net: BNN, region: Region, labels: Labels, method: Any, budget: Any,
 
 
 def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", method: "str | Method" = "auto",
-                     budget: Any = None, timeout: float | None = None) -> InfoReport:
+                     budget: Any = None, timeout: float | None = None, progress: Any = None) -> InfoReport:
     """Exact per-layer information for the uniform distribution on ``region``.
 
     ``labels``: ``"model"`` (Y = the network's prediction Ŷ) or a label
@@ -190,7 +190,7 @@ def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", meth
     counting: :class:`~bnnverify.errors.DeadlineExceeded` beyond it, never a partial count.
     """
     t0 = time.perf_counter()
-    limits = Limits(budget=budget, timeout=timeout, started=t0)
+    limits = Limits(budget=budget, timeout=timeout, started=t0, progress=progress)
     check_network(net)
     check_region(region)
     kind = label_kind(labels)
@@ -231,7 +231,7 @@ def info_over_dataset(net: BNN, dataset: Any, *, labels: Labels = "dataset") -> 
 
 def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "dataset",
                     indices: Sequence[int] | None = None, method: "str | Method" = "auto",
-                    budget: Any = None, timeout: float | None = None) -> InfoReport:
+                    budget: Any = None, timeout: float | None = None, progress: Any = None) -> InfoReport:
     """Information over the mixture of Hamming balls around data-set rows.
 
     The distribution: pick one of the rows (uniformly), then an input uniformly
@@ -241,7 +241,7 @@ def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "da
     ``timeout`` bounds the whole mixture (:class:`~bnnverify.errors.DeadlineExceeded`).
     """
     t0 = time.perf_counter()
-    limits = Limits(budget=budget, timeout=timeout, started=t0)
+    limits = Limits(budget=budget, timeout=timeout, started=t0, progress=progress)
     kind = label_kind(labels)
     if isinstance(labels, BNN):
         check_teacher(net, labels)

@@ -98,6 +98,7 @@ def check_equivalence(
     encoding: str | None = None,
     timeout: float | None = None,
     budget: Any = None,
+    progress: Any = None,
 ) -> EquivalenceResult:
     """Do ``net_a`` and ``net_b`` agree on every member of ``region`` (default: all inputs)?
 
@@ -115,7 +116,7 @@ def check_equivalence(
             f"the models have different numbers of inputs: {net_a.n_inputs} (first) "
             f"and {net_b.n_inputs} (second)"
         )
-    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
+    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0, progress=progress)
     run.check_names(limits)
     if region is None:
         region = Whole(net_a.n_inputs)

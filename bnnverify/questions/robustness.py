@@ -210,6 +210,7 @@ def check_robustness(
     encoding: str | None = None,
     timeout: float | None = None,
     budget: Any = None,
+    progress: Any = None,
 ) -> RobustnessResult:
     """Is every member of ``region`` classified like ``x``?
 
@@ -221,7 +222,7 @@ def check_robustness(
     bits, a region not containing x, unknown engine/solver/encoding names).
     """
     t0 = time.perf_counter()
-    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
+    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0, progress=progress)
     xb, pred = _prepare(net, x, region)
     others = [c for c in range(net.n_classes) if c != pred]
     desc = region.describe()
@@ -258,6 +259,7 @@ def max_robust_radius(
     encoding: str | None = None,
     timeout: float | None = None,
     budget: Any = None,
+    progress: Any = None,
 ) -> MaxRadiusResult:
     """The largest Hamming radius (flips limited to ``mutable``) at which ``x`` is robust.
 
@@ -276,7 +278,7 @@ def max_robust_radius(
     (2, 'not_robust', 1)
     """
     t0 = time.perf_counter()
-    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
+    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0, progress=progress)
     run.check_names(limits)
     m_req = parse_method(method)
     xb, pred = _prepare(net, x, with_region=False)
