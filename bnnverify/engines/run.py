@@ -296,6 +296,9 @@ def max_radius(net: Any, center: np.ndarray, mutable: np.ndarray | None, cap: in
                                         _with_enum_limit(limits, policy.AUTO_ENUM_MAX_DECIDE)
                                         if ENGINES.resolve(method) == AUTO else limits)
     choice = first
+    if ENGINES.resolve(method) == AUTO and first.name == "enum":
+        choice = Choice(first.engine, f"auto: enumeration by increasing distance, up to "
+                                      f"{policy.AUTO_ENUM_MAX_DECIDE} members")
     if ENGINES.resolve(method) == AUTO and s.outcome is Outcome.UNKNOWN and not limits.expired():
         # auto: enumeration proved `proven`; the next engine goes on (cheap at small radii)
         order = list(policy.prefer(Capability.RADIUS, region))
