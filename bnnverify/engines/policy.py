@@ -44,6 +44,7 @@ __all__ = [
     "AUTO_ENUM_MAX_DECIDE",
     "AUTO_ENUM_MAX_COUNT",
     "ENUM_LIMIT",
+    "AUTO_ENUM_MAX_REASON",
     "Choice",
     "prefer",
     "choose",
@@ -60,6 +61,14 @@ AUTO_ENUM_MAX_COUNT: int = 1 << 22
 #: The most members enumeration takes at all (an explicit ``enum`` on a larger
 #: region answers ``unknown``), and the information measures' enumeration bound.
 ENUM_LIMIT: int = 10**7
+
+
+#: ``auto`` finds a sufficient reason by enumeration when the region has at
+#: most this many members (one exhaustive pass per free bit: at ~10^6
+#: members a second, 2^12 members cost milliseconds per bit even for 784
+#: bits); larger regions go to SAT with incremental assumptions
+#: (``benchmarks/results/explain.md``).
+AUTO_ENUM_MAX_REASON: int = 1 << 12
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,11 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
         return ("enum", "bdd") if size <= ENUM_LIMIT else ("bdd", "enum")
     if capability is Capability.RADIUS:
         return ("enum", "sat", "bdd")
+    if capability is Capability.SUFFICIENT_REASON:
+        return ("enum", "sat", "bdd") if size <= AUTO_ENUM_MAX_REASON else ("sat", "bdd", "enum")
+    if capability in (Capability.MIN_SUFFICIENT_REASON, Capability.PRIME_IMPLICANTS, Capability.SHAPLEY,
+                      Capability.INFLUENCE):
+        return ("bdd",)
     raise EngineError(f"no policy for {capability!r}")  # pragma: no cover - every capability is listed
 
 
