@@ -224,10 +224,13 @@ def contrastive_reason(net: Any, x: Any, *, mutable: np.ndarray | None = None, m
     xb = _input(net, x)
     res = max_robust_radius(net, xb, mutable=mutable, max_radius=max_radius, method=method, solver=solver,
                             encoding=encoding, timeout=timeout)
-    desc: dict[str, Any] = {"kind": "hamming", "radius": res.max_radius}
+    from bnnverify.encoders.regions import HammingBall
+
+    mask = None
     if mutable is not None:
         m = np.asarray(mutable)
-        desc["mutable"] = [int(i) for i in (np.flatnonzero(m) if m.dtype == bool else m.reshape(-1))]
+        mask = m.astype(bool) if m.dtype == bool else np.isin(np.arange(net.n_inputs), m.reshape(-1))
+    desc = HammingBall(xb, res.max_radius, mask).describe()
     asked = Asked(model_name, desc, bits_to_str(xb), str(method), timeout)
     if res.counterexample is not None:
         changed = tuple(int(i) for i in np.flatnonzero(res.counterexample != xb))
