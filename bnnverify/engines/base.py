@@ -288,7 +288,7 @@ class Engine(Protocol):
                               limits: Limits) -> Reason: ...
 
     def prime_implicants(self, net: Any, region: Any, targets: Sequence[int], max_terms: int,
-                         limits: Limits) -> Primes: ...
+                         limits: Limits, start: np.ndarray | None = None) -> Primes: ...
 
     def shapley(self, net: Any, region: Any, x: np.ndarray, targets: Sequence[int],
                 limits: Limits) -> ShapleyScores: ...
@@ -362,7 +362,7 @@ class EngineBase:
     def min_sufficient_reason(self, net, region, x, target, limits):  # pragma: no cover
         raise self._refuse(Capability.MIN_SUFFICIENT_REASON)
 
-    def prime_implicants(self, net, region, targets, max_terms, limits):  # pragma: no cover
+    def prime_implicants(self, net, region, targets, max_terms, limits, start=None):  # pragma: no cover
         raise self._refuse(Capability.PRIME_IMPLICANTS)
 
     def shapley(self, net, region, x, targets, limits):  # pragma: no cover

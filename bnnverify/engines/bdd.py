@@ -368,8 +368,9 @@ class BDDEngine(EngineBase):
     def min_sufficient_reason(self, net: BNN, region: Region, x, target: int, limits: Limits) -> Reason:
         return bdd_min_sufficient_reason(net, region, x, target, limits)
 
-    def prime_implicants(self, net: BNN, region: Region, targets, max_terms: int, limits: Limits) -> Primes:
-        return bdd_prime_implicants(net, region, targets, max_terms, limits)
+    def prime_implicants(self, net: BNN, region: Region, targets, max_terms: int, limits: Limits,
+                         start=None) -> Primes:
+        return bdd_prime_implicants(net, region, targets, max_terms, limits, start)
 
     def shapley(self, net: BNN, region: Region, x, targets, limits: Limits) -> ShapleyScores:
         return bdd_shapley(net, region, x, targets, limits)
@@ -457,8 +458,14 @@ def bdd_min_sufficient_reason(net: BNN, region: Region, x, target: int, limits: 
 
 
 @_detached
-def bdd_prime_implicants(net: BNN, region: Region, targets, max_terms: int, limits: Limits) -> Primes:
-    """Up to ``max_terms`` prime implicants covering new members each time, and the essential literals."""
+def bdd_prime_implicants(net: BNN, region: Region, targets, max_terms: int, limits: Limits,
+                         start: np.ndarray | None = None) -> Primes:
+    """Up to ``max_terms`` prime implicants covering new members each time, and the essential literals.
+
+    The first term is expanded from ``start`` when it is a member of a target
+    class (so it is a sufficient reason of ``start``), the others from members
+    no earlier term covers.
+    """
     from bnnverify.encoders.explain_bdd import essential_literals, expand_term, node_count, term_bdd
 
     comp, nb, good, bad = _compiled(net, region, targets, limits)
@@ -475,6 +482,9 @@ def bdd_prime_implicants(net: BNN, region: Region, targets, max_terms: int, limi
             covers = True
             break
         m = comp.pick_input(rest, nb.plan)
+        if not terms and start is not None and bool(region.contains(np.asarray(start, np.uint8)[None, :])[0]) \
+                and semantics.classify(net, np.asarray(start, np.uint8)) in set(int(c) for c in targets):
+            m = np.asarray(start, np.uint8)
         exp = expand_term(comp, nb.plan, bad, m, list(nb.plan.free), check)
         term = {i: int(m[i]) for i in exp.kept}
         terms.append(term)

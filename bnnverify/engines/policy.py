@@ -112,6 +112,10 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
 
 def _why(capability: Capability, region: Any, name: str) -> str:
     size = region.size
+    if len(prefer(capability, region)) == 1:
+        return f"auto: {name}, the engine for {capability.value} questions"
+    if capability is Capability.SUFFICIENT_REASON and name != "enum":
+        return f"auto: {name}, the region has {size} members (enumeration takes up to {AUTO_ENUM_MAX_REASON})"
     if name == "enum":
         return f"auto: enumeration, the region has {size} members"
     if name == "ball":

@@ -397,13 +397,14 @@ def _completion(region: Any, term: dict[int, int], rng: np.random.Generator) -> 
 
 
 def prime_implicants(net: Any, region: Any, targets: Sequence[int], *, max_terms: int = 10, seed: int = 0,
-                     method: str | None = AUTO, limits: Limits | None = None) -> PrimesAnswer:
+                     start: Any = None, method: str | None = AUTO, limits: Limits | None = None) -> PrimesAnswer:
     """Up to ``max_terms`` prime implicants of "class in targets" over ``region``, each replayed.
 
     For every term: every literal's witness (a member agreeing with the term
     except on that literal, of another class) and one random completion of
     the term (a member agreeing with it, of a target class) are replayed on
     the semantics; the essential literals must lie in every term found.
+    ``start`` (a member of a target class) is expanded first.
     """
     from bnnverify.engines.terms import free_bits
 
@@ -416,7 +417,8 @@ def prime_implicants(net: Any, region: Any, targets: Sequence[int], *, max_terms
     if isinstance(max_terms, bool) or int(max_terms) < 1:
         raise DataError(f"max terms: must be a positive integer, got {max_terms!r}", param="max_terms")
     choice = choose(Capability.PRIME_IMPLICANTS, net, region, method)
-    primes = choice.engine.prime_implicants(net, region, targets, int(max_terms), limits)
+    primes = choice.engine.prime_implicants(net, region, targets, int(max_terms), limits,
+                                            None if start is None else np.asarray(start, np.uint8))
     others = [c for c in range(net.n_classes) if c not in targets]
     rng = np.random.default_rng(seed)
     completions = []

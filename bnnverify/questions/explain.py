@@ -285,7 +285,10 @@ class PrimeImplicantsResult:
 def prime_implicants(net: Any, region: Any, targets: Sequence[int] | None = None, *, x: Any = None,
                      max_terms: int = 10, seed: int = 0, method: str = AUTO, timeout: float | None = None,
                      budget: Any = None, model_name: str | None = None) -> PrimeImplicantsResult:
-    """Up to ``max_terms`` prime implicants of "class in ``targets``" over ``region`` (default targets: x's class)."""
+    """Up to ``max_terms`` prime implicants of "class in ``targets``" over ``region`` (default targets: x's class).
+
+    With ``x`` of a target class, the first term is expanded from ``x`` (a sufficient reason of x).
+    """
     t0 = time.perf_counter()
     xb = None if x is None else _input(net, x)
     if targets is None:
@@ -294,8 +297,8 @@ def prime_implicants(net: Any, region: Any, targets: Sequence[int] | None = None
         targets = [semantics.classify(net, xb)]
     limits = Limits(timeout=timeout, budget=budget, started=t0)
     asked = Asked(model_name, region.describe(), bits_to_str(xb), str(method), timeout, budget)
-    ans = run.prime_implicants(net, region, list(targets), max_terms=max_terms, seed=seed, method=method,
-                               limits=limits)
+    ans = run.prime_implicants(net, region, list(targets), max_terms=max_terms, seed=seed, start=xb,
+                               method=method, limits=limits)
     p = ans.primes
     return PrimeImplicantsResult(tuple(sorted({int(c) for c in targets})), p.terms, ans.completions, p.covers,
                                  p.essential, p.target_count, region.size, p.bdd_nodes,
