@@ -34,7 +34,8 @@ test is the proof behind every sufficient reason and prime implicant.
   2^{|V_f|} Σ_{|S|=k} P(f | z_S = x_S)`` (the algorithm of Arenas, Barceló,
   Bertossi and Monet for deterministic decomposable circuits, specialised to
   OBDDs), once per player with that player's variable forced into or out of
-  the coalition; O(m² · |BDD| · m) integer operations for m free bits.
+  the coalition (only the nodes above that player's level are recomputed):
+  m passes of O(|BDD| · m) polynomial steps of length ≤ m for m free bits.
 * :func:`flip_changes` — per free bit, the members whose class changes when
   the bit is flipped (cube regions: the flip stays in the region).
 
@@ -104,6 +105,8 @@ def expand_term(comp, plan, bad, point: np.ndarray, order: Sequence[int], deadli
         raise InternalError("internal error: the point to explain is itself excluded")
     checks = 1
     witnesses: dict[int, np.ndarray] = {}
+    if bad == comp.bdd.false:  # nothing to exclude: the empty term
+        return Expansion((), {}, checks)
     for i in order:
         if deadline_check is not None:
             deadline_check()
@@ -341,8 +344,6 @@ def shapley_numerators(comp, plan, good, x: np.ndarray) -> tuple[dict[int, "tupl
     for p, i in enumerate(free):
         in_memo: dict[int, list[int]] = {}
         out_memo: dict[int, list[int]] = {}
-        for k, v in base.items():
-            pass
         M_in = value(good, in_memo, p, 1)
         M_out = value(good, out_memo, p, 0)
         out[int(i)] = (M_in, M_out)

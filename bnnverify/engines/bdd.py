@@ -507,7 +507,7 @@ def bdd_shapley(net: BNN, region: Region, x, targets, limits: Limits) -> Shapley
 
     if region.kind not in ("whole", "cube"):
         raise RegionError(f"region: the BDD's Shapley values need a cube or the whole space (a product "
-                          f"distribution), not a {region.kind!r} region", param="region")
+                          f"distribution), not a {region.kind!r} region")
     comp, nb, good, bad = _compiled(net, region, targets, limits)
     xb = np.asarray(x, np.uint8)
     nums, m = shapley_numerators(comp, nb.plan, good, xb)
@@ -532,7 +532,7 @@ def bdd_influence(net: BNN, region: Region, limits: Limits) -> Influence:
 
     if region.kind not in ("whole", "cube"):
         raise RegionError(f"region: influence needs a cube or the whole space (flipping a bit of a "
-                          f"{region.kind!r} member can leave the region)", param="region")
+                          f"{region.kind!r} member can leave the region)")
     nb = compile_network(net, region, budget=as_budget(limits.budget))
     sets = [nb.inputs_of([c]) for c in range(net.n_classes)]
     return Influence(flip_changes(nb.compiler, nb.plan, sets), region.size)

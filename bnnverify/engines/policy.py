@@ -63,12 +63,14 @@ AUTO_ENUM_MAX_COUNT: int = 1 << 22
 ENUM_LIMIT: int = 10**7
 
 
-#: ``auto`` finds a sufficient reason by enumeration when the region has at
-#: most this many members (one exhaustive pass per free bit: at ~10^6
-#: members a second, 2^12 members cost milliseconds per bit even for 784
-#: bits); larger regions go to SAT with incremental assumptions
-#: (``benchmarks/results/explain.md``).
-AUTO_ENUM_MAX_REASON: int = 1 << 12
+#: ``auto`` finds a sufficient reason by enumeration when (members × free
+#: bits) is at most this: deletion makes one exhaustive pass per free bit, so
+#: that product is the number of evaluations. Measured
+#: (``benchmarks/results/explain.md``): 15 × 32768 = 4.9·10^5 evaluations in
+#: 0.14–0.23 s by enumeration vs 0.5–3.5 s by SAT and 0.6–0.8 s by the BDD;
+#: 784 × 307721 = 2.4·10^8 in 24 s vs 0.4–0.6 s by SAT. 2^22 evaluations
+#: (about a second) is where SAT's constant cost starts to win.
+AUTO_ENUM_MAX_REASON: int = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -103,19 +105,31 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
     if capability is Capability.RADIUS:
         return ("enum", "sat", "bdd")
     if capability is Capability.SUFFICIENT_REASON:
-        return ("enum", "sat", "bdd") if size <= AUTO_ENUM_MAX_REASON else ("sat", "bdd", "enum")
+        return ("enum", "sat", "bdd") if _reason_work(region) <= AUTO_ENUM_MAX_REASON else ("sat", "bdd", "enum")
     if capability in (Capability.MIN_SUFFICIENT_REASON, Capability.PRIME_IMPLICANTS, Capability.SHAPLEY,
                       Capability.INFLUENCE):
         return ("bdd",)
     raise EngineError(f"no policy for {capability!r}")  # pragma: no cover - every capability is listed
 
 
+def _reason_work(region: Any) -> int:
+    """Evaluations a sufficient reason costs by enumeration: members × free bits."""
+    from bnnverify.engines.terms import free_bits
+    from bnnverify.errors import RegionError
+
+    try:
+        return region.size * max(1, len(free_bits(region)))
+    except RegionError:
+        return region.size
+
+
 def _why(capability: Capability, region: Any, name: str) -> str:
     size = region.size
     if len(prefer(capability, region)) == 1:
         return f"auto: {name}, the engine for {capability.value} questions"
-    if capability is Capability.SUFFICIENT_REASON and name != "enum":
-        return f"auto: {name}, the region has {size} members (enumeration takes up to {AUTO_ENUM_MAX_REASON})"
+    if capability is Capability.SUFFICIENT_REASON:
+        return (f"auto: {name}, deletion by enumeration would evaluate {_reason_work(region)} members "
+                f"(members x free bits; enumeration takes up to {AUTO_ENUM_MAX_REASON})")
     if name == "enum":
         return f"auto: enumeration, the region has {size} members"
     if name == "ball":

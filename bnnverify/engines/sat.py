@@ -582,6 +582,14 @@ def sat_sufficient_reason(
     witnesses: dict[int, np.ndarray] = {}
     checks = 0
     with SolverSession(name, f.clauses, f.atmosts) as s:
+        # a robust region first: then the empty set is the reason, proved by one UNSAT
+        out = s.solve([], remaining())
+        checks += 1
+        if out.status is SatStatus.UNSAT:
+            return Reason(Outcome.FOUND, (), {}, checks, f"the region is robust: UNSAT with no assumption ({name})")
+        if out.status not in (SatStatus.SAT, SatStatus.UNSAT):
+            outcome = Outcome.TIMEOUT if out.status is SatStatus.TIMEOUT else Outcome.UNKNOWN
+            return Reason(outcome, None, note=f"SAT solver {name} stopped ({out.status.name.lower()})")
         for i in order:
             trial = [j for j in keep if j != i]
             rem = remaining()

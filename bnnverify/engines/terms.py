@@ -40,7 +40,7 @@ def free_bits(region) -> tuple[int, ...]:
     if isinstance(region, HammingBall):
         return tuple(int(i) for i in region.mutable_indices) if region.effective_radius > 0 else ()
     raise RegionError(f"region: explanations take the whole space, cubes and Hamming balls, "
-                      f"not {getattr(region, 'kind', type(region).__name__)!r} regions", param="region")
+                      f"not {getattr(region, 'kind', type(region).__name__)!r} regions")
 
 
 def check_centred(region, x: np.ndarray) -> None:

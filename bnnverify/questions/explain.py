@@ -359,8 +359,7 @@ def _ball_shapley(net: Any, region: Any, xb: np.ndarray, targets: list[int], met
         raise RegionError(
             f"region: the uniform distribution on a Hamming ball is not a product distribution, so the BDD's "
             f"polynomial Shapley algorithm does not apply; exact values from the definition need 2^{m} "
-            f"coalition counts, more than 2^{SHAPLEY_COALITION_MAX_PLAYERS} (use a cube, or fewer mutable bits)",
-            param="region")
+            f"coalition counts, more than 2^{SHAPLEY_COALITION_MAX_PLAYERS} (use a cube, or fewer mutable bits)")
     v: dict[frozenset, Fraction] = {}
     choice = None
     for k in range(m + 1):
