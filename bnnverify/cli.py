@@ -1118,6 +1118,8 @@ def _echo_explanation(res, x) -> None:
         click.echo(f"predicted class: {res.predicted_class}; f = [class in {list(res.targets)}]: f(x) = {res.at_x}, "
                    f"E[f] = {fraction_str(res.expected)} ({float(res.expected):.6g})")
         click.echo(f"{res.exactness}")
+        if res.targets == (res.predicted_class,):
+            click.echo(f"expected robustness (members classified like x): {fraction_str(res.expected)}")
         top = sorted(res.values.items(), key=lambda kv: -abs(kv[1]))
         for i, v in top[:20]:
             extra = "" if res.influence is None else f"  influence {fraction_str(res.influence[i])}"
