@@ -1098,7 +1098,7 @@ def _echo_explanation(res, x) -> None:
             click.echo(f"contrastive reason (smallest, proved: robust up to radius {res.radius_proved}): "
                        f"flip {len(res.changed)} bits {_fmt_bits_list(res.changed)} -> class "
                        f"{res.counterexample_class}")
-    elif kind == "prime":
+    elif kind in ("prime", "essential"):
         from bnnverify.questions.explain import _literals
 
         click.echo(f"targets: {list(res.targets)}: {res.target_count} of {res.region_size} members")

@@ -191,7 +191,7 @@ def test_explain_command_answers_every_kind(model, kind, tmp_path):
     r = _run(["explain", model, "--input", "1101", "--kind", kind, "--json", "--png", png])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
-    assert out["kind"] == ("prime" if kind == "essential" else kind)
+    assert out["kind"] == kind
     assert out["asked"]["model"] == str(model) and out["asked"]["centre"] == "1101"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = _run(["explain", model, "--input", "1101", "--kind", kind])
@@ -218,6 +218,20 @@ def test_explain_command_bad_input_exits_2(model, args, message):
     r = _run(["explain", model] + args)
     assert r.exit_code == 2, r.output
     assert message in r.output
+
+
+def test_limits_answer_unknown_or_timeout_with_exit_3(model, anchors, tmp_path):
+    r = _run(["explain", model, "--input", "1101", "--kind", "sufficient", "--engine", "bdd", "--budget", "1",
+              "--json"])
+    assert r.exit_code == 3 and json.loads(r.output)["status"] == "unknown"
+    from bnnverify.importers.bnnquanalyst import import_bnnquanalyst
+
+    big = save_model(import_bnnquanalyst(anchors / "models" / "mnist_bnn_1_blk_784_100_10"), tmp_path / "big.npz")
+    r = _run(["explain", big, "--input", anchors / "inputs" / "instance_1_784.txt", "--kind", "sufficient",
+              "--engine", "sat", "--timeout", "1", "--json"])
+    assert r.exit_code == 3, r.output
+    out = json.loads(r.output.splitlines()[0])
+    assert out["status"] == "timeout" and out["kept"] is None
 
 
 def test_run_queries_answers_bnnquanalyst_explain_queries(anchors, tmp_path):

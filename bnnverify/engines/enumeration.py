@@ -467,7 +467,10 @@ class EnumEngine(EngineBase):
         keep = list(free_bits(region))
         witnesses: dict[int, np.ndarray] = {}
         checks = 0
-        if others:
+        if others and enum_find_class(net, region, others) is None:  # a robust region: the empty set
+            keep, checks = [], 1
+        elif others:
+            checks = 1
             for i in order:
                 if limits.expired():
                     return Reason(Outcome.TIMEOUT, None, note=f"time limit {limits.timeout} s reached")

@@ -271,9 +271,11 @@ class PrimeImplicantsResult:
     reason: str
     seconds: float
     asked: Asked
+    #: ``prime`` (prime implicants asked) or ``essential`` (essential features asked)
+    question: str = "prime"
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": "prime", "targets": list(self.targets),
+        return {"kind": self.question, "targets": list(self.targets),
                 "terms": [_literals(t) for t in self.terms], "sizes": [len(t) for t in self.terms],
                 "completions": [bits_to_str(z) for z in self.completions], "covers": self.covers,
                 "essential": None if self.essential is None else _literals(self.essential),
@@ -309,8 +311,11 @@ def essential_features(net: Any, region: Any, targets: Sequence[int] | None = No
                        method: str = AUTO, timeout: float | None = None, budget: Any = None,
                        model_name: str | None = None) -> PrimeImplicantsResult:
     """The literals shared by every prime implicant of "class in ``targets``" (with one prime as a check)."""
-    return prime_implicants(net, region, targets, x=x, max_terms=1, method=method, timeout=timeout,
-                            budget=budget, model_name=model_name)
+    from dataclasses import replace
+
+    r = prime_implicants(net, region, targets, x=x, max_terms=1, method=method, timeout=timeout,
+                         budget=budget, model_name=model_name)
+    return replace(r, question="essential")
 
 
 @dataclass(frozen=True, eq=False)
