@@ -66,22 +66,23 @@ SHAPLEY_WIDTHS = (8, 12, 16, 20, 24)
 #: What the figures say (kept with the table; rewritten by hand when the figures change).
 FINDINGS = ["", "## Findings", "",
             "* Sufficient reasons over the whole 64-pixel space of the digits model: SAT deletion (64 incremental "
-            "calls) takes 0.6–3 s and keeps 49–55 of 64 pixels — a whole-space reason is large, as expected of a "
-            "network that is not robust; the BDD of this network over the whole space does not fit 1 GiB / 60 s.",
-            "* On cubes of 16 free pixels the subset-minimal reasons keep 6–12 pixels in 0.1–1.6 s with every "
+            "calls) takes 0.6–1.3 s and keeps 49–55 of 64 pixels — a whole-space reason is large, as expected of a "
+            "network that is not robust; the BDD of this network over the whole space does not fit 1 GiB.",
+            "* On cubes of 16 free pixels the subset-minimal reasons keep 6–12 pixels in 0.1–0.5 s with every "
             "engine; the cardinality-minimal one (BDD) is at most one pixel smaller (image 2: 9 vs 10).",
-            "* 784-input models: robust regions give the empty reason (one UNSAT / empty check). Non-robust: "
-            "radius 1 (785 members) 23 bits in about 1–2.7 s with every engine; radius 2 (3·10^5 members) 413 bits, "
-            "SAT 12 s, BDD 13 s, enumeration 17 s; radius 3 (8·10^7 members) only SAT on the 784-100-10 model "
-            "(18 s, 15 bits; the BDD exceeds 1 GiB) while on the 4-block model the BDD wins (3.7 s vs SAT 10 s). "
-            "A cube of 20 free bits: enumeration 0.2 s (each check stops at its first counterexample), SAT 0.6 s, "
-            "BDD 31 s; cardinality-minimal 8 bits vs 9. The whole 784-bit space: no engine within 60 s.",
-            "* Enumeration costs (free bits) × (members) evaluations for a robust region: 784 × 307721 in 25 s; "
-            "`AUTO_ENUM_MAX_REASON = 2^22` evaluations keeps `auto` on enumeration only where that is about a "
-            "second, then SAT.",
-            "* Shapley values grow with the BDD: 0.1–0.3 s up to 1.5·10^3 nodes (16 players), 2.7 s at 1.3·10^4 "
-            "nodes (20 players), 56 s at 1.8·10^5 nodes (24 players) — the m passes over the nodes in Python "
-            "integers dominate.",
+            "* 784-input models: robust regions give the empty reason (one UNSAT / empty / exhaustive check, "
+            "0.1–2.7 s). Non-robust: radius 1 (785 members) 23 bits in 0.4–2.1 s with every engine; radius 2 "
+            "(3·10^5 members) 413 bits, SAT 13 s, enumeration 15 s, BDD 18 s; radius 3 (8·10^7 members) only SAT "
+            "on the 784-100-10 model (15 s, 15 bits; the BDD exceeds 1 GiB) while on the 4-block model the BDD "
+            "wins (2.4 s vs SAT 10 s). A cube of 20 free bits: enumeration 0.3 s (each check stops at its first "
+            "counterexample), SAT 0.8 s, BDD 32 s; cardinality-minimal 8 bits vs 9. The whole 784-bit space: no "
+            "engine within 60 s.",
+            "* `auto` enumerates while members × free bits ≤ 2^22 (`AUTO_ENUM_MAX_REASON`): the 784 × 307721 "
+            "deletion above costs 15 s by enumeration; below 2^22 evaluations enumeration answered in 0.1–0.3 s "
+            "where SAT took 0.2–2.7 s.",
+            "* Shapley values grow with the BDD: 0.2–0.4 s up to 1.5·10^3 nodes (16 players), 3.6 s at "
+            "1.3·10^4 nodes (20 players), 56 s (an earlier run) to over 60 s at 1.8·10^5 nodes (24 players) — "
+            "the m passes over the nodes in Python integers dominate.",
             "* BNNQuanalyst's demo explain queries: both regions are robust (every member has the instance's "
             "class), so the essential features are empty and the one prime implicant of that class is the empty "
             "term; one exact BDD count per query answers every other class (no member)."]

@@ -65,11 +65,10 @@ ENUM_LIMIT: int = 10**7
 
 #: ``auto`` finds a sufficient reason by enumeration when (members × free
 #: bits) is at most this: deletion makes one exhaustive pass per free bit, so
-#: that product is the number of evaluations. Measured
-#: (``benchmarks/results/explain.md``): 15 × 32768 = 4.9·10^5 evaluations in
-#: 0.14–0.23 s by enumeration vs 0.5–3.5 s by SAT and 0.6–0.8 s by the BDD;
-#: 784 × 307721 = 2.4·10^8 in 24 s vs 0.4–0.6 s by SAT. 2^22 evaluations
-#: (about a second) is where SAT's constant cost starts to win.
+#: that product bounds the evaluations. Measured
+#: (``benchmarks/results/explain.md``): below 2^22 evaluations enumeration
+#: answered in 0.1–0.3 s where SAT took 0.2–2.7 s and the BDD 0.4–1 s;
+#: 784 × 307721 = 2.4·10^8 (a non-robust radius-2 ball) took 15 s, SAT 13 s.
 AUTO_ENUM_MAX_REASON: int = 1 << 22
 
 
