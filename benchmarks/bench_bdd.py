@@ -149,6 +149,24 @@ def _fmt_int(n: int) -> str:
     return f"{n:,}" if n < 10**12 else f"{n:.3e}"
 
 
+def _kept_radius_section(out: Path) -> list[str]:
+    """With --skip-radius: the radius section of the existing results file, kept verbatim and marked
+    as from an earlier run (it is not measured again), so a quick rerun of the floors loses nothing."""
+    if not out.exists():
+        return []
+    old = out.read_text().split("\n")
+    start = next((i for i, line in enumerate(old) if line.startswith("## 3. Largest Hamming radius")), None)
+    if start is None:
+        return []
+    end = next((i for i in range(start + 1, len(old)) if old[i].startswith("What bounds the figures")), len(old))
+    when = next((line.split("run ", 1)[1].split(".")[0] for line in old if line.startswith("Command:")
+                 and "run " in line), "an earlier run")
+    section = old[start:end]
+    if not any(line.startswith("(Not rerun with `--skip-radius`") for line in section):
+        section = section[:1] + ["", f"(Not rerun with `--skip-radius`: kept from the run of {when}.)"] + section[1:]
+    return [""] + section
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bdd.md"))
@@ -207,7 +225,9 @@ def main() -> None:
                      f"{r['peak_nodes']:,} | {r['load']:.1f} |")
     else:
         lines.append(f"| mnist_bnn_2_blk_16_25_20_10 | whole | {r['status']} | | | | | {r['load']:.1f} |")
-    if not args.skip_radius:
+    if args.skip_radius:
+        lines += _kept_radius_section(Path(args.out))
+    else:
         lines += [
             "",
             f"## 3. Largest Hamming radius within {RADIUS_SECONDS} s and {RADIUS_MEMORY >> 20} MiB",

@@ -3,19 +3,22 @@
 The questions users ask are here, at the top (imported on first use, so
 ``import bnnverify`` stays cheap):
 
->>> import numpy as np, bnnverify
+>>> import numpy as np, tempfile, pathlib, bnnverify
 >>> h = bnnverify.ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([3]))
 >>> o = bnnverify.ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
->>> net = bnnverify.BNN((h,), o)        # class 0 iff all three bits are 1
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "model.npz"
+>>> _ = bnnverify.save_model(bnnverify.BNN((h,), o), path)   # class 0 iff all three bits are 1
+>>> net = bnnverify.load_model(path)
 >>> x = np.array([1, 1, 1], dtype=np.uint8)
 >>> r = bnnverify.check_robustness(net, x, bnnverify.HammingBall(x, 1), count=True)
->>> r.verdict, r.adversarial_count, r.region["size"]
-(<Verdict.NOT_ROBUST: 'not_robust'>, 3, 4)
+>>> r.verdict, r.adversarial_count, r.region["size"], r.method
+(<Verdict.NOT_ROBUST: 'not_robust'>, 3, 4, <Method.ENUM: 'enum'>)
+>>> r.counterexample_class, bnnverify.classify(net, r.counterexample)
+(1, 1)
 
-A model file instead: ``net = bnnverify.load_model("model.npz")``. Data sets:
-``bnnverify.load_dataset("digits", "test")``. Engines (``method=``) are listed
-by ``bnnverify.engines.ENGINES``; what each layer kind means is written once,
-in :mod:`bnnverify.semantics`.
+Data sets: ``bnnverify.load_dataset("digits", "test")``. Engines (``method=``)
+are listed by ``bnnverify.engines.registry.ENGINES``; what each layer kind
+means is written once, in :mod:`bnnverify.semantics`.
 
 Subpackages: ``encoders`` (compilers to BDD and CNF, layer and region types),
 ``semantics``, ``evaluation`` (the fast evaluator), ``engines`` (one

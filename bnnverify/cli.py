@@ -109,6 +109,129 @@ def handle_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def budget_options(fn: Callable) -> Callable:
+    """``--max-nodes N`` and ``--max-memory MB``: one BDD budget option pair for every command that may
+    compile BDDs (``--budget``, the old name of ``--max-nodes`` in info/infoplane/codes, still works).
+
+    The command receives ``budget`` (a :class:`~bnnverify.encoders.bdd.BDDBudget`, or None: the default).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, max_nodes: int | None = None, max_memory: int | None = None,
+                budget: int | None = None, **kwargs: Any) -> Any:
+        if budget is not None and max_nodes is not None:
+            raise click.UsageError("--budget is the old name of --max-nodes: give one of them")
+        nodes = max_nodes if max_nodes is not None else budget
+        kwargs["budget"] = None
+        if nodes is not None or max_memory is not None:
+            from bnnverify.encoders.bdd import BDDBudget
+
+            kwargs["budget"] = BDDBudget(
+                max_nodes=nodes,
+                max_memory_bytes=(max_memory << 20) if max_memory is not None else BDDBudget().max_memory_bytes,
+            )
+        return fn(*args, **kwargs)
+
+    for opt in reversed([
+        click.option("--max-nodes", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Live BDD node budget (default: none; exit 3 beyond it)."),
+        click.option("--max-memory", type=click.IntRange(min=1), default=None, metavar="MB",
+                     help="CUDD memory cap in MiB (default: 1024; exit 3 beyond it)."),
+        click.option("--budget", type=click.IntRange(min=1), default=None, hidden=True,
+                     help="The old name of --max-nodes."),
+    ]):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+def centre_options(fn: Callable) -> Callable:
+    """``--dataset NAME --index I [--split S]``: the centre input from a data set, as an alternative to
+    ``--input``, for commands whose region has a centre (count, export-cnf, equivalence).
+
+    The command receives ``centre``: None, or ``(bits, InputRef)``.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, dataset: str | None = None, split: str = "test", index: int | None = None,
+                **kwargs: Any) -> Any:
+        from bnnverify.errors import DataError
+
+        kwargs["centre"] = None
+        if (dataset is None) != (index is None):
+            raise DataError("--dataset and --index go together (the centre is the data set's I-th input)")
+        if dataset is not None:
+            if kwargs.get("input_spec") is not None:
+                raise DataError("give one centre: --input FILE_OR_BITS or --dataset NAME --index I")
+            from bnnverify.data.datasets import load_dataset
+
+            ds = load_dataset(dataset, split)
+            if not 0 <= index < len(ds.X):
+                raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
+            kwargs["centre"] = (np.asarray(ds.X[index], dtype=np.uint8), input_ref(None, ds, split, index, dataset))
+        return fn(*args, **kwargs)
+
+    for opt in reversed([
+        click.option("--dataset", "--data", "dataset", default=None, metavar="NAME", help="With --index: the centre is this data set's input."),
+        click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]),
+                     help="Which split of --dataset."),
+        click.option("--index", "index", type=int, default=None, metavar="I", help="The data set's I-th input."),
+    ]):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
+def centre_bits(net, centre):
+    """The centre's bits for ``net`` (checked against its input width), or None."""
+    from bnnverify.errors import DataError
+
+    if centre is None:
+        return None
+    x = centre[0]
+    if x.shape[0] != net.n_inputs:
+        raise DataError(f"data set input has {x.shape[0]} bits, the model expects {net.n_inputs}")
+    return x
+
+
+def input_ref(input_spec: str | None, dataset=None, split: str | None = None, index: int | None = None,
+              dataset_spec: str | None = None):
+    """Where a command's centre input came from (see :class:`bnnverify.questions.asked.InputRef`);
+    ``dataset_spec`` is the data set as the user named it (a built-in name or a file path)."""
+    from bnnverify.files.textfile import is_existing_file
+    from bnnverify.questions.asked import InputRef
+
+    if dataset is not None and index is not None:
+        name = str(dataset_spec or dataset.name)
+        whole = name.lower().endswith(".npz")  # a user's file is used whole: no split applies
+        return InputRef("dataset", dataset=name, split=None if whole else split, index=int(index),
+                        label=int(dataset.y[index]))
+    if input_spec is None:
+        return InputRef("none")
+    return InputRef("file", path=str(input_spec)) if is_existing_file(input_spec) else InputRef("bits")
+
+
+def asked_for(command: str, models: list, source, **limits):
+    """The :class:`~bnnverify.questions.asked.Asked` of a command: models as (path, net) pairs."""
+    from bnnverify.questions.asked import Asked, ModelRef
+
+    return Asked(command, tuple(ModelRef.of(net, path) for path, net in models), source, limits)
+
+
+def echo_result(result_json: dict, asked, as_json: bool) -> None:
+    """``--json``: the result with ``schema`` and ``asked``; text: the ``asked`` lines (the caller prints the rest)."""
+    if as_json:
+        emit_json({"schema": asked.to_json()["schema"], **result_json, "asked": asked.to_json()})
+    else:
+        for line in asked.lines():
+            click.echo(line)
+
+
+def warn_if_misclassified(source, predicted: int) -> None:
+    """A data-set input the model gets wrong: say so (robustness is about the prediction, not the label)."""
+    if chatty() and source.kind == "dataset" and source.label is not None and predicted != source.label:
+        click.echo(f"bnnverify: warning: the model predicts class {predicted} for this input, its label is "
+                   f"{source.label} (robustness is about the prediction)", err=True)
+
+
 def load_model_arg(path: str):
     from bnnverify.files.modelio import load_model
 
@@ -137,10 +260,27 @@ def region_options(fn: Callable) -> Callable:
     return fn
 
 
+def check_engine_options(method: str, solver: str | None, encoding: str | None) -> None:
+    """``--solver``/``--encoding`` configure the CNF engines; with another engine they would be ignored: an error."""
+    from bnnverify.errors import DataError
+
+    cnf = {"auto", "sat", "ganak"}
+    stray = [o for o, v in (("--solver", solver), ("--encoding", encoding)) if v is not None]
+    if stray and method not in cnf and not (method == "ganak" and stray == ["--encoding"]):
+        raise DataError(f"{', '.join(stray)} configure the CNF engines (sat, ganak), not --method {method}")
+
+
 def region_from_options(net, *, region_kind, hamming, linf, input_spec, mutable, free, center=None):
-    """Build the Region for a command from its shared options."""
+    """Build the Region for a command from its shared options (options that do not apply are errors)."""
+    from bnnverify.errors import DataError
     from bnnverify.files.inputs import make_region, read_bits, read_indices
 
+    if region_kind == "whole":
+        stray = [o for o, v in (("--input", input_spec), ("--mutable", mutable), ("--free", free)) if v is not None]
+        if stray:
+            raise DataError(f"{', '.join(stray)} do not apply to --region whole (it has no centre and no fixed bits)")
+    if mutable is not None and hamming is None:
+        raise DataError("--mutable restricts the flips of a Hamming ball: it needs --hamming K")
     n = net.n_inputs
     if center is None and input_spec is not None:
         center = read_bits(input_spec, n)
@@ -155,14 +295,87 @@ def region_from_options(net, *, region_kind, hamming, linf, input_spec, mutable,
     )
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM ends the command like Ctrl-C does: cleanly, so atomic writes remove their temporary files."""
+    raise SystemExit(128 + signum)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bnnverify")
-def main() -> None:
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress bars, notes or warnings on stderr (errors are still printed).")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
     """bnnverify: exact, formal analysis of trained binary neural networks.
 
     Exit codes: 0 the property holds, 1 it is violated, 2 bad usage or input,
-    3 timeout, unknown or budget exceeded.
+    3 timeout, unknown or budget exceeded, 4 an internal error (a bug: please report it).
     """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+    ctx.ensure_object(dict)["quiet"] = quiet
+
+
+def chatty() -> bool:
+    """Whether a command may print progress bars, notes and warnings on stderr (not under ``--quiet``)."""
+    ctx = click.get_current_context(silent=True)
+    return not (ctx is not None and (ctx.find_root().obj or {}).get("quiet"))
+
+
+def progress_wanted(as_json: bool) -> bool:
+    """A progress bar: on a terminal, not with --json, not with --quiet."""
+    return not as_json and sys.stderr.isatty() and chatty()
+
+
+class Progress:
+    """A progress display for one question: a callable the engines tell the steps they finish
+    (members enumerated, BDD operations); a no-op when no bar is wanted. Closed with ``with``."""
+
+    def __init__(self, as_json: bool, what: str) -> None:
+        self.bar = None
+        if progress_wanted(as_json):
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=what, unit=" steps", unit_scale=True, file=sys.stderr, leave=False)
+
+    def __call__(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def callback(self) -> "Progress | None":
+        return self if self.bar is not None else None
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Seconds(click.ParamType):
+    """A time limit: a positive, finite number of seconds (``inf``, ``nan``, 0 and negatives are refused)."""
+
+    name = "seconds"
+    #: The largest limit taken (about 31 years): timers and solver limits overflow near 1e308;
+    #: for no limit at all, give no --timeout.
+    MAX = 1e9
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        import math
+
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (math.isfinite(v) and v > 0):
+            self.fail(f"{value!r}: a time limit must be a positive, finite number of seconds", param, ctx)
+        if v > self.MAX:
+            self.fail(f"{value!r}: at most {self.MAX:g} seconds (give no --timeout for no limit)", param, ctx)
+        return v
 
 
 # --- commands -------------------------------------------------------------
@@ -230,8 +443,9 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
             "bn_eps": bn_eps,
             "constant_neurons": rep.constant,
             "flipped_neurons": rep.flipped,
-            "margin": None if m is None else
-            {"layer": m.layer, "neuron": m.neuron, "boundary": m.boundary, "margin": m.margin},
+            "min_margin": None if m is None else m.margin,
+            "margin_at": None if m is None else {"layer": m.layer + 1, "name": f"layer{m.layer}", "neuron": m.neuron,
+                                                 "boundary": m.boundary},
         })
         return
     click.echo(f"imported {rep.net.metadata['name']}: widths {'-'.join(map(str, rep.net.widths))} -> {path}")
@@ -239,7 +453,7 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
     if m is None:
         click.echo("smallest folding margin: none (no boundary within reach)")
     else:
-        click.echo(f"smallest folding margin: {m.margin:.3g} (layer{m.layer} neuron {m.neuron}, "
+        click.echo(f"smallest folding margin: {m.margin:.3g} (hidden layer {m.layer + 1} = layer{m.layer}, neuron {m.neuron}, "
                    f"boundary {m.boundary:.6f})")
 
 # --- section: train, import torch (foundation: training) -------------------
@@ -248,8 +462,11 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
 def _int_list(value: str, what: str) -> list[int]:
     from bnnverify.errors import DataError
 
+    items = value.replace(" ", "").split(",")
+    if len(items) > 1 and "" in items:
+        raise DataError(f"{what}: an empty item in {value!r} (expected comma-separated integers like 10,7,5)")
     try:
-        out = [int(v) for v in value.replace(" ", "").split(",") if v != ""]
+        out = [int(v) for v in items if v != ""]
     except ValueError:
         raise DataError(f"{what}: expected comma-separated integers like 10,7,5, got {value!r}") from None
     if not out:
@@ -265,7 +482,7 @@ def _fmt_float(x: float) -> Any:
 
 
 @main.command()
-@click.option("--dataset", required=True, metavar="NAME_OR_NPZ",
+@click.option("--dataset", "--data", "dataset", required=True, metavar="NAME_OR_NPZ",
               help="ib12, digits, digits-thermo<L>, or a .npz with X (0/1) and y.")
 @click.option("--hidden", required=True, metavar="W1,W2,...", help="Hidden layer widths, e.g. 10,7,5,4,3.")
 @click.option("--epochs", type=click.IntRange(min=0), required=True)
@@ -290,7 +507,7 @@ def train(dataset, hidden, epochs, seed, out, snapshots, ste, scale, lr, batch_s
     res = train_bnn(
         dataset, _int_list(hidden, "--hidden"), epochs=epochs, seed=seed, ste=ste, scale=scale,
         lr=DEFAULT_LR if lr is None else lr, batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
-        snapshots=snapshots, progress=not as_json and sys.stderr.isatty(),
+        snapshots=snapshots, progress=progress_wanted(as_json),
     )
     save_model(res.model, out)
     if torch_state:
@@ -302,7 +519,7 @@ def train(dataset, hidden, epochs, seed, out, snapshots, ste, scale, lr, batch_s
             torch.save(res.module.state_dict(), fh)
     if as_json:
         emit_json({
-            "model": str(out), "widths": list(res.model.widths), "train_accuracy": _fmt_float(res.train_accuracy),
+            "out": str(out), "widths": list(res.model.widths), "train_accuracy": _fmt_float(res.train_accuracy),
             "test_accuracy": _fmt_float(res.test_accuracy), "min_margin": _fmt_float(res.min_margin),
             "snapshots": len(res.snapshots), "seconds": res.seconds,
         })
@@ -347,6 +564,93 @@ def eval_(model, dataset, split, data_file, as_json) -> None:
             click.echo(f"  class {c.label}: {c.accuracy:.4f} ({c.correct} of {c.n})")
 
 
+@main.command("predict")
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_spec", default=None, metavar="FILE_OR_BITS",
+              help="One input: a file of 0/1 values or a literal bit string.")
+@click.option("--dataset", default=None, metavar="NAME", help="A built-in data set (or a .npz file): its rows.")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="test", show_default=True)
+@click.option("--index", "index", type=int, default=None, metavar="I", help="With --dataset: only row I.")
+@click.option("--data", "data_file", type=click.Path(), default=None, help="A .npz with X (0/1) and y: its rows.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines: one object per input.")
+@handle_errors
+def predict(model, input_spec, dataset, split, index, data_file, as_json) -> None:
+    """Class, scores and hidden codes of inputs, computed by the semantics module itself."""
+    from bnnverify import semantics
+    from bnnverify.data.datasets import load_data_file, load_dataset
+    from bnnverify.errors import DataError
+    from bnnverify.files.inputs import read_bits
+
+    given = [o for o, v in (("--input", input_spec), ("--dataset", dataset), ("--data", data_file)) if v is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --input FILE_OR_BITS, --dataset NAME or --data FILE")
+    if index is not None and dataset is None and data_file is None:
+        raise click.UsageError("--index goes with --dataset or --data")
+    net = load_model_arg(model)
+    if input_spec is not None:
+        rows, labels, first = read_bits(input_spec, net.n_inputs)[None, :], [None], 0
+    else:
+        ds = load_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
+        if ds.n_inputs != net.n_inputs:
+            raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
+        if index is not None and not 0 <= index < len(ds.X):
+            raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
+        sel = range(len(ds.X)) if index is None else [index]
+        rows, labels, first = ds.X[list(sel)], [int(ds.y[i]) for i in sel], sel[0] if len(sel) else 0
+    for k, (x, label) in enumerate(zip(rows, labels)):
+        t = semantics.forward(net, x)
+        codes = ["".join(map(str, c)) for c in t.codes]
+        if as_json:
+            emit_json({"index": first + k, "label": label, "class": t.label, "scores": list(t.scores),
+                       "codes": {str(k): c for k, c in enumerate(codes, start=1)}})
+        else:
+            lab = "" if label is None else f" label {label}{' (misclassified)' if label != t.label else ''}"
+            click.echo(f"input {first + k}: class {t.label}{lab}; scores "
+                       + " ".join(f"{s:g}" for s in t.scores) + "; codes "
+                       + " ".join(f"{k}:{c}" for k, c in enumerate(codes, start=1)))
+
+
+LISTS = ("engines", "solvers", "encodings", "datasets", "layer-kinds")
+
+
+@main.command("list")
+@click.argument("what", type=click.Choice(LISTS))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def list_(what: str, as_json: bool) -> None:
+    """What bnnverify offers: engines (with their capabilities), solvers, encodings, data sets, layer kinds."""
+    rows: list[dict[str, Any]] = []
+    if what == "engines":
+        from bnnverify.engines.registry import ENGINES
+
+        for e in ENGINES.engines():
+            rows.append({"name": e.name, "aliases": list(e.aliases), "summary": e.summary,
+                         "capabilities": sorted(c.value for c in e.capabilities),
+                         "regions": sorted(e.region_kinds), "layers": sorted(e.layer_kinds)})
+    elif what in ("solvers", "encodings"):
+        from bnnverify.encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS
+        from bnnverify.encoders.solving import DEFAULT_SOLVER, SOLVERS
+
+        names, default = (SOLVERS, DEFAULT_SOLVER) if what == "solvers" else (ENCODINGS, DEFAULT_ENCODING)
+        rows = [{"name": n, "aliases": list(a), "default": n == default} for n, a in names.items()]
+    elif what == "datasets":
+        from bnnverify.data.datasets import dataset_names
+
+        rows = [{"name": n} for n in dataset_names()]
+    else:
+        from bnnverify.encoders.layers import LAYER_KINDS
+
+        rows = [{"name": k, "role": c.role, "keys": [f"<prefix>_{a.suffix}" for a in c.keys]}
+                for k, c in LAYER_KINDS.items()]
+    if as_json:
+        emit_json({what.replace("-", "_"): rows})
+        return
+    for r in rows:
+        extra = {k: v for k, v in r.items() if k != "name" and v not in ([], None, False)}
+        click.echo(r["name"] + ("  " + "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}"
+                                                 for k, v in extra.items()) if extra else ""))
+
+
 @import_group.command("torch")
 @click.argument("state_dict", type=click.Path())
 @click.option("--arch", required=True, metavar="N,H1,...,C", help="Widths, e.g. 12,10,7,5,4,3,2.")
@@ -365,7 +669,7 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> 
                                             thermometer_levels=thermometer_levels)
     save_model(net, out)
     if as_json:
-        emit_json({"model": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})
+        emit_json({"out": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})
     else:
         click.echo(f"imported BNN {'-'.join(map(str, net.widths))} from {state_dict}; "
                    f"smallest folding margin {margin:.3g}; wrote {out}")
@@ -379,29 +683,29 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> 
 @region_options
 @click.option("--per-code", type=int, default=None, metavar="LAYER",
               help="Also report the number of reachable codes of hidden layer LAYER (1-based).")
-@click.option("--max-nodes", type=int, default=None, metavar="N", help="Live BDD node budget (default: none).")
-@click.option("--max-memory", type=int, default=None, metavar="MB",
-              help="CUDD memory cap in MiB (default: 1024).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact integers).")
 @handle_errors
-def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, max_nodes, max_memory,
-          as_json) -> None:
+@centre_options
+@budget_options
+def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, timeout, budget, as_json,
+          centre) -> None:
     """Exact number of inputs of the region per class (BDD engine)."""
-    from bnnverify.engines.bdd import BDDBudget, count_report
+    import time
+
+    from bnnverify.engines.bdd import as_budget, count_report
 
     net = load_model_arg(model)
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
-                                 input_spec=input_spec, mutable=mutable, free=free)
-    for opt, v in (("--max-nodes", max_nodes), ("--max-memory", max_memory)):
-        if v is not None and v < 1:
-            raise click.BadParameter(f"must be a positive integer, got {v}", param_hint=opt)
-    budget = BDDBudget(
-        max_nodes=max_nodes,
-        max_memory_bytes=(max_memory << 20) if max_memory is not None else BDDBudget().max_memory_bytes,
-    )
-    rep = count_report(net, region, per_code=per_code, budget=budget)
+                                 input_spec=input_spec, mutable=mutable, free=free, center=centre_bits(net, centre))
+    deadline = None if timeout is None else time.perf_counter() + timeout
+    with Progress(as_json, "counting") as bar:
+        rep = count_report(net, region, per_code=per_code, budget=as_budget(budget, deadline, bar.callback()))
+    asked = asked_for("count", [(model, net)], centre[1] if centre else input_ref(input_spec), method="bdd",
+                      timeout=timeout,
+                      budget=None if budget is None else repr(budget))
+    echo_result({**rep.as_dict(), "region": region.describe(), "method": "bdd"}, asked, as_json)
     if as_json:
-        emit_json(rep.as_dict())
         return
     cc = rep.counts
     click.echo(f"region: {region.describe()['kind']}, {cc.region_size} inputs")
@@ -427,8 +731,9 @@ def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code
 @click.option("--out", "out_path", required=True, type=click.Path(), help="The DIMACS file to write (atomically).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
+@centre_options
 def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, class_, not_class,
-               encoding, generic, out_path, as_json) -> None:
+               encoding, generic, out_path, as_json, centre) -> None:
     """Write "x in REGION and class(x) = C (or != C)" as DIMACS CNF.
 
     The file carries `c ind ... 0` and `c p show ... 0` lines on the input
@@ -441,12 +746,14 @@ def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, cla
     if (class_ is None) == (not_class is None):
         raise click.UsageError("give exactly one of --class C or --not-class C")
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
-                                 input_spec=input_spec, mutable=mutable, free=free)
+                                 input_spec=input_spec, mutable=mutable, free=free, center=centre_bits(net, centre))
     info = export_dimacs(net, region, class_ if class_ is not None else not_class, out_path,
                          negate=not_class is not None, encoding=encoding, ball_aware=not generic,
                          model_name=str(model))
+    asked = asked_for("export-cnf", [(model, net)], centre[1] if centre else input_ref(input_spec),
+                      encoding=encoding, ball_aware=not generic)
     if as_json:
-        emit_json(info)
+        echo_result({**info, "region": region.describe()}, asked, as_json)
     else:
         click.echo(f"wrote {info['out']}: {info['n_vars']} variables, {info['n_clauses']} clauses "
                    f"(projection on inputs 1..{info['n_inputs']}; encoding {info['encoding']}, "
@@ -520,10 +827,10 @@ def _echo_robustness(res) -> None:
         click.echo("class counts: " + ", ".join(f"{c}: {v}" for c, v in enumerate(res.class_counts)))
     if res.note:
         click.echo(f"note: {res.note}")
-    click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
+    click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
 
 
-def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
+def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
     from bnnverify.data.datasets import load_dataset
     from bnnverify.errors import DataError
     from bnnverify.questions.sweep import sweep
@@ -533,7 +840,7 @@ def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_js
         raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
     indices = range(len(ds.X) if limit is None else min(limit, len(ds.X)))
     bar = None
-    if not as_json and sys.stderr.isatty():
+    if progress_wanted(as_json):
         from tqdm import tqdm
 
         bar = tqdm(total=len(indices), unit="input", file=sys.stderr)
@@ -542,6 +849,7 @@ def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_js
             net, ds.X, ds.y, query, out, indices=indices, jobs=jobs, dask=dask, resume=resume,
             on_start=(lambda n_done: bar.update(n_done)) if bar else None,
             on_result=(lambda line: bar.update(1)) if bar else None,
+            source={"model": str(model), "dataset": ds.name, "split": split},
         )
     finally:
         if bar is not None:
@@ -567,7 +875,7 @@ def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_js
 @main.command()
 @click.argument("model", type=click.Path())
 @region_options
-@click.option("--dataset", default=None, metavar="NAME",
+@click.option("--dataset", "--data", "dataset", default=None, metavar="NAME",
               help="Take the input(s) from a data set (ib12, digits, digits-thermo<L>, or a .npz file).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]),
               help="Which split of --dataset.")
@@ -587,20 +895,22 @@ def _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_js
 @click.option("--count", is_flag=True, help="Exact number of adversarial inputs and per-class counts.")
 @click.option("--solver", default=None, metavar="NAME", help="SAT solver (see bnnverify.engines.sat.SOLVERS).")
 @click.option("--encoding", default=None, metavar="NAME", help="Cardinality encoding (see bnnverify.engines.sat.ENCODINGS).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+@click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Time limit in seconds (SAT; enumeration for --max-radius).")
 @click.option("--max-radius", "max_radius", is_flag=True,
               help="The largest Hamming radius at which the input is robust (--hamming K caps it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
+@budget_options
 def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index,
                sweep_all, limit, out, jobs, dask, resume, method, count, solver, encoding, timeout,
-               max_radius, as_json) -> None:
+               max_radius, as_json, budget) -> None:
     """Is MODEL's class constant over a region around an input?
 
     Exit codes: 0 robust, 1 not robust (a replayed counterexample),
     2 bad usage or input, 3 timeout, unknown or budget exceeded.
     """
+    check_engine_options(method, solver, encoding)
     from bnnverify.errors import DataError
     from bnnverify.files.inputs import read_bits, read_indices
     from bnnverify.questions.robustness import check_robustness, max_robust_radius
@@ -635,10 +945,11 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
             mutable=tuple(read_indices(mutable, n).tolist()) if mutable else None,
             free=tuple(read_indices(free, n).tolist()) if free else None,
         )
-        query = RobustnessQuery(spec, method, count, solver, encoding, timeout)
-        _sweep_cli(net, dataset, split, limit, out, jobs, dask, resume, query, as_json)
+        query = RobustnessQuery(spec, method, count, solver, encoding, timeout, budget)
+        _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json)
         return
 
+    ds = None
     if input_spec is not None:
         x = read_bits(input_spec, n)
     else:
@@ -650,6 +961,10 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         if ds.n_inputs != n:
             raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {n}")
         x = np.asarray(ds.X[index], dtype=np.uint8)
+    source = input_ref(input_spec, ds, split, index, dataset)
+    asked = asked_for("robustness", [(model, net)], source, method=method, timeout=timeout, solver=solver,
+                      encoding=encoding, count=count, max_radius=max_radius,
+                      budget=None if budget is None else repr(budget))
 
     if max_radius:
         if region_kind is not None or linf is not None:
@@ -660,13 +975,14 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         if hamming is not None and not 0 <= hamming <= n:
             raise DataError(f"--hamming: radius must be between 0 and {n}, got {hamming}")
         sel = mutable or free
-        res = max_robust_radius(
-            net, x, mutable=read_indices(sel, n) if sel else None, max_radius=hamming, method=method,
-            solver=solver, encoding=encoding, timeout=timeout,
-        )
-        if as_json:
-            emit_json(res.to_json())
-        else:
+        with Progress(as_json, "radius search") as bar:
+            res = max_robust_radius(
+                net, x, mutable=read_indices(sel, n) if sel else None, max_radius=hamming, method=method,
+                solver=solver, encoding=encoding, timeout=timeout, budget=budget, progress=bar.callback(),
+            )
+        warn_if_misclassified(source, res.predicted_class)
+        echo_result(res.to_json(), asked, as_json)
+        if not as_json:
             from bnnverify.questions.robustness import bits_to_str
 
             bound = "" if res.exact else " (a lower bound: the search stopped)"
@@ -677,20 +993,21 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
                            f"{bits_to_str(res.counterexample)}")
             if res.note:
                 click.echo(f"note: {res.note}")
-            click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
-        if res.note:
+            click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
+        if res.note and chatty():
             click.echo(f"bnnverify: {res.note}", err=True)
         sys.exit(Exit.HOLDS if res.exact else Exit.UNDECIDED)
 
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
                                  input_spec=None, mutable=mutable, free=free, center=x)
-    res = check_robustness(net, x, region, method=method, count=count, solver=solver, encoding=encoding,
-                           timeout=timeout)
-    if as_json:
-        emit_json(res.to_json())
-    else:
+    with Progress(as_json, "robustness") as bar:
+        res = check_robustness(net, x, region, method=method, count=count, solver=solver, encoding=encoding,
+                               timeout=timeout, budget=budget, progress=bar.callback())
+    warn_if_misclassified(source, res.predicted_class)
+    echo_result(res.to_json(), asked, as_json)
+    if not as_json:
         _echo_robustness(res)
-    if res.note and res.verdict.undecided:
+    if res.note and res.verdict.undecided and chatty():
         click.echo(f"bnnverify: {res.note}", err=True)
     sys.exit(_exit_for(res.verdict))
 
@@ -704,17 +1021,20 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
 @click.option("--count", is_flag=True, help="Exact number of disagreements and the confusion counts.")
 @click.option("--solver", default=None, metavar="NAME", help="SAT solver (see bnnverify.engines.sat.SOLVERS).")
 @click.option("--encoding", default=None, metavar="NAME", help="Cardinality encoding (see bnnverify.engines.sat.ENCODINGS).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+@click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Time limit in seconds (SAT).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
+@centre_options
+@budget_options
 def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutable, free, method, count,
-                solver, encoding, timeout, as_json) -> None:
+                solver, encoding, timeout, as_json, budget, centre) -> None:
     """Do MODEL_A and MODEL_B classify every input of a region alike (default: all inputs)?
 
     Exit codes: 0 equivalent, 1 not equivalent (a replayed witness),
     2 bad usage or input, 3 timeout, unknown or budget exceeded.
     """
+    check_engine_options(method, solver, encoding)
     from bnnverify.questions.equivalence import check_equivalence
     from bnnverify.errors import DataError, ModelError
 
@@ -726,14 +1046,19 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
     region = None
     if given:
         region = region_from_options(net_a, region_kind=region_kind, hamming=hamming, linf=linf,
-                                     input_spec=input_spec, mutable=mutable, free=free)
-    elif input_spec is not None or mutable is not None:
+                                     input_spec=input_spec, mutable=mutable, free=free,
+                                     center=centre_bits(net_a, centre))
+    elif input_spec is not None or mutable is not None or centre is not None:
         raise DataError("--input/--mutable need a region option (--hamming K, --linf EPS or --free FILE)")
-    res = check_equivalence(net_a, net_b, region, method=method, count=count, solver=solver,
-                            encoding=encoding, timeout=timeout)
-    if as_json:
-        emit_json(res.to_json())
-    else:
+    with Progress(as_json, "equivalence") as bar:
+        res = check_equivalence(net_a, net_b, region, method=method, count=count, solver=solver,
+                                encoding=encoding, timeout=timeout, budget=budget, progress=bar.callback())
+    asked = asked_for("equivalence", [(model_a, net_a), (model_b, net_b)],
+                      centre[1] if centre else input_ref(input_spec if region else None),
+                      method=method, timeout=timeout, solver=solver, encoding=encoding, count=count,
+                      budget=None if budget is None else repr(budget))
+    echo_result(res.to_json(), asked, as_json)
+    if not as_json:
         from bnnverify.questions.robustness import bits_to_str
 
         click.echo(f"verdict: {res.verdict.value}")
@@ -747,8 +1072,8 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
                 click.echo("confusion (A -> B: count): " + ", ".join(f"{a}->{b}: {v}" for (a, b), v in sorted(off.items())))
         if res.note:
             click.echo(f"note: {res.note}")
-        click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
-    if res.note and res.verdict.undecided:
+        click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
+    if res.note and res.verdict.undecided and chatty():
         click.echo(f"bnnverify: {res.note}", err=True)
     sys.exit(_exit_for(res.verdict))
 
@@ -759,11 +1084,11 @@ def equivalence(model_a, model_b, region_kind, hamming, linf, input_spec, mutabl
 def _info_dataset_options(fn: Callable) -> Callable:
     """--dataset/--split/--index/--rows: a data set as the distribution, or a centre from it."""
     opts = [
-        click.option("--dataset", default=None, metavar="NAME",
+        click.option("--dataset", "--data", "dataset", default=None, metavar="NAME",
                      help="The data set's rows as the distribution (ib12, digits, digits-thermo<L>, a .npz); "
                           "with --hamming K: the mixture of radius-K balls around its rows (label = the row's); "
                           "with --index I: the centre input."),
-        click.option("--split", default="all", show_default=True, type=click.Choice(["train", "test", "all"]),
+        click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]),
                      help="Which split of --dataset."),
         click.option("--index", "index", type=int, default=None, metavar="I",
                      help="With --dataset: the I-th row is the centre of the region."),
@@ -846,12 +1171,12 @@ def _fmt_bits(x: float) -> str:
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
                    "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES",
-              help="BDD node budget (exit 3 beyond it).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
+@budget_options
 def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-         labels_spec, method, budget, as_json) -> None:
+         labels_spec, method, timeout, budget, as_json) -> None:
     """Exact I(X;T), I(T;Y), H(T|Y) of every hidden layer of MODEL.
 
     The distribution is uniform on a region (--region whole, --hamming K
@@ -872,13 +1197,21 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 
         raise DataError("--labels final is only for infoplane (the last snapshot); give a model file")
     if ds is None:
-        rep = info_over_region(net, region, labels=labels, method=method, budget=budget)
+        with Progress(as_json, "counting") as bar:
+            rep = info_over_region(net, region, labels=labels, method=method, budget=budget, timeout=timeout,
+                                   progress=bar.callback())
     elif radius is None:
         rep = info_over_dataset(net, ds, labels=labels)
     else:
-        rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget)
+        with Progress(as_json, "counting") as bar:
+            rep = info_over_balls(net, ds, radius, labels=labels, method=method, budget=budget, timeout=timeout,
+                                  progress=bar.callback())
+    source = input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec)
+    models = [(model, net)] + ([(labels_spec, labels)] if not isinstance(labels, str) else [])
+    asked = asked_for("info", models, source, method=method, labels=labels_spec or default, timeout=timeout,
+                      budget=None if budget is None else repr(budget))
+    echo_result(rep.to_json(), asked, as_json)
     if as_json:
-        emit_json(rep.to_json())
         return
     from bnnverify.information.infoplane import describe_source
 
@@ -906,16 +1239,20 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
                    "final snapshot's prediction (default with a region) or another model's class.")
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls), or auto.")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
-@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="PNG",
-              help="Draw the information plane to this PNG.")
+@click.option("--plot", "plot_path", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Draw the information plane to this file; its extension names the format (png, pdf, svg).")
+@click.option("--vs-epoch", "epoch_path", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also draw I(X;T) and I(T;Y) of every layer against the epoch to this file (png, pdf, svg).")
+@click.option("--dpi", type=click.IntRange(min=10, max=1200), default=110, show_default=True,
+              help="Resolution of a png plot.")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), metavar="CSV",
               help="Write every (epoch, layer) point to this CSV.")
 @click.option("--title", default=None, help="Plot title (default: names the distribution and Y).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (all points).")
 @handle_errors
+@budget_options
 def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-              labels_spec, method, budget, plot_path, out_path, title, as_json) -> None:
+              labels_spec, method, budget, plot_path, epoch_path, dpi, out_path, title, as_json) -> None:
     """The exact information plane of the snapshots in SNAPSHOT_DIR.
 
     SNAPSHOT_DIR holds the per-epoch models written by `bnnverify train
@@ -923,8 +1260,15 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
     the chosen distribution; --plot draws it (x: I(X;T), y: I(T;Y), a curve
     per layer, colour = epoch), --out writes the points as CSV.
     """
-    from bnnverify.information.infoplane import compute_infoplane, describe_source, load_snapshots, plot_infoplane, write_csv
+    from bnnverify.files.atomic import check_output_path
+    from bnnverify.information.infoplane import (compute_infoplane, describe_source, load_snapshots, plot_format,
+                                                 plot_infoplane, write_csv)
 
+    for path, what in ((plot_path, "plot"), (epoch_path, "plot"), (out_path, "CSV file")):
+        if path is not None:  # a bad output path fails now, not after the counting
+            check_output_path(path, what)
+            if what == "plot":
+                plot_format(path)
     snaps = load_snapshots(snapshot_dir)
     net = snaps[0].net
     opts = dict(region_kind=region_kind, hamming=hamming, linf=linf, input_spec=input_spec, mutable=mutable,
@@ -932,7 +1276,7 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
     region, ds, radius = _info_distribution(net, opts)
     labels = _info_labels(labels_spec or ("dataset" if ds is not None else "final"), net)
     bar = None
-    if not as_json and sys.stderr.isatty():
+    if progress_wanted(as_json):
         from tqdm import tqdm
 
         bar = tqdm(total=len(snaps), unit="epoch", file=sys.stderr)
@@ -944,14 +1288,27 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
             bar.close()
     if out_path:
         write_csv(plane, out_path)
+    if title is None:
+        meta = dict(snaps[-1].net.metadata)
+        run_name = f"{net!r}" + (f", trained on {meta['dataset']}" if "dataset" in meta else "") + (
+            f", seed {meta['seed']}" if "seed" in meta else "")
+        title = (f"Exact information plane of {run_name} — {describe_source(plane.source)}\n"
+                 f"{plane.label_note}")
     if plot_path:
-        plot_infoplane(plane, plot_path, title)
+        plot_infoplane(plane, plot_path, title, dpi=dpi)
+    if epoch_path:
+        from bnnverify.information.infoplane import plot_vs_epoch
+
+        plot_vs_epoch(plane, epoch_path, title, dpi=dpi)
     if as_json:
-        emit_json({"source": dict(plane.source), "labels": plane.labels.value, "method": str(plane.method),
-                   "seconds": plane.seconds,
-                   "points": [{"epoch": p.epoch, "layer": p.layer, "width": p.width, "codes": p.codes,
-                               "I_XT": p.I_XT, "I_TY": p.I_TY, "H_T_given_Y": p.H_T_given_Y, "H_Y": p.H_Y,
-                               "region_size": p.region_size} for p in plane.points]})
+        asked = asked_for("infoplane", [(s.path, s.net) for s in (snaps[0], snaps[-1])],
+                          input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec),
+                          method=method, labels=labels_spec, budget=None if budget is None else repr(budget))
+        echo_result({"source": dict(plane.source), "labels": plane.labels.value, "method": str(plane.method),
+                     "seconds": plane.seconds,
+                     "points": [{"epoch": p.epoch, "layer": p.layer, "width": p.width, "codes": p.codes,
+                                 "I_XT": p.I_XT, "I_TY": p.I_TY, "H_T_given_Y": p.H_T_given_Y, "H_Y": p.H_Y,
+                                 "region_size": p.region_size} for p in plane.points]}, asked, as_json)
         return
     ep = plane.epochs
     click.echo(f"{len(snaps)} snapshots (epochs {ep[0]}..{ep[-1]}) of {net!r} over {describe_source(plane.source)}; "
@@ -974,13 +1331,14 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
 @_info_dataset_options
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, or auto.")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="BDD node budget.")
 @click.option("--graph", "graph_path", default=None, type=click.Path(dir_okay=False), metavar="GRAPHML",
               help="Write the code graph as GraphML (counts exact: long, or strings beyond 2^63).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @handle_errors
+@budget_options
 def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-          method, budget, graph_path, as_json) -> None:
+          method, budget, graph_path, timeout, as_json) -> None:
     """The code graph of MODEL between hidden layer L and L+1.
 
     Nodes: the reachable codes of both layers with their exact input counts;
@@ -996,7 +1354,13 @@ def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, d
     region, ds, radius = _info_distribution(net, opts)
     if radius is not None:
         raise DataError("codes: --dataset with --hamming (ball mixtures) is not supported; use --index I")
-    g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget)
+    import time
+
+    t0 = time.perf_counter()
+    with Progress(as_json, "counting") as bar:
+        g = code_graph(net, layer, region=region, dataset=ds, method=method, budget=budget, timeout=timeout,
+                       progress=bar.callback())
+    seconds = time.perf_counter() - t0
     if graph_path:
         write_graphml(g, graph_path)
     a = [d for _, d in g.nodes(data=True) if d["layer"] == layer]
@@ -1006,8 +1370,14 @@ def codes(model, layer, region_kind, hamming, linf, input_spec, mutable, free, d
                "edges": g.number_of_edges(), "merging_codes": len(merging),
                "largest_merges": [{"code": n, "in_codes": k, "count": c} for k, n, c in merging[:5]],
                "graph": graph_path}
+    src = json.loads(g.graph.get("source", "{}"))  # GraphML keeps graph attributes as strings
+    summary.update(region={k: v for k, v in src.items() if k not in ("method", "reason")},
+                   method=src.get("method"), seconds=seconds)
+    source = input_ref(input_spec, ds, split, index, dataset) if index is not None else input_ref(input_spec)
+    asked = asked_for("codes", [(model, net)], source, method=method, timeout=timeout,
+                      budget=None if budget is None else repr(budget))
+    echo_result(summary, asked, as_json)
     if as_json:
-        emit_json(summary)
         return
     nxt = "classes" if layer == len(net.hidden) else f"layer {layer + 1} codes"
     click.echo(f"{model}: {net!r}, layer {layer} -> {nxt}, {summary['total']} inputs")

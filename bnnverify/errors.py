@@ -37,6 +37,9 @@ __all__ = [
     "DeadlineExceeded",
     "InternalError",
     "ReplayMismatch",
+    "ArgumentTypeError",
+    "check_network",
+    "check_region",
 ]
 
 
@@ -50,3 +53,23 @@ class DataError(UsageError):
 
 class ReplayMismatch(InternalError, AssertionError):
     """An engine's witness did not replay on the semantics: a bug, never hidden."""
+
+
+class ArgumentTypeError(UsageError, TypeError):
+    """An argument of the wrong type was passed to the Python API (a ``TypeError`` too)."""
+
+
+def check_network(net: object, what: str = "net") -> None:
+    """Raise :class:`ArgumentTypeError` unless ``net`` is a :class:`~bnnverify.encoders.layers.BNN`."""
+    from bnnverify.encoders.layers import BNN
+
+    if not isinstance(net, BNN):
+        raise ArgumentTypeError(f"{what}: expected a BNN (bnnverify.load_model(path) reads one), "
+                                f"got {type(net).__name__}")
+
+
+def check_region(region: object, what: str = "region") -> None:
+    """Raise :class:`ArgumentTypeError` unless ``region`` is a region (Whole, Cube, HammingBall, LinfBox, ...)."""
+    if not all(hasattr(region, a) for a in ("n", "size", "kind", "contains", "members", "describe")):
+        raise ArgumentTypeError(f"{what}: expected a region (bnnverify.Whole, Cube, HammingBall, LinfBox), "
+                                f"got {type(region).__name__}")

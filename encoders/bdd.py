@@ -96,15 +96,17 @@ a partial answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import time
 
 import dd.cudd as cudd
 import numpy as np
 
 from .bdd_count import ExactCounter, exact_count, iter_level_paths
 from .cardinality_bdd import BallBuilder, node, agreement_threshold, ball_threshold_bdd, counter_bdd
-from .errors import BudgetExceeded, InternalError, RegionError, UsageError
+from .errors import BudgetExceeded, DeadlineExceeded, InternalError, RegionError, UsageError
 from .layers import BNN, ArgmaxLayer, beats
 from .regions import Cube, HammingBall, LinfBox, Region, Whole
 
@@ -152,17 +154,25 @@ class BDDBudget:
     ``max_nodes``: live BDD nodes allowed (checked after every operation);
     None = no node limit. ``max_memory_bytes``: CUDD's memory cap
     (default 1 GiB); None = unlimited. Exceeding either raises
-    :class:`~bnnverify.encoders.errors.BudgetExceeded`.
+    :class:`~bnnverify.encoders.errors.BudgetExceeded`. ``deadline``: a
+    ``time.perf_counter()`` value after which the next check raises
+    :class:`~bnnverify.encoders.errors.DeadlineExceeded` (checked after every
+    operation, like the node budget: one CUDD operation is not interrupted).
     """
 
     max_nodes: int | None = DEFAULT_MAX_NODES
     max_memory_bytes: int | None = DEFAULT_MAX_MEMORY
+    deadline: float | None = None
+    #: called with 1 at every check (a front end's progress display); not part of the budget's identity
+    tick: Callable[[int], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for key in ("max_nodes", "max_memory_bytes"):
             v = getattr(self, key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
                 raise UsageError(f"BDDBudget.{key}: must be a positive integer or None, got {v!r}")
+        if self.deadline is not None and not isinstance(self.deadline, (int, float)):
+            raise UsageError(f"BDDBudget.deadline: must be a perf_counter() time or None, got {self.deadline!r}")
 
 
 def _balanced_and(fs: list, step) -> object:
@@ -276,7 +286,13 @@ class BDDCompiler:
     # --- resources ---------------------------------------------------------
 
     def check(self) -> None:
-        """Raise :class:`BudgetExceeded` if the live-node budget is exceeded."""
+        """Raise :class:`BudgetExceeded` if the live-node budget is exceeded,
+        :class:`DeadlineExceeded` if the budget's deadline has passed."""
+        if self.budget.tick is not None:
+            self.budget.tick(1)
+        deadline = self.budget.deadline
+        if deadline is not None and time.perf_counter() > deadline:
+            raise DeadlineExceeded("the BDD engine reached its time limit")
         cap = self.budget.max_nodes
         if cap is not None:
             live = len(self.bdd)

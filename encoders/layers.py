@@ -235,6 +235,17 @@ class ArgmaxLayer:
             if a.shape != (c,):
                 raise ModelError(f"{where}: shape {a.shape} does not match {c} classes (expected ({c},))")
             a64 = a.astype(np.float64)
+            if np.issubdtype(a.dtype, np.floating) and a.dtype.itemsize > 8:
+                lossy = a64.astype(a.dtype) != a
+                if lossy.any():
+                    i = int(np.flatnonzero(lossy)[0])
+                    raise ModelError(
+                        f"{where}: dtype {a.dtype} entry [{i}] is not exactly a float64 "
+                        "(the argmax rule is defined in float64; round it explicitly if that is meant)"
+                    )
+            if np.issubdtype(a.dtype, np.integer) and np.any(a64.astype(a.dtype) != a):
+                i = int(np.flatnonzero(a64.astype(a.dtype) != a)[0])
+                raise ModelError(f"{where}: integer entry [{i}] is not exactly a float64")
             if not np.all(np.isfinite(a64)):
                 i = int(np.flatnonzero(~np.isfinite(a64))[0])
                 raise ModelError(f"{where}: entries must be finite; entry [{i}] is {a64[i]}")
@@ -356,6 +367,36 @@ class BNN:
     def layer_kinds(self) -> frozenset[str]:
         """The kinds of its layers (what an engine must support to take it)."""
         return frozenset(layer.kind for layer in self.layers)
+
+    def predict(self, X: "np.ndarray | list") -> np.ndarray:
+        """The class of every row of ``X`` (0/1 bits; one row or a matrix), as an int64 array.
+
+        A plain numpy forward pass — integer dot products, the float64 argmax
+        rule with ties to the smaller index — tested against
+        ``bnnverify.semantics`` on random networks; the bit-packed evaluator
+        (``bnnverify.Evaluator``) is the fast path for large batches.
+
+        >>> import numpy as np
+        >>> h = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([2]))
+        >>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+        >>> BNN((h,), o).predict([[1, 1], [0, 1]]).tolist()
+        [0, 1]
+        """
+        A = np.asarray(X)
+        rows = np.atleast_2d(A)
+        if rows.ndim != 2 or rows.shape[1] != self.n_inputs:
+            raise ModelError(f"predict: expected rows of {self.n_inputs} bits, got shape {A.shape}")
+        if not np.isin(rows, (0, 1)).all():
+            raise ModelError("predict: inputs must be 0/1 bits")
+        for layer in self.layers:
+            if layer.kind not in ("threshold", "argmax"):
+                raise ModelError(f"predict: no numpy rule for layer kind {layer.kind!r} (use bnnverify.semantics)")
+        s = 2 * rows.astype(np.int64) - 1
+        for h in self.hidden:
+            s = np.where(s @ h.weights.astype(np.int64).T >= h.thresholds[None, :], 1, -1)
+        dots = (s @ self.output.weights.astype(np.int64).T).astype(np.float64)
+        scores = self.output.scale[None, :] * dots + self.output.bias[None, :]
+        return np.argmax(scores, axis=1).astype(np.int64)
 
     @property
     def widths(self) -> tuple[int, ...]:

@@ -33,7 +33,8 @@ def test_count_whole_json_matches_enumeration(tmp_path):
     r = _run("count", model, "--region", "whole", "--per-code", 2, "--json")
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
-    assert set(d) == {"region_size", "class_counts", "seconds", "codes"}
+    assert set(d) == {"schema", "region_size", "class_counts", "seconds", "codes", "region", "method", "asked"}
+    assert d["region"] == {"kind": "whole", "n": 10, "size": 1024} and d["method"] == "bdd"
     X = all_inputs(10)
     tr = Evaluator(net).trace(X)
     assert d["region_size"] == 1024

@@ -15,10 +15,11 @@ from bnnverify.encoders.regions import HammingBall, Whole
 from strategies import all_inputs, plain_forward
 
 N = 10
-ROBUSTNESS_KEYS = ["verdict", "predicted_class", "region", "counterexample", "counterexample_class",
-                   "adversarial_count", "class_counts", "method", "seconds"]
-EQUIVALENCE_KEYS = ["verdict", "region", "witness", "class_a", "class_b", "disagreement_count",
-                    "confusion", "method", "seconds"]
+ROBUSTNESS_KEYS = ["schema", "verdict", "predicted_class", "region", "counterexample", "counterexample_class",
+                   "adversarial_count", "class_counts", "method", "reason", "seconds", "asked"]
+EQUIVALENCE_KEYS = ["schema", "verdict", "region", "witness", "class_a", "class_b", "disagreement_count",
+                    "confusion", "method", "reason", "seconds", "asked"]
+ASKED_KEYS = ["schema", "command", "version", "models", "input", "ties", "limits"]
 
 
 def _net(seed, n=N):
@@ -70,6 +71,9 @@ def test_robustness_json_shape_and_exit_codes(files, method):
                        "--method", method, "--json")
     j = json.loads(out)
     assert code == Exit.HOLDS and list(j) == ROBUSTNESS_KEYS
+    assert list(j["asked"]) == ASKED_KEYS and j["schema"] == j["asked"]["schema"] == "bnnverify-result/1"
+    assert j["asked"]["models"][0]["path"] == str(d / "a.npz") and len(j["asked"]["models"][0]["sha256"]) == 64
+    assert j["asked"]["input"] == {"kind": "file", "path": str(d / "robust.txt")}
     assert j["verdict"] == "robust" and j["counterexample"] is None
     assert j["region"] == {"kind": "hamming", "radius": 1, "size": N + 1}
     assert j["method"] == ("enum" if method == "auto" else method)
@@ -148,9 +152,10 @@ def test_dataset_index_and_sweep_with_resume(files, tmp_path):
     lines = [json.loads(t) for t in res.read_text().splitlines()]
     assert sorted(ln["index"] for ln in lines) == list(range(10))
     line4 = next(ln for ln in lines if ln["index"] == 4)
-    assert {k: line4[k] for k in ROBUSTNESS_KEYS if k != "seconds"} == {
-        k: single[k] for k in ROBUSTNESS_KEYS if k != "seconds"
-    }
+    result_keys = [k for k in ROBUSTNESS_KEYS if k not in ("seconds", "schema", "asked")]
+    assert {k: line4[k] for k in result_keys} == {k: single[k] for k in result_keys}
+    assert single["asked"]["input"] == {"kind": "dataset", "dataset": str(data), "index": 4,  # a file: no split
+                                        "label": line4["label"]}
     assert code == (Exit.VIOLATED if any(ln["verdict"] == "not_robust" for ln in lines) else Exit.HOLDS)
     code, _, err = run(*args)
     assert code == Exit.BAD_INPUT and "--resume" in err

@@ -150,7 +150,8 @@ def test_json_shape_and_default_region():
     assert r.region == Whole(2).describe()
     j = r.to_json()
     assert list(j) == ["verdict", "region", "witness", "class_a", "class_b", "disagreement_count",
-                       "confusion", "method", "seconds"]
+                       "confusion", "method", "reason", "seconds"]
+    assert j["reason"] == "asked for enum"
     assert j["verdict"] == "not_equivalent" and j["disagreement_count"] == 2
     assert j["confusion"] == {"0": {"0": 1, "1": 2}, "1": {"1": 1}}
 

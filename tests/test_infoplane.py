@@ -152,3 +152,23 @@ def test_cli_info_codes_infoplane(tmp_path):
     assert (tmp_path / "p.png").exists() and (tmp_path / "p.csv").exists()
     r = CliRunner().invoke(main, ["infoplane", str(tmp_path / "nothing"), "--region", "whole"])
     assert r.exit_code == 2
+
+
+def test_plot_format_follows_the_extension(tmp_path):
+    from click.testing import CliRunner
+
+    from bnnverify.cli import main
+    from bnnverify.training.train import train_bnn
+
+    train_bnn("ib12", (4,), epochs=2, seed=0, snapshots=tmp_path / "s")
+    for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")):
+        out = tmp_path / f"p.{ext}"
+        r = CliRunner().invoke(main, ["infoplane", str(tmp_path / "s"), "--dataset", "ib12", "--plot", str(out),
+                                      "--dpi", "40"])
+        assert r.exit_code == 0, r.output
+        assert out.read_bytes().startswith(magic)
+    r = CliRunner().invoke(main, ["infoplane", str(tmp_path / "s"), "--dataset", "ib12", "--plot", str(tmp_path / "p.gif")])
+    assert r.exit_code == 2 and "png, pdf, svg" in r.output
+    r = CliRunner().invoke(main, ["infoplane", str(tmp_path / "s"), "--dataset", "ib12", "--vs-epoch",
+                                  str(tmp_path / "e.svg")])
+    assert r.exit_code == 0 and (tmp_path / "e.svg").read_bytes().startswith(b"<?xml")

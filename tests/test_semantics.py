@@ -75,6 +75,7 @@ def test_plain_forward_evaluator_and_encoders_rule_agree_with_the_semantics(net)
         for l, code in enumerate(t.codes):
             assert code == tuple(int(b) for b in codes[l][i])
             assert code == tuple(int(b) for b in unpack_bits(tr.codes[l][i : i + 1], len(code))[0])
+    assert net.predict(X).tolist() == [semantics.classify(net, x) for x in X]
     scores = ev.scores(X)
     for i in range(0, len(X), max(1, len(X) // 16)):
         assert tuple(float(v) for v in scores[i]) == semantics.forward(net, X[i]).scores

@@ -80,7 +80,9 @@ def test_cli_import_and_summary(anchors: Path, tmp_path: Path) -> None:
     res = r.invoke(main, ["import", "bnnquanalyst", str(src), "--out", str(out), "--bn-eps", "1e-5", "--json"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.output)
-    assert d["widths"] == [16, 25, 20, 10] and d["bn_eps"] == 1e-5 and 0 <= d["margin"]["margin"] < 0.5
+    assert d["widths"] == [16, 25, 20, 10] and d["bn_eps"] == 1e-5 and 0 <= d["min_margin"] < 0.5
+    assert set(d["margin_at"]) == {"layer", "name", "neuron", "boundary"} and d["out"].endswith(".npz")
+    assert d["margin_at"]["name"] == f"layer{d['margin_at']['layer'] - 1}"  # hidden layer k = the file's layer{k-1}
     assert load_model(out).metadata["bn_eps"] == repr(1e-5)
     res = r.invoke(main, ["summary", str(out)])
     assert res.exit_code == 0 and "layer1" in res.output and "total" in res.output

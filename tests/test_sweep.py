@@ -9,7 +9,7 @@ import pytest
 
 from bnnverify.errors import DataError
 from bnnverify.questions.robustness import check_robustness
-from bnnverify.questions.sweep import RegionSpec, RobustnessQuery, read_results, summarize, sweep
+from bnnverify.questions.sweep import RegionSpec, RobustnessQuery, question_identity, read_results, summarize, sweep
 from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 N_INPUTS = 10
@@ -51,9 +51,10 @@ def test_serial_sweep_matches_single_questions(data, tmp_path):
     for ln in lines:
         r = check_robustness(net, X[ln["index"]], QUERY.region.around(net, X[ln["index"]]), method="enum", count=True)
         want = r.to_json()
-        assert {k: v for k, v in ln.items() if k not in ("seconds", "index", "label")} == {
+        assert {k: v for k, v in ln.items() if k not in ("seconds", "index", "label", "question")} == {
             k: v for k, v in want.items() if k != "seconds"
         }
+        assert ln["question"] == question_identity(net, QUERY)
         assert ln["label"] == int(y[ln["index"]])
     robust_correct = sum(ln["verdict"] == "robust" and ln["predicted_class"] == ln["label"] for ln in lines)
     assert s.n_verified == robust_correct
@@ -124,3 +125,34 @@ def test_summary_percentiles_and_accuracy():
     assert (s.n_instances, s.n_correct, s.n_verified) == (5, 3, 2)
     assert s.verdict_counts == {"robust": 3, "not_robust": 1, "timeout": 1, "unknown": 0}
     assert (s.seconds_median, s.seconds_p95) == (2.0, 4.0)
+
+
+def test_resume_refuses_a_file_written_for_another_question(data, tmp_path):
+    """A sweep of model A is never summarised as model B's, nor another split's or engine's."""
+    net, X, y = data
+    out = tmp_path / "a.jsonl"
+    src = {"model": "a.npz", "dataset": "d", "split": "test"}
+    sweep(net, X[:4], y[:4], QUERY, out, source=src)
+    line = json.loads(out.read_text().splitlines()[0])
+    assert line["question"]["model_sha256"] and line["question"]["split"] == "test"
+    assert line["question"]["ties"].startswith("argmax")
+    cases = {
+        "model_sha256": dict(net=_net(seed=4)),
+        "split": dict(source={**src, "split": "train"}),
+        "dataset": dict(source={**src, "dataset": "other"}),
+        "method": dict(query=RobustnessQuery(RegionSpec(hamming=2), method="bdd", count=True)),
+        "count": dict(query=RobustnessQuery(RegionSpec(hamming=2), method="enum")),
+    }
+    for field, change in cases.items():
+        kw = {"net": net, "query": QUERY, "source": src, **change}
+        with pytest.raises(DataError, match=f"answers another {field} "):
+            sweep(kw["net"], X, y, kw["query"], out, resume=True, source=kw["source"])
+    # the same question under another path resumes (the content digest decides, not the name)
+    s = sweep(net, X, y, QUERY, out, resume=True, source={**src, "model": "moved/a.npz"})
+    assert s.n_resumed == 4 and s.n_instances == N_INSTANCES
+    # a file without question identities (an older bnnverify) is refused
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps({k: v for k, v in json.loads(t).items() if k != "question"}) + "\n"
+                           for t in out.read_text().splitlines()))
+    with pytest.raises(DataError, match="no question identity"):
+        sweep(net, X, y, QUERY, old, resume=True, source=src)

@@ -263,7 +263,9 @@ def _resolve(name: str) -> tuple[str, Callable[[], tuple[np.ndarray, np.ndarray,
 def load_dataset(name: "str | os.PathLike[str]", split: str = "test") -> Dataset:
     """A built-in data set by name (or a user's ``.npz`` file, see :func:`load_data_file`).
 
-    ``split`` is ``"train"``, ``"test"`` or ``"all"``.
+    ``split`` is ``"train"``, ``"test"`` or ``"all"`` of a built-in set's fixed
+    stratified 80/20 split. A user's file is used whole, whatever ``split``
+    says: its rows are the user's choice, never cut by the built-in split.
 
     >>> load_dataset("digits", "train").X.shape
     (1438, 64)
@@ -273,11 +275,9 @@ def load_dataset(name: "str | os.PathLike[str]", split: str = "test") -> Dataset
     if split not in SPLITS:
         raise DataError(f"split {split!r}: must be one of {', '.join(SPLITS)}")
     if isinstance(name, os.PathLike) or str(name).lower().endswith(".npz"):
-        ds = load_data_file(name)
-        key, X, y, c, L = ds.name, ds.X, ds.y, ds.n_classes, ds.thermometer_levels
-    else:
-        key, make = _resolve(str(name))
-        X, y, c, L = make()
+        return load_data_file(name)
+    key, make = _resolve(str(name))
+    X, y, c, L = make()
     if split == "all":
         return Dataset(key, X, y, c, L)
     tr, te = stratified_split(y)

@@ -26,11 +26,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, ClassVar, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from bnnverify.errors import EngineError, UsageError
+from bnnverify.errors import DeadlineExceeded, EngineError, UsageError
 
 __all__ = [
     "Capability",
@@ -128,7 +128,9 @@ class Limits:
     engine that can be interrupted; ``budget`` bounds the BDD (a
     :class:`bnnverify.encoders.bdd.BDDBudget`, an int = live nodes, or None =
     the default); ``enum_limit`` bounds enumeration (members); ``solver`` and
-    ``encoding`` choose the SAT back end.
+    ``encoding`` choose the SAT back end. ``progress`` (a callable taking a
+    number of steps done) is told as work proceeds — members enumerated, BDD
+    operations — so a front end can show that a long question is moving.
     """
 
     timeout: float | None = None
@@ -137,6 +139,7 @@ class Limits:
     solver: str | None = None
     encoding: str | None = None
     started: float = field(default_factory=time.perf_counter, compare=False)
+    progress: Callable[[int], None] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.timeout is not None:
@@ -157,6 +160,18 @@ class Limits:
     def expired(self) -> bool:
         r = self.remaining()
         return r is not None and r <= 0
+
+    @property
+    def paced(self) -> bool:
+        """Whether :meth:`step` does anything (a deadline or a progress callback)."""
+        return self.timeout is not None or self.progress is not None
+
+    def step(self, n: int = 1, what: str = "the engine") -> None:
+        """``n`` steps done: tell ``progress``; :class:`DeadlineExceeded` once the time is up."""
+        if self.progress is not None:
+            self.progress(n)
+        if self.expired():
+            raise DeadlineExceeded(f"{what} reached its time limit")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ ClassCounts(region_size=4, counts=(2, 2))
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ __all__ = [
 
 
 def _detached(fn: Callable) -> Callable:
-    """Re-raise :class:`BudgetExceeded` without its traceback.
+    """Re-raise :class:`BudgetExceeded` and :class:`DeadlineExceeded` without their traceback.
 
     The traceback's frames hold BDD nodes; an exception kept alive in a
     reference cycle (e.g. by an exit inside an ``except`` block) would let the
@@ -68,12 +69,12 @@ def _detached(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        message = None
+        kind = message = None
         try:
             return fn(*args, **kwargs)
-        except BudgetExceeded as e:
-            message = str(e)
-        raise BudgetExceeded(message)
+        except (BudgetExceeded, DeadlineExceeded) as e:
+            kind, message = type(e), str(e)
+        raise kind(message)
 
     return wrapper
 
@@ -293,13 +294,18 @@ def count_report(
     return CountReport(counts, time.perf_counter() - t0, per_code, codes)
 
 
-def as_budget(budget: Any) -> BDDBudget:
-    """A :class:`BDDBudget` from a budget, an int (max live nodes) or None (the default: 1 GiB)."""
+def as_budget(budget: Any, deadline: float | None = None, tick: Any = None) -> BDDBudget:
+    """A :class:`BDDBudget` from a budget, an int (max live nodes) or None (the default: 1 GiB),
+    with ``deadline`` (a ``perf_counter()`` time) and ``tick`` (progress) if given."""
     if budget is None:
-        return BDDBudget()
-    if isinstance(budget, BDDBudget):
-        return budget
-    return BDDBudget(max_nodes=int(budget))
+        out = BDDBudget()
+    elif isinstance(budget, BDDBudget):
+        out = budget
+    else:
+        out = BDDBudget(max_nodes=int(budget))
+    if deadline is not None:
+        out = dataclasses.replace(out, deadline=deadline)
+    return out if tick is None else dataclasses.replace(out, tick=tick)
 
 
 @_detached
@@ -343,24 +349,24 @@ class BDDEngine(EngineBase):
     capabilities = frozenset(Capability)
 
     def find_class(self, net: BNN, region: Region, classes, limits: Limits) -> Search:
-        w = bdd_find_class(net, region, classes, budget=as_budget(limits.budget))
+        w = bdd_find_class(net, region, classes, budget=as_budget(limits.budget, limits.deadline, limits.progress))
         return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
 
     def class_counts(self, net: BNN, region: Region, witness_of, limits: Limits):
-        return _counts_and_witness(net, region, list(witness_of), as_budget(limits.budget))
+        return _counts_and_witness(net, region, list(witness_of), as_budget(limits.budget, limits.deadline, limits.progress))
 
     def disagreements(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Disagreement:
-        return bdd_disagreements(net_a, net_b, region, budget=as_budget(limits.budget))
+        return bdd_disagreements(net_a, net_b, region, budget=as_budget(limits.budget, limits.deadline, limits.progress))
 
     def find_disagreement(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Search:
         w = self.disagreements(net_a, net_b, region, limits).witness
         return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
 
     def layer_labels(self, net: BNN, region: Region, labels, const_label, limits: Limits) -> PairCounts:
-        return bdd_layer_labels(net, region, labels, limits.budget, const_label=const_label)
+        return bdd_layer_labels(net, region, labels, as_budget(limits.budget, limits.deadline, limits.progress), const_label=const_label)
 
     def joint_counts(self, net: BNN, region: Region, layers, with_class: bool, limits: Limits) -> JointCounts:
-        return bdd_joint_counts(net, region, layers, with_class=with_class, budget=as_budget(limits.budget))
+        return bdd_joint_counts(net, region, layers, with_class=with_class, budget=as_budget(limits.budget, limits.deadline, limits.progress))
 
     def sufficient_reason(self, net: BNN, region: Region, x, target: int, order, limits: Limits) -> Reason:
         return bdd_sufficient_reason(net, region, x, target, order, limits)
@@ -380,7 +386,7 @@ class BDDEngine(EngineBase):
 
     def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits: Limits):
         """Shell counts over balls of doubling radius (one compilation per stage)."""
-        budget = as_budget(limits.budget)
+        budget = as_budget(limits.budget, limits.deadline, limits.progress)
         pred = semantics.classify(net, center)
         others = [c for c in range(net.n_classes) if c != pred]
         proven, stage = 0, min(cap, BDD_FIRST_RADIUS_STAGE)
@@ -397,6 +403,8 @@ class BDDEngine(EngineBase):
                     return bad_r - 1, Search(Outcome.FOUND, np.asarray(w, np.uint8))
             except BudgetExceeded as e:
                 return proven, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}")
+            except DeadlineExceeded:
+                return proven, Search(Outcome.TIMEOUT, note=f"time limit {limits.timeout} s reached")
             proven, stage = stage, min(cap, 2 * stage)
         return cap, Search(Outcome.NONE)
 
@@ -419,7 +427,7 @@ def _deadline_check(limits: Limits) -> Callable[[], None]:
 
 def _compiled(net: BNN, region: Region, targets: Sequence[int], limits: Limits):
     """One compilation: (compiler, network BDD, members of ``targets``, members of the other classes)."""
-    nb = compile_network(net, region, budget=as_budget(limits.budget))
+    nb = compile_network(net, region, budget=as_budget(limits.budget, limits.deadline))
     targets = sorted({int(c) for c in targets})
     others = [c for c in range(net.n_classes) if c not in targets]
     good = nb.inputs_of(targets)
@@ -533,7 +541,7 @@ def bdd_influence(net: BNN, region: Region, limits: Limits) -> Influence:
     if region.kind not in ("whole", "cube"):
         raise RegionError(f"region: influence needs a cube or the whole space (flipping a bit of a "
                           f"{region.kind!r} member can leave the region)")
-    nb = compile_network(net, region, budget=as_budget(limits.budget))
+    nb = compile_network(net, region, budget=as_budget(limits.budget, limits.deadline))
     sets = [nb.inputs_of([c]) for c in range(net.n_classes)]
     return Influence(flip_changes(nb.compiler, nb.plan, sets), region.size)
 

@@ -48,7 +48,7 @@ from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 from bnnverify.engines.base import Reason, Support
 from bnnverify.engines.base import Capability, EngineBase, Limits, Outcome, Search
 from bnnverify.engines.policy import ENUM_LIMIT
-from bnnverify.errors import BudgetExceeded, DataError
+from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded
 from bnnverify.evaluation.evaluator import MAX_CODED_BITS, TABLE_MAX_FANIN, Evaluator, InputTables, code_keys
 
 __all__ = [
@@ -273,25 +273,39 @@ def _rows_walk(
 
 def _walk(
     nets: Sequence[BNN], region: Region, layers: Sequence[tuple[int, ...]] | None = None,
-    batch: int = DEFAULT_BATCH, suffix_rows: int = SUFFIX_MAX_ROWS,
+    batch: int = DEFAULT_BATCH, suffix_rows: int = SUFFIX_MAX_ROWS, limits: Limits | None = None,
 ) -> Iterator[_Batch]:
-    """Batches of ``region`` with every network's classes (and kept codes)."""
+    """Batches of ``region`` with every network's classes (and kept codes).
+
+    With ``limits``, every batch is a step (:meth:`Limits.step`: progress, and
+    :class:`DeadlineExceeded` after the first batch that ends past the deadline;
+    a batch takes milliseconds).
+    """
     layers = layers if layers is not None else [()] * len(nets)
     evs = [Evaluator(net) for net in nets]
     if isinstance(region, Whole) and int(region.n) <= MAX_CODED_BITS:
         n = int(region.n)
-        return _coded_walk(nets, evs, layers, np.zeros(n, np.uint8), np.arange(n), region, batch)
-    if isinstance(region, Cube) and len(region.free) <= MAX_CODED_BITS:
-        return _coded_walk(nets, evs, layers, region.values.copy(), region.free, region, batch)
-    if isinstance(region, HammingBall):
-        return _ball_walk(nets, evs, layers, region, batch, suffix_rows)
-    return _rows_walk(nets, evs, layers, region, batch)
+        walk = _coded_walk(nets, evs, layers, np.zeros(n, np.uint8), np.arange(n), region, batch)
+    elif isinstance(region, Cube) and len(region.free) <= MAX_CODED_BITS:
+        walk = _coded_walk(nets, evs, layers, region.values.copy(), region.free, region, batch)
+    elif isinstance(region, HammingBall):
+        walk = _ball_walk(nets, evs, layers, region, batch, suffix_rows)
+    else:
+        walk = _rows_walk(nets, evs, layers, region, batch)
+    return walk if limits is None or not limits.paced else _paced(walk, limits)
+
+
+def _paced(batches: Iterator[_Batch], limits: Limits) -> Iterator[_Batch]:
+    for b in batches:
+        yield b
+        limits.step(b.size, "enumeration")
 
 
 # -- the questions -------------------------------------------------------------------------
 
 
-def enum_class_counts(net: BNN, region: Region, *, batch_size: int | None = None) -> ClassCounts:
+def enum_class_counts(net: BNN, region: Region, *, batch_size: int | None = None,
+                      limits: Limits | None = None) -> ClassCounts:
     """Exact number of members of ``region`` per class of ``net``.
 
     >>> import numpy as np
@@ -304,12 +318,13 @@ def enum_class_counts(net: BNN, region: Region, *, batch_size: int | None = None
     """
     _check_region(net, region)
     counts = np.zeros(net.n_classes, dtype=np.int64)
-    for b in _walk([net], region, batch=_check_batch(batch_size)):
+    for b in _walk([net], region, batch=_check_batch(batch_size), limits=limits):
         counts += np.bincount(b.results[0][1], minlength=net.n_classes)
     return ClassCounts(region.size, tuple(int(c) for c in counts))
 
 
-def enum_find_class(net: BNN, region: Region, classes: Iterable[int]) -> np.ndarray | None:
+def enum_find_class(net: BNN, region: Region, classes: Iterable[int], *,
+                    limits: Limits | None = None) -> np.ndarray | None:
     """The first member (in ``region.members()`` order) whose class is in ``classes``
     (uint8 bits), or None when no member has such a class."""
     _check_region(net, region)
@@ -322,14 +337,14 @@ def enum_find_class(net: BNN, region: Region, classes: Iterable[int]) -> np.ndar
         wanted[int(c)] = True
     if not wanted.any():
         return None
-    for b in _walk([net], region):
+    for b in _walk([net], region, limits=limits):
         hit = np.flatnonzero(wanted[b.results[0][1]])
         if hit.size:
             return b.member(int(hit[0]))
     return None
 
 
-def enum_disagreements(net_a: BNN, net_b: BNN, region: Region) -> Disagreement:
+def enum_disagreements(net_a: BNN, net_b: BNN, region: Region, *, limits: Limits | None = None) -> Disagreement:
     """Exact confusion counts of two networks over ``region``; the witness is the
     first member (in ``region.members()`` order) where their classes differ."""
     _check_region(net_a, region, "first network")
@@ -337,7 +352,7 @@ def enum_disagreements(net_a: BNN, net_b: BNN, region: Region) -> Disagreement:
     cb = net_b.n_classes
     conf = np.zeros(net_a.n_classes * cb, dtype=np.int64)
     witness = None
-    for b in _walk([net_a, net_b], region):
+    for b in _walk([net_a, net_b], region, limits=limits):
         ca, cbb = b.results[0][1], b.results[1][1]
         conf += np.bincount(ca * cb + cbb, minlength=len(conf))
         if witness is None:
@@ -360,6 +375,7 @@ def enum_joint_counts(
     *,
     with_class: bool = False,
     label_net: BNN | None = None,
+    limits: Limits | None = None,
 ) -> JointCounts:
     """Exact counts of the keys ``(code of each layer in layers (1-based, as code_key ints),
     [class if with_class], [label_net's class if label_net])`` over ``region``."""
@@ -378,7 +394,7 @@ def enum_joint_counts(
     widths += [max(1, (label_net.n_classes - 1).bit_length())] if label_net is not None else []
     fused = sum(widths) <= 64
     counts: dict[tuple[int, ...], int] = {}
-    for b in _walk(nets, region, lays):
+    for b in _walk(nets, region, lays, limits=limits):
         kept, cls = b.results[0]
         extra = ([cls] if with_class else []) + ([b.results[1][1]] if label_net is not None else [])
         fields = [kept[l] for l in lay] + [e.astype(np.uint64)[:, None] for e in extra]
@@ -411,6 +427,7 @@ def enum_joint_counts(
 
 def enum_shells(
     net: BNN, center: np.ndarray, cap: int, mutable: np.ndarray | None, limit: int, deadline: float | None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[int, np.ndarray | None, bool]:
     """Stream the ball of radius ``cap`` around ``center`` by increasing distance.
 
@@ -430,6 +447,8 @@ def enum_shells(
         if bad.size:
             return int(dist[bad[0]]) - 1, batch[bad[0]].copy(), True
         checked += len(batch)
+        if progress is not None:
+            progress(len(batch))
         last = int(dist[-1])
         proven = last if checked == ball.size else last - 1
         if checked >= limit or (deadline is not None and time.perf_counter() > deadline):
@@ -467,7 +486,7 @@ class EnumEngine(EngineBase):
         keep = list(free_bits(region))
         witnesses: dict[int, np.ndarray] = {}
         checks = 0
-        if others and enum_find_class(net, region, others) is None:  # a robust region: the empty set
+        if others and enum_find_class(net, region, others, **self._timed(limits)) is None:  # robust: the empty set
             keep, checks = [], 1
         elif others:
             checks = 1
@@ -475,7 +494,7 @@ class EnumEngine(EngineBase):
                 if limits.expired():
                     return Reason(Outcome.TIMEOUT, None, note=f"time limit {limits.timeout} s reached")
                 trial = [j for j in keep if j != i]
-                w = enum_find_class(net, agree_region(region, xb, trial), others)
+                w = enum_find_class(net, agree_region(region, xb, trial), others, **self._timed(limits))
                 checks += 1
                 if w is None:
                     keep = trial
@@ -495,43 +514,42 @@ class EnumEngine(EngineBase):
                 f"the region has {region.size} members, more than the enumeration limit of {limit}"
             )
 
+    @staticmethod
+    def _timed(limits: Limits) -> dict:
+        return {"limits": limits} if limits.paced else {}
+
     def find_class(self, net: BNN, region: Region, classes, limits: Limits) -> Search:
         self._guard(region, limits)
-        w = enum_find_class(net, region, classes)
+        w = enum_find_class(net, region, classes, **self._timed(limits))
         return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
 
     def class_counts(self, net: BNN, region: Region, witness_of, limits: Limits):
         self._guard(region, limits)
-        cc = enum_class_counts(net, region)
+        cc = enum_class_counts(net, region, **self._timed(limits))
         wanted = [c for c in witness_of if c < len(cc.counts) and cc.counts[c] > 0]
-        return cc, (enum_find_class(net, region, wanted) if wanted else None)
+        return cc, (enum_find_class(net, region, wanted, **self._timed(limits)) if wanted else None)
 
     def disagreements(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Disagreement:
         self._guard(region, limits)
-        return enum_disagreements(net_a, net_b, region)
+        return enum_disagreements(net_a, net_b, region, **self._timed(limits))
 
     def find_disagreement(self, net_a: BNN, net_b: BNN, region: Region, limits: Limits) -> Search:
         w = self.disagreements(net_a, net_b, region, limits).witness
         return Search(Outcome.NONE) if w is None else Search(Outcome.FOUND, np.asarray(w, dtype=np.uint8))
 
     def layer_labels(self, net: BNN, region: Region, labels, const_label, limits: Limits):
-        from bnnverify.information.codecounts import RowCounter, enum_counter
+        from bnnverify.information.codecounts import enum_counter
 
         self._guard(region, limits)
-        if const_label is None:
-            return enum_counter(net, region, labels)
-        ev, rc = Evaluator(net), RowCounter(net)
-        for X in region.members():
-            rc.add(ev.trace(X).codes, np.full(len(X), const_label, np.int64))
-        return rc
+        return enum_counter(net, region, labels, const_label=const_label, limits=limits)
 
     def joint_counts(self, net: BNN, region: Region, layers, with_class: bool, limits: Limits) -> JointCounts:
         self._guard(region, limits)
-        return enum_joint_counts(net, region, layers, with_class=with_class)
+        return enum_joint_counts(net, region, layers, with_class=with_class, limits=limits)
 
     def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits: Limits):
         limit = limits.enum_limit if limits.enum_limit is not None else DEFAULT_ENUM_LIMIT
-        proven, w, finished = enum_shells(net, center, cap, mutable, limit, limits.deadline)
+        proven, w, finished = enum_shells(net, center, cap, mutable, limit, limits.deadline, limits.progress)
         if w is not None:
             return proven, Search(Outcome.FOUND, w)
         if finished:

@@ -126,12 +126,18 @@ def _check_region(nets: Sequence[Any], region: Any) -> None:
             raise RegionError(f"region: ranges over {region.n} bits, the model expects {net.n_inputs}")
 
 
+def _begin(limits: Limits | None, nets: Sequence[Any], region: Any) -> Limits:
+    """The limits of a question (defaults if none), after checking names and the region's width."""
+    limits = limits or Limits()
+    check_names(limits)
+    _check_region(nets, region)
+    return limits
+
+
 def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | None = AUTO,
                limits: Limits | None = None) -> Answer:
     """Is there a member of ``region`` whose class is in ``classes``? (witness replayed)."""
-    limits = limits or Limits()
-    check_names(limits)
-    _check_region([net], region)
+    limits = _begin(limits, [net], region)
     classes = _check_classes(net, classes)
     choice = choose(Capability.FIND_CLASS, net, region, method)
     if not classes:
@@ -146,9 +152,7 @@ def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | N
 def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, method: str | None = AUTO,
                  limits: Limits | None = None) -> CountAnswer:
     """Exact members per class over ``region`` and, if a class of ``witness_of`` was counted, a replayed member."""
-    limits = limits or Limits()
-    check_names(limits)
-    _check_region([net], region)
+    limits = _begin(limits, [net], region)
     witness_of = _check_classes(net, witness_of)
     choice = choose(Capability.CLASS_COUNTS, net, region, method)
     answer, undecided = _attempt(lambda: choice.engine.class_counts(net, region, witness_of, limits))
@@ -172,9 +176,7 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
 def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
                       limits: Limits | None = None) -> Answer:
     """Is there a member of ``region`` where the two networks' classes differ? (witness replayed)."""
-    limits = limits or Limits()
-    check_names(limits)
-    _check_region([net_a, net_b], region)
+    limits = _begin(limits, [net_a, net_b], region)
     choice = choose(Capability.FIND_DISAGREEMENT, (net_a, net_b), region, method)
     s = _guarded(lambda: choice.engine.find_disagreement(net_a, net_b, region, limits))
     if s.outcome is Outcome.FOUND:
@@ -186,9 +188,7 @@ def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None
 def disagreements(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
                   limits: Limits | None = None) -> CountAnswer:
     """Exact confusion counts (a :class:`Disagreement`) and a replayed witness where they differ."""
-    limits = limits or Limits()
-    check_names(limits)
-    _check_region([net_a, net_b], region)
+    limits = _begin(limits, [net_a, net_b], region)
     choice = choose(Capability.DISAGREEMENTS, (net_a, net_b), region, method)
     dis, undecided = _attempt(lambda: choice.engine.disagreements(net_a, net_b, region, limits))
     if undecided:

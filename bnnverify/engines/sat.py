@@ -46,7 +46,7 @@ from bnnverify.encoders.solving import (
 )
 
 from bnnverify.engines.base import Capability, EngineBase, Outcome, Reason, Search
-from bnnverify.errors import DeadlineExceeded, InternalError, ModelError, RegionError, ReplayMismatch, SolverError
+from bnnverify.errors import DeadlineExceeded, EngineError, InternalError, ModelError, RegionError, ReplayMismatch, SolverError
 from bnnverify import semantics
 from bnnverify.engines.replay import replay_class, replay_codes
 
@@ -417,16 +417,17 @@ def count_projected(
     *,
     negate: bool = False,
     encoding: str | None = None,
-) -> int | None:
+) -> int:
     """Exact number of members of ``region`` whose class is in ``classes`` (``negate``:
     not in), by projected model counting with Ganak (``pyganak``) on the inputs.
 
-    Returns ``None`` if ``pyganak`` is not installed (optional extra ``count``).
+    Raises :class:`EngineError` if ``pyganak`` is not installed (the optional
+    extra ``count``): a missing counter is an error, never a silent ``None``.
     """
     try:
         import pyganak
     except ImportError:
-        return None
+        raise EngineError("projected counting needs the pyganak package (pip install 'bnnverify[count]')") from None
     enc = resolve_encoding(encoding)
     if enc == "native":
         enc = DEFAULT_ENCODING

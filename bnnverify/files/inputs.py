@@ -9,7 +9,6 @@ fixed-set files list the positions that may change).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import Cube, HammingBall, LinfBox, Region, Whole
 
 from bnnverify.errors import DataError, RegionError
+from bnnverify.files.textfile import is_existing_file, read_text
 
 __all__ = ["parse_bits", "read_bits", "read_indices", "make_region"]
 
@@ -56,14 +56,13 @@ def read_bits(spec: str, n: int | None = None) -> np.ndarray:
     >>> read_bits("-1 1 1 -1").tolist()
     [0, 1, 1, 0]
     """
-    path = Path(spec)
-    looks_literal = bool(re.fullmatch(r"[01]+|[-+01 ,]+", spec)) and not Path(spec).exists()
+    if not spec:
+        raise DataError("input: empty (give a file or a bit string of 0s and 1s)")
+    looks_literal = bool(re.fullmatch(r"[01]+|[-+01 ,]+", spec)) and not is_existing_file(spec)
     if not looks_literal:
-        if not path.exists():
+        if not is_existing_file(spec):
             raise DataError(f"input {spec!r}: no such file, and not a bit string of 0s and 1s")
-        if path.is_dir():
-            raise DataError(f"input {spec}: is a directory")
-        bits = parse_bits(path.read_text(), f"input file {spec}")
+        bits = parse_bits(read_text(spec, "input file"), f"input file {spec}")
     else:
         bits = parse_bits(spec, "input bit string")
     if bits.size == 0:
@@ -75,10 +74,7 @@ def read_bits(spec: str, n: int | None = None) -> np.ndarray:
 
 def read_indices(path: str, n: int) -> np.ndarray:
     """Input positions listed in a file (spaces, commas or newlines), each in 0..n-1."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"index file {path}: no such file")
-    tokens = [t for t in _SEP.split(p.read_text().strip()) if t]
+    tokens = [t for t in _SEP.split(read_text(path, "index file").strip()) if t]
     try:
         idx = np.array([int(t) for t in tokens], dtype=np.int64)
     except ValueError:

@@ -20,6 +20,7 @@ inconsistent keys raise :class:`ModelFileError` naming the file and the key.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -33,7 +34,7 @@ from bnnverify.files.atomic import atomic_write
 from bnnverify.errors import ModelError, ModelFileError
 from bnnverify.files.npzfile import read_npz
 
-__all__ = ["FORMAT", "save_model", "load_model", "model_to_arrays", "model_from_arrays"]
+__all__ = ["FORMAT", "save_model", "load_model", "model_to_arrays", "model_from_arrays", "model_digest"]
 
 FORMAT = "bnnverify/1"
 _LAYER_KEY = re.compile(r"^layer(\d+)_([a-z][a-z0-9_]*)$")
@@ -58,6 +59,27 @@ def model_to_arrays(net: BNN) -> dict[str, np.ndarray]:
     for k, v in net.metadata.items():
         arrays[_META_PREFIX + k] = np.array(v)
     return arrays
+
+
+def model_digest(net: BNN) -> str:
+    """SHA-256 of the network's content (every model-file array: key, dtype, shape, bytes; metadata
+    excluded), so two files of the same network have the same digest, whatever their name or
+    compression.
+
+    >>> import numpy as np
+    >>> from bnnverify.encoders.layers import ArgmaxLayer
+    >>> net = BNN((), ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
+    >>> model_digest(net) == model_digest(BNN((), net.output, metadata={"note": "x"}))
+    True
+    """
+    h = hashlib.sha256()
+    for key, a in sorted(model_to_arrays(net).items()):
+        if key.startswith(_META_PREFIX):
+            continue
+        a = np.ascontiguousarray(a)
+        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def save_model(net: BNN, path: "str | os.PathLike[str]") -> Path:

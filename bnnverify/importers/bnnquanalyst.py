@@ -44,6 +44,7 @@ from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 
 from bnnverify.errors import DataError, ModelError, ModelFileError
 from bnnverify.model.folding import NeuronFractions, exact_fraction
+from bnnverify.files.textfile import read_text
 from bnnverify.files.inputs import parse_bits
 from bnnverify.model.folding import fold_neuron as fold_exact
 
@@ -163,10 +164,7 @@ def _read_csv(path: Path) -> np.ndarray:
     """A CSV file of numbers as a 2-D float64 array (rows × columns)."""
     if not path.is_file():
         raise ModelFileError(f"{path}: missing (every block needs this CSV file)")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{path}: cannot be read ({e})") from None
+    text = read_text(path, "CSV file", ModelFileError)
     rows: list[list[float]] = []
     for r, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -342,13 +340,7 @@ _INSTANCE_NAME = re.compile(r"^instance_(.+)_(\d+)\.txt$")
 
 
 def _tokens(path: Path, what: str) -> list[str]:
-    if not path.is_file():
-        raise DataError(f"{what} {path}: no such file")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{what} {path}: cannot be read ({e})") from None
-    return [t for t in _SEP.split(text.strip()) if t]
+    return [t for t in _SEP.split(read_text(path, what).strip()) if t]
 
 
 def read_instance(path: "str | Path", n: int | None = None) -> np.ndarray:
@@ -505,12 +497,7 @@ def parse_queries(path: "str | Path") -> list[Query]:
     the file and line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"query file {path}: no such file")
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"query file {path}: cannot be read ({e})") from None
+    lines = read_text(path, "query file").splitlines()
     text = "\n".join(line.split("#", 1)[0] for line in lines)
     queries = []
     pos = 0

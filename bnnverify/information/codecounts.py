@@ -157,16 +157,23 @@ def labels_for(net: BNN, trace_classes: np.ndarray, X: np.ndarray, labels: Label
     return y_data
 
 
-def enum_counter(net: BNN, region: Region, labels: Labels, batch_size: int = DEFAULT_BATCH) -> RowCounter:
+def enum_counter(net: BNN, region: Region, labels: Labels, *, const_label: int | None = None,
+                 batch_size: int = DEFAULT_BATCH, limits: Any = None) -> RowCounter:
+    """Exact per-layer (code, label) counts of every member of ``region`` (the label: the class,
+    a label network's class, or ``const_label``); every batch is a step of ``limits``
+    (:meth:`bnnverify.engines.base.Limits.step`: progress, and the deadline)."""
     ev = Evaluator(net)
-    tev = Evaluator(labels) if isinstance(labels, BNN) else None
+    tev = Evaluator(labels) if isinstance(labels, BNN) and const_label is None else None
     rc = RowCounter(net)
     for X in region.members(batch_size):
         tr = ev.trace(X)
-        rc.add(tr.codes, labels_for(net, tr.classes, X, labels, None, tev))
+        y = (np.full(len(X), const_label, np.int64) if const_label is not None
+             else labels_for(net, tr.classes, X, labels, None, tev))
+        rc.add(tr.codes, y)
+        if limits is not None:
+            limits.step(len(X), "enumeration")
     if rc.total != region.size:
-        raise InternalError(f"enumerated {rc.total} members, but the region has {region.size}"
-        )
+        raise InternalError(f"enumerated {rc.total} members, but the region has {region.size}")
     return rc
 
 

@@ -110,7 +110,8 @@ def _rows_pairs(net: BNN, X: np.ndarray, layer: int) -> dict[tuple[int, int], in
 
 
 def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: Any = None,
-               method: "str | Method" = "auto", budget: Any = None) -> nx.DiGraph:
+               method: "str | Method" = "auto", budget: Any = None, timeout: float | None = None,
+               progress: Any = None) -> nx.DiGraph:
     """The exact code graph of hidden ``layer`` -> ``layer+1`` (or -> the class, for the last).
 
     Counts are over the uniform distribution on ``region`` (enumeration or the
@@ -132,7 +133,7 @@ def code_graph(net: BNN, layer: int, *, region: Region | None = None, dataset: A
             raise RegionError(f"the region has {region.n} bits, the model expects {net.n_inputs}")
         layers = [layer] if last else [layer, layer + 1]
         jc, choice = run.joint_counts(net, region, layers, with_class=last, method=str(method),
-                                      limits=Limits(budget=budget))
+                                      limits=Limits(budget=budget, timeout=timeout, progress=progress))
         pairs = jc.marginal((0, 1))
         source = {**region.describe(), "method": choice.name, "reason": choice.reason}
     g = code_graph_from_pairs(net, layer, pairs, source)

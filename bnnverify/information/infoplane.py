@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 import time
@@ -48,6 +49,7 @@ __all__ = [
     "compute_infoplane",
     "write_csv",
     "plot_infoplane",
+    "plot_vs_epoch",
     "CSV_COLUMNS",
     "MATERIALIZE_LIMIT",
 ]
@@ -306,9 +308,40 @@ def describe_source(source: Mapping[str, Any]) -> str:
     return f"{kind} region ({source.get('size')} inputs)"
 
 
+def _save_figure(fig: Any, path: "str | os.PathLike[str]", fmt: str, dpi: int) -> Path:
+    """Render ``fig`` in ``fmt`` and write it atomically to ``path``; the figure is closed."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    path = Path(path)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+    return path
+
+
+#: The image formats a plot is written in, by the file's extension.
+PLOT_FORMATS = ("png", "pdf", "svg")
+
+
+def plot_format(path: "str | os.PathLike[str]") -> str:
+    """The format a plot file's extension names (png, pdf, svg); anything else is an error naming it."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in PLOT_FORMATS:
+        raise DataError(f"plot {path}: the extension must name an image format ({', '.join(PLOT_FORMATS)})")
+    return fmt
+
+
 def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str | None = None,
                    *, dpi: int = 110) -> Path:
-    """Draw the information plane (x: I(X;T), y: I(T;Y); a curve per layer, colour = epoch) to a PNG."""
+    """Draw the information plane (x: I(X;T), y: I(T;Y); a curve per layer, colour = epoch).
+
+    The file's extension chooses the format (:data:`PLOT_FORMATS`). Over a data
+    set's rows, H(T) cannot exceed log2(N) for N rows: that ceiling is drawn.
+    """
+    fmt = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -341,13 +374,28 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
                               markeredgecolor="black", label=f"layer {layer} ({pts[0].width} neurons)"))
     h_y = max(p.H_Y for p in plane.points)
     ax.axhline(h_y, color="tab:red", linestyle=":", linewidth=0.9)
-    handles.append(Line2D([], [], color="tab:red", linestyle=":", label=f"H(Y) = {h_y:.3f} bits (upper bound)"))
+    y_data = max(p.I_TY for p in plane.points)
+    shown = h_y <= (y_data * 1.15 if y_data > 0 else h_y) * 1.5
+    handles.append(Line2D([], [], color="tab:red", linestyle=":",
+                          label=f"H(Y) = {h_y:.3f} bits (upper bound{'' if shown else ', above the axes'})"))
     handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="red",
                           markersize=9, label=f"last epoch ({max(epochs)})"))
     ax.set_xlabel("I(X;T) = H(T)  [bits]")
     ax.set_ylabel("I(T;Y)  [bits]")
-    ax.set_xlim(left=0)
-    ax.set_ylim(0, h_y * 1.05 if h_y > 0 else 1.0)
+    x_max = max(p.I_XT for p in plane.points)
+    if str(plane.source.get("kind")) == "dataset" and plane.points:
+        ceiling = math.log2(max(1, int(plane.points[0].region_size)))
+        ax.axvline(ceiling, color="0.3", linestyle="--", linewidth=0.9)
+        handles.append(Line2D([], [], color="0.3", linestyle="--",
+                              label=f"log2(N) = {ceiling:.2f} bits: the most H(T) can be over N rows"))
+        x_max = max(x_max, ceiling)
+    ax.set_xlim(0, x_max * 1.05 if x_max > 0 else 1.0)
+    y_max = max(p.I_TY for p in plane.points)
+    # fitted to the data; the H(Y) bound stays in view when it is near the points
+    y_top = y_max * 1.15 if y_max > 0 else (h_y * 1.05 if h_y > 0 else 1.0)
+    if h_y <= y_top * 1.5:
+        y_top = max(y_top, h_y * 1.05)
+    ax.set_ylim(0, y_top)
     ax.grid(True, linewidth=0.3, alpha=0.5)
     cb = fig.colorbar(sc, ax=ax, pad=0.02)
     cb.set_label("epoch")
@@ -355,11 +403,37 @@ def plot_infoplane(plane: InfoPlane, path: "str | os.PathLike[str]", title: str 
                  fontsize=10)
     ax.legend(handles=handles, fontsize=7.5, loc="upper left", bbox_to_anchor=(1.18, 1.0), borderaxespad=0,
               title="marker = layer, colour = epoch", title_fontsize=7.5, frameon=False)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    path = Path(path)
-    with atomic_write(path, "wb") as fh:
-        fh.write(buf.getvalue())
-    return path
+    return _save_figure(fig, path, fmt, dpi)
+
+
+def plot_vs_epoch(plane: InfoPlane, path: "str | os.PathLike[str]", title: str | None = None,
+                  *, dpi: int = 110) -> Path:
+    """I(X;T) (top) and I(T;Y) (bottom) of every layer against the epoch; the format by the extension."""
+    fmt = plot_format(path)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8.0, 6.0), sharex=True)
+    for i, layer in enumerate(plane.layers):
+        pts = plane.curve(layer)
+        e = [p.epoch for p in pts]
+        marker = _MARKERS[i % len(_MARKERS)]
+        label = f"layer {layer} ({pts[0].width} neurons)"
+        top.plot(e, [p.I_XT for p in pts], marker=marker, markersize=3, linewidth=1.0, label=label)
+        bottom.plot(e, [p.I_TY for p in pts], marker=marker, markersize=3, linewidth=1.0, label=label)
+    h_y = max(p.H_Y for p in plane.points)
+    bottom.axhline(h_y, color="tab:red", linestyle=":", linewidth=0.9, label=f"H(Y) = {h_y:.3f} bits")
+    if str(plane.source.get("kind")) == "dataset" and plane.points:
+        ceiling = math.log2(max(1, int(plane.points[0].region_size)))
+        top.axhline(ceiling, color="0.3", linestyle="--", linewidth=0.9, label=f"log2(N) = {ceiling:.2f} bits")
+    top.set_ylabel("I(X;T) = H(T)  [bits]")
+    bottom.set_ylabel("I(T;Y)  [bits]")
+    bottom.set_xlabel("epoch")
+    for ax in (top, bottom):
+        ax.grid(True, linewidth=0.3, alpha=0.5)
+        ax.legend(fontsize=7.5, loc="best", frameon=False)
+    top.set_title(title or f"Exact information per epoch — {describe_source(plane.source)}\n{plane.label_note}",
+                  fontsize=10)
+    return _save_figure(fig, path, fmt, dpi)

@@ -35,7 +35,7 @@ from bnnverify.engines import run
 from bnnverify.engines.base import Limits
 from bnnverify.engines.policy import ENUM_LIMIT
 from bnnverify.engines.registry import AUTO, ENGINES
-from bnnverify.errors import DataError, EngineError, RegionError
+from bnnverify.errors import DataError, EngineError, RegionError, check_network, check_region
 from bnnverify.evaluation.evaluator import Evaluator
 from bnnverify.information.codecounts import (
     LabelKind,
@@ -165,17 +165,17 @@ def resolve_method(region: Region, method: "str | Method" = "auto", *, allow_bal
 
 
 def _counter(net: BNN, region: Region, labels: Labels, method: Any, budget: Any,
-             const_label: int | None = None) -> tuple[Any, "Method | str"]:
+             const_label: int | None = None, limits: Limits | None = None) -> tuple[Any, "Method | str"]:
     """Exact per-layer (code, label) counts from the engine the policy (or ``method``) chooses."""
     if isinstance(labels, BNN) and const_label is None and ENGINES.resolve(str(method)) == "ball":
         raise DataError("method 'ball' cannot use a label model (it never sees the inputs); use enum or bdd")
     counter, choice = run.layer_labels(net, region, labels, const_label=const_label, method=str(method),
-                                       limits=Limits(budget=budget))
+                                       limits=limits or Limits(budget=budget))
     return counter, engine_label(choice.name)
 
 
 def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", method: "str | Method" = "auto",
-                     budget: Any = None) -> InfoReport:
+                     budget: Any = None, timeout: float | None = None, progress: Any = None) -> InfoReport:
     """Exact per-layer information for the uniform distribution on ``region``.
 
     ``labels``: ``"model"`` (Y = the network's prediction Ŷ) or a label
@@ -186,9 +186,13 @@ def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", meth
     it; ``ball``: Hamming balls only, the flip-type programme, not with a
     label model) or ``auto`` (the policy: enumeration up to
     :data:`ENUM_LIMIT` members, then ``ball`` for Hamming balls, else the
-    BDD); the report records which was used.
+    BDD); the report records which was used. ``timeout`` (seconds) bounds the
+    counting: :class:`~bnnverify.errors.DeadlineExceeded` beyond it, never a partial count.
     """
     t0 = time.perf_counter()
+    limits = Limits(budget=budget, timeout=timeout, started=t0, progress=progress)
+    check_network(net)
+    check_region(region)
     kind = label_kind(labels)
     if kind is LabelKind.DATASET:
         raise RegionError("labels 'dataset' need a data set (a region has no labels): use labels 'model' or a label model")
@@ -197,7 +201,7 @@ def info_over_region(net: BNN, region: Region, *, labels: Labels = "model", meth
     if region.n != net.n_inputs:
         raise RegionError(f"the region has {region.n} bits, the model expects {net.n_inputs}")
     resolve_method(region, method, allow_ball=not isinstance(labels, BNN) or str(method) == "ball")
-    counter, used = _counter(net, region, labels, method, budget)
+    counter, used = _counter(net, region, labels, method, budget, limits=limits)
     return InfoReport(region.describe(), region.size, counter.h_y(), kind, used, counter.infos(),
                       time.perf_counter() - t0)
 
@@ -227,15 +231,17 @@ def info_over_dataset(net: BNN, dataset: Any, *, labels: Labels = "dataset") -> 
 
 def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "dataset",
                     indices: Sequence[int] | None = None, method: "str | Method" = "auto",
-                    budget: Any = None) -> InfoReport:
+                    budget: Any = None, timeout: float | None = None, progress: Any = None) -> InfoReport:
     """Information over the mixture of Hamming balls around data-set rows.
 
     The distribution: pick one of the rows (uniformly), then an input uniformly
     in the Hamming ball of ``radius`` around it; with ``labels="dataset"`` its
     label is the row's label. All balls have the same size, so the exact
     mixture counts are the sums of the per-ball counts (total = rows × ball size).
+    ``timeout`` bounds the whole mixture (:class:`~bnnverify.errors.DeadlineExceeded`).
     """
     t0 = time.perf_counter()
+    limits = Limits(budget=budget, timeout=timeout, started=t0, progress=progress)
     kind = label_kind(labels)
     if isinstance(labels, BNN):
         check_teacher(net, labels)
@@ -253,7 +259,7 @@ def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "da
         ball = HammingBall(X[i], radius)
         const = int(y[i]) if kind is LabelKind.DATASET else None
         resolve_method(ball, method, allow_ball=const is not None or not isinstance(labels, BNN))
-        counter, m = _counter(net, ball, "model" if const is not None else labels, method, budget, const)
+        counter, m = _counter(net, ball, "model" if const is not None else labels, method, budget, const, limits)
         used.add(m)
         total += ball.size
         for l in range(1, len(net.hidden) + 1):

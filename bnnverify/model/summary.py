@@ -76,6 +76,8 @@ class LayerSummary:
     threshold_max: int | None
     always_on: int
     never_on: int
+    #: hidden layer k (1-based: the model file's ``layer{k-1}``); None for the output layer
+    number: int | None = None
 
     @property
     def constant(self) -> int:
@@ -136,6 +138,7 @@ def summarize(net: BNN) -> Summary:
         layers.append(
             LayerSummary(
                 name=f"layer{i}",
+                number=i + 1,
                 kind=LayerKind.THRESHOLD,
                 inputs=n,
                 neurons=m,
@@ -227,7 +230,7 @@ def format_summary(s: Summary, title: str | None = None) -> str:
     for l in s.layers:
         rng = "-" if l.threshold_min is None else f"{l.threshold_min}..{l.threshold_max}"
         const = "-" if l.kind is LayerKind.ARGMAX else f"{l.constant} ({l.always_on} on, {l.never_on} off)"
-        rows.append([l.name, l.kind.value, str(l.inputs), str(l.neurons), str(l.binary_params),
+        rows.append([l.name if l.number is None else f"{l.number}: {l.name}", l.kind.value, str(l.inputs), str(l.neurons), str(l.binary_params),
                      str(l.other_params), _fmt_bits(l.packed_bits), _fmt_bits(l.float32_bits), rng, const])
     t = s.total
     rows.append(["total", "", "", str(t.neurons), str(t.binary_params), str(t.other_params),

@@ -36,7 +36,7 @@ from bnnverify.engines import run
 from bnnverify.engines.base import Capability, Limits, Outcome
 from bnnverify.engines.policy import choose
 from bnnverify.engines.replay import bits_to_str
-from bnnverify.errors import ModelError, RegionError
+from bnnverify.errors import ModelError, RegionError, check_network, check_region
 from bnnverify.questions.verdict import Method, Verdict, engine_label
 
 __all__ = ["EquivalenceResult", "check_equivalence"]
@@ -82,6 +82,7 @@ class EquivalenceResult:
             "disagreement_count": self.disagreement_count,
             "confusion": conf,
             "method": str(self.method),
+            "reason": self.reason,
             "seconds": self.seconds,
         }
 
@@ -97,6 +98,7 @@ def check_equivalence(
     encoding: str | None = None,
     timeout: float | None = None,
     budget: Any = None,
+    progress: Any = None,
 ) -> EquivalenceResult:
     """Do ``net_a`` and ``net_b`` agree on every member of ``region`` (default: all inputs)?
 
@@ -105,12 +107,16 @@ def check_equivalence(
     :class:`ModelError`.
     """
     t0 = time.perf_counter()
+    check_network(net_a, "net_a")
+    check_network(net_b, "net_b")
+    if region is not None:
+        check_region(region)
     if net_a.n_inputs != net_b.n_inputs:
         raise ModelError(
             f"the models have different numbers of inputs: {net_a.n_inputs} (first) "
             f"and {net_b.n_inputs} (second)"
         )
-    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
+    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0, progress=progress)
     run.check_names(limits)
     if region is None:
         region = Whole(net_a.n_inputs)

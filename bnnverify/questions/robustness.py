@@ -44,7 +44,7 @@ from bnnverify.engines.base import Capability, Limits, Outcome
 from bnnverify.engines.policy import AUTO_ENUM_MAX_COUNT, AUTO_ENUM_MAX_DECIDE
 from bnnverify.engines.registry import AUTO, ENGINES
 from bnnverify.engines.replay import bits_to_str
-from bnnverify.errors import DataError, EngineError, InternalError, RegionError
+from bnnverify.errors import DataError, EngineError, InternalError, RegionError, check_network, check_region
 from bnnverify.evaluation.evaluator import check_bits
 from bnnverify.questions.verdict import Method, Verdict, engine_label, parse_method
 
@@ -132,6 +132,7 @@ class RobustnessResult:
             if self.class_counts is None
             else {str(c): int(v) for c, v in enumerate(self.class_counts)},
             "method": str(self.method),
+            "reason": self.reason,
             "seconds": self.seconds,
         }
 
@@ -173,11 +174,15 @@ class MaxRadiusResult:
             "counterexample": bits_to_str(self.counterexample),
             "counterexample_class": self.counterexample_class,
             "method": str(self.method),
+            "reason": self.reason,
             "seconds": self.seconds,
         }
 
 
-def _prepare(net: Any, x: np.ndarray, region: Region | None = None) -> tuple[np.ndarray, int]:
+def _prepare(net: Any, x: np.ndarray, region: Region | None = None, *, with_region: bool = True) -> tuple[np.ndarray, int]:
+    check_network(net)
+    if with_region:
+        check_region(region)
     xb = check_bits(np.asarray(x), net.n_inputs, "input")
     if xb.shape[0] != 1:
         raise DataError(f"input: expected one bit vector, got {xb.shape[0]} rows")
@@ -205,6 +210,7 @@ def check_robustness(
     encoding: str | None = None,
     timeout: float | None = None,
     budget: Any = None,
+    progress: Any = None,
 ) -> RobustnessResult:
     """Is every member of ``region`` classified like ``x``?
 
@@ -216,7 +222,7 @@ def check_robustness(
     bits, a region not containing x, unknown engine/solver/encoding names).
     """
     t0 = time.perf_counter()
-    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
+    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0, progress=progress)
     xb, pred = _prepare(net, x, region)
     others = [c for c in range(net.n_classes) if c != pred]
     desc = region.describe()
@@ -253,6 +259,7 @@ def max_robust_radius(
     encoding: str | None = None,
     timeout: float | None = None,
     budget: Any = None,
+    progress: Any = None,
 ) -> MaxRadiusResult:
     """The largest Hamming radius (flips limited to ``mutable``) at which ``x`` is robust.
 
@@ -271,10 +278,10 @@ def max_robust_radius(
     (2, 'not_robust', 1)
     """
     t0 = time.perf_counter()
-    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0)
+    limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0, progress=progress)
     run.check_names(limits)
     m_req = parse_method(method)
-    xb, pred = _prepare(net, x)
+    xb, pred = _prepare(net, x, with_region=False)
     n = net.n_inputs
     mask = None
     if mutable is not None:

@@ -247,6 +247,12 @@ def train_bnn(
     n_classes = max(train.n_classes, 2)
     widths = (train.n_inputs, *hidden, n_classes)
     snap_dir = Path(snapshots) if snapshots is not None else None
+    if snap_dir is not None:
+        if snap_dir.exists() and not snap_dir.is_dir():
+            raise DataError(f"snapshots folder {snap_dir}: is a file")
+        if not snap_dir.parent.is_dir():
+            raise DataError(f"snapshots folder {snap_dir}: the folder {snap_dir.parent} does not exist")
+        snap_dir.mkdir(exist_ok=True)  # the folder asked for, never its parents
     snap_set = set(range(epochs + 1)) if snapshot_epochs is None else {int(e) for e in snapshot_epochs}
     meta_base = {
         "dataset": ds_name,
