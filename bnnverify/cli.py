@@ -1404,7 +1404,7 @@ EXPLAIN_KINDS = ("sufficient", "contrastive", "prime", "essential", "shapley")
 
 
 def _explain_input(net, input_spec, dataset, split, index):
-    """The input to explain: --input, or --dataset/--index."""
+    """The input to explain and where it came from: --input, or --dataset/--index."""
     from bnnverify.errors import DataError
     from bnnverify.files.inputs import read_bits
 
@@ -1414,7 +1414,7 @@ def _explain_input(net, input_spec, dataset, split, index):
     if input_spec is not None:
         if dataset is not None:
             raise DataError("--dataset goes with --index, not with --input")
-        return read_bits(input_spec, n)
+        return read_bits(input_spec, n), input_ref(input_spec)
     if dataset is None:
         raise DataError("--index needs --dataset NAME")
     from bnnverify.data.datasets import load_dataset
@@ -1424,7 +1424,7 @@ def _explain_input(net, input_spec, dataset, split, index):
         raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
     if ds.n_inputs != n:
         raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {n}")
-    return np.asarray(ds.X[index], dtype=np.uint8)
+    return np.asarray(ds.X[index], dtype=np.uint8), input_ref(None, ds, split, index, dataset)
 
 
 def _targets(spec, net):
@@ -1448,7 +1448,7 @@ def _fmt_bits_list(idx) -> str:
 def _echo_explanation(res, x) -> None:
     a = res.asked
     kind = res.to_json()["kind"]
-    click.echo(f"model: {a.model}  region: {_fmt_region(dict(a.region))}  engine: {res.method}")
+    click.echo(f"region: {_fmt_region(dict(a.region))}  engine: {res.method}")
     if kind == "sufficient":
         click.echo(f"predicted class: {res.predicted_class}")
         if res.kept is None:
@@ -1528,7 +1528,8 @@ def _explain_png(path, res, x) -> None:
 @main.command("explain")
 @click.argument("model", type=click.Path())
 @region_options
-@click.option("--dataset", default=None, metavar="NAME", help="Explain the data set's --index-th input.")
+@click.option("--dataset", "--data", "dataset", default=None, metavar="NAME",
+              help="Explain this data set's --index-th input (a built-in name or a .npz file).")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "test", "all"]))
 @click.option("--index", "index", type=int, default=None, metavar="I", help="The data set's I-th input.")
 @click.option("--kind", required=True, type=click.Choice(EXPLAIN_KINDS), help="What to explain.")
@@ -1542,13 +1543,13 @@ def _explain_png(path, res, x) -> None:
               help="Engine (auto lets the policy choose).")
 @click.option("--solver", default=None, metavar="NAME", help="SAT solver.")
 @click.option("--encoding", default=None, metavar="NAME", help="Cardinality encoding.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+@click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Wall-clock limit in seconds.")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="Live BDD node budget.")
 @click.option("--png", "png_path", default=None, type=click.Path(dir_okay=False), metavar="FILE",
               help="Also draw the explanation (square image inputs).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
+@budget_options
 def explain_cmd(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, kind,
                 minimal, target_spec, max_terms, seed, method, solver, encoding, timeout, budget, png_path,
                 as_json) -> None:
@@ -1560,13 +1561,16 @@ def explain_cmd(model, region_kind, hamming, linf, input_spec, mutable, free, da
     restrict the flips. Exit codes: 0 answered (proved), 2 bad input,
     3 timeout/unknown/budget, 4 internal error.
     """
+    check_engine_options(method, solver, encoding)
+    from bnnverify import semantics
     from bnnverify.errors import DataError
     from bnnverify.files.inputs import read_indices
     from bnnverify.questions import explain as ex
 
     net = load_model_arg(model)
     n = net.n_inputs
-    x = _explain_input(net, input_spec, dataset, split, index)
+    x, source = _explain_input(net, input_spec, dataset, split, index)
+    warn_if_misclassified(source, semantics.classify(net, x))
     if png_path is not None:
         from bnnverify.questions.picture import image_side
 
@@ -1612,9 +1616,12 @@ def explain_cmd(model, region_kind, hamming, linf, input_spec, mutable, free, da
             res = ex.shapley_values(net, x, region, targets, method=method, timeout=timeout, budget=budget,
                                     model_name=model)
             undecided = False
-    if as_json:
-        emit_json(res.to_json())
-    else:
+    asked = asked_for("explain", [(model, net)], source, kind=kind, method=method, timeout=timeout,
+                      solver=solver, encoding=encoding, budget=None if budget is None else repr(budget))
+    out = res.to_json()
+    out["question"] = out.pop("asked")  # region, centre bits, engine asked; "asked" is the command's
+    echo_result(out, asked, as_json)
+    if not as_json:
         _echo_explanation(res, x)
     if png_path is not None:
         _explain_png(png_path, res, x)
@@ -1658,11 +1665,11 @@ def _query_text(q) -> str:
               help="A model file, a BNNQuanalyst model folder, or the folder holding the queries' model folders.")
 @click.option("--root", default=None, type=click.Path(file_okay=False), metavar="DIR",
               help="The benchmark folder with inputs/ (default: the query file's folder's parent).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="S",
+@click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Wall-clock limit per query in seconds.")
-@click.option("--budget", type=click.IntRange(min=1), default=None, metavar="NODES", help="Live BDD node budget.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per query (JSON lines).")
 @handle_errors
+@budget_options
 def run_queries_cmd(query_file, model_spec, root, timeout, budget, as_json) -> None:
     """Run a BNNQuanalyst query file (EF_explain, PI_explain, target_robustness) and print each result
     beside what the file asks. compute_SD queries are listed as not run.

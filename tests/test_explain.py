@@ -192,7 +192,8 @@ def test_explain_command_answers_every_kind(model, kind, tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
     assert out["kind"] == kind
-    assert out["asked"]["model"] == str(model) and out["asked"]["centre"] == "1101"
+    assert out["asked"]["models"][0]["path"] == str(model) and out["question"]["centre"] == "1101"
+    assert out["schema"].startswith("bnnverify-result/")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = _run(["explain", model, "--input", "1101", "--kind", kind])
     assert text.exit_code == 0 and "engine:" in text.output
@@ -221,7 +222,7 @@ def test_explain_command_bad_input_exits_2(model, args, message):
 
 
 def test_limits_answer_unknown_or_timeout_with_exit_3(model, anchors, tmp_path):
-    r = _run(["explain", model, "--input", "1101", "--kind", "sufficient", "--engine", "bdd", "--budget", "1",
+    r = _run(["explain", model, "--input", "1101", "--kind", "sufficient", "--engine", "bdd", "--max-nodes", "1",
               "--json"])
     assert r.exit_code == 3 and json.loads(r.output)["status"] == "unknown"
     from bnnverify.importers.bnnquanalyst import import_bnnquanalyst
