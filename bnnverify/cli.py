@@ -164,7 +164,7 @@ def centre_options(fn: Callable) -> Callable:
                 raise DataError("give one centre: --input FILE_OR_BITS or --dataset NAME --index I")
             from bnnverify.data.datasets import load_dataset
 
-            ds = load_dataset(dataset, split)
+            ds = load_cli_dataset(dataset, split)
             if not 0 <= index < len(ds.X):
                 raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
             kwargs["centre"] = (np.asarray(ds.X[index], dtype=np.uint8), input_ref(None, ds, split, index, dataset))
@@ -190,6 +190,21 @@ def centre_bits(net, centre):
     if x.shape[0] != net.n_inputs:
         raise DataError(f"data set input has {x.shape[0]} bits, the model expects {net.n_inputs}")
     return x
+
+
+def load_cli_dataset(name: str, split: str):
+    """:func:`bnnverify.data.load_dataset`, refusing an explicit ``--split`` with a user's ``.npz``
+    (a user's file is used whole: the split would be ignored)."""
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.errors import DataError
+
+    ctx = click.get_current_context(silent=True)
+    explicit = False
+    if ctx is not None and "split" in ctx.params:
+        explicit = ctx.get_parameter_source("split") is click.core.ParameterSource.COMMANDLINE
+    if explicit and split != "all" and str(name).lower().endswith(".npz"):
+        raise DataError(f"--split {split} does not apply to {name}: a user's data file is used whole (--split all)")
+    return load_dataset(name, split)
 
 
 def input_ref(input_spec: str | None, dataset=None, split: str | None = None, index: int | None = None,
@@ -549,7 +564,7 @@ def eval_(model, dataset, split, data_file, as_json) -> None:
     if (dataset is None) == (data_file is None):
         raise click.UsageError("give exactly one of --dataset NAME or --data FILE")
     net = load_model_arg(model)
-    ds = load_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
+    ds = load_cli_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
     acc = evaluate_model(net, ds)
     if as_json:
         d = acc.as_dict()
@@ -590,7 +605,7 @@ def predict(model, input_spec, dataset, split, index, data_file, as_json) -> Non
     if input_spec is not None:
         rows, labels, first = read_bits(input_spec, net.n_inputs)[None, :], [None], 0
     else:
-        ds = load_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
+        ds = load_cli_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
         if ds.n_inputs != net.n_inputs:
             raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
         if index is not None and not 0 <= index < len(ds.X):
@@ -835,7 +850,7 @@ def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query
     from bnnverify.errors import DataError
     from bnnverify.questions.sweep import sweep
 
-    ds = load_dataset(dataset, split)
+    ds = load_cli_dataset(dataset, split)
     if ds.n_inputs != net.n_inputs:
         raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
     indices = range(len(ds.X) if limit is None else min(limit, len(ds.X)))
@@ -955,7 +970,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
     else:
         from bnnverify.data.datasets import load_dataset
 
-        ds = load_dataset(dataset, split)
+        ds = load_cli_dataset(dataset, split)
         if not 0 <= index < len(ds.X):
             raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
         if ds.n_inputs != n:
@@ -1123,7 +1138,7 @@ def _info_distribution(net, opts: dict):
 
     ds = None
     if opts["dataset"] is not None:
-        ds = load_dataset(opts["dataset"], opts["split"])
+        ds = load_cli_dataset(opts["dataset"], opts["split"])
         if ds.n_inputs != net.n_inputs:
             raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {net.n_inputs}")
     elif opts["index"] is not None or opts["rows"] is not None:

@@ -86,6 +86,18 @@ def _limits() -> Limits:
     return Limits()
 
 
+def refused(engine, net, region, capability) -> bool:
+    """Whether the engine declines this network or region (its own ``check``): then the refusal
+    must name the engine and be an :class:`EngineError` from the runner, never an answer."""
+    s = engine.supports(net, region, capability)
+    if s:
+        return False
+    assert f"engine {engine.name!r}" in s.reason, s.reason
+    with pytest.raises(EngineError, match=f"engine {engine.name!r}"):
+        choose(capability, net, region, engine.name)
+    return True
+
+
 def check_find_class(name: str) -> None:
     engine = ENGINES.get(name)
 
@@ -93,6 +105,8 @@ def check_find_class(name: str) -> None:
     @given(net_region(engine), st.data())
     def prop(nr, data):
         net, region = nr
+        if refused(engine, net, region, Capability.FIND_CLASS):
+            return
         classes = data.draw(st.sets(st.integers(0, net.n_classes - 1)))
         ans = run.find_class(net, region, sorted(classes), method=name, limits=_limits())
         assert ans.choice.name == name
@@ -114,6 +128,8 @@ def check_class_counts(name: str) -> None:
     @given(net_region(engine), st.data())
     def prop(nr, data):
         net, region = nr
+        if refused(engine, net, region, Capability.CLASS_COUNTS):
+            return
         want = sorted(data.draw(st.sets(st.integers(0, net.n_classes - 1))))
         ans = run.class_counts(net, region, want, method=name, limits=_limits())
         got = Counter(t.label for t in truth(net, region))
@@ -135,6 +151,8 @@ def check_find_disagreement(name: str) -> None:
     @given(net_region(engine, two=True))
     def prop(nnr):
         a, b, region = nnr
+        if refused(engine, (a, b), region, Capability.FIND_DISAGREEMENT):
+            return
         ans = run.find_disagreement(a, b, region, method=name, limits=_limits())
         differ = [x for x in members(region) if semantics.classify(a, x) != semantics.classify(b, x)]
         s = ans.search
@@ -154,6 +172,8 @@ def check_disagreements(name: str) -> None:
     @given(net_region(engine, two=True))
     def prop(nnr):
         a, b, region = nnr
+        if refused(engine, (a, b), region, Capability.DISAGREEMENTS):
+            return
         ans = run.disagreements(a, b, region, method=name, limits=_limits())
         conf = Counter((semantics.classify(a, x), semantics.classify(b, x)) for x in members(region))
         assert dict(ans.counts.confusion) == dict(conf)
@@ -173,7 +193,7 @@ def check_layer_labels(name: str) -> None:
     @given(net_region(engine), st.sampled_from([None, 0, 3]))
     def prop(nr, const):
         net, region = nr
-        if not net.hidden:
+        if not net.hidden or refused(engine, net, region, Capability.LAYER_LABELS):
             return
         counter, choice = run.layer_labels(net, region, "model", const_label=const, method=name, limits=_limits())
         traces = truth(net, region)
@@ -192,7 +212,7 @@ def check_joint_counts(name: str) -> None:
     @given(net_region(engine), st.data())
     def prop(nr, data):
         net, region = nr
-        if not net.hidden:
+        if not net.hidden or refused(engine, net, region, Capability.JOINT_COUNTS):
             return
         L = len(net.hidden)
         layers = sorted(data.draw(st.sets(st.integers(1, L), min_size=1)))

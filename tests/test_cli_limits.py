@@ -83,3 +83,20 @@ def test_a_data_set_centre_works_wherever_a_region_has_a_centre(tmp_path):
     assert (tmp_path / "q.cnf").read_text().split("\n", 1)[1] == (tmp_path / "q2.cnf").read_text().split("\n", 1)[1]
     both = run("count", m, "--input", bits, "--dataset", "ib12", "--index", 5, "--hamming", 2)
     assert both.exit_code == 2 and "give one centre" in both.output
+
+
+def test_a_split_of_a_users_file_is_an_error_not_ignored(tmp_path):
+    from bnnverify.data.datasets import load_dataset
+
+    ds = load_dataset("ib12", "test")
+    np.savez(tmp_path / "d.npz", X=ds.X[:30], y=ds.y[:30])
+    rng = np.random.default_rng(6)
+    pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    save_model(BNN((ThresholdLayer(pm(4, 12), rng.integers(-2, 3, 4)),), ArgmaxLayer(pm(2, 4), np.ones(2), np.zeros(2))),
+               tmp_path / "m.npz")
+    base = ["robustness", str(tmp_path / "m.npz"), "--data", str(tmp_path / "d.npz"), "--index", "3", "--hamming", "1"]
+    bad = CliRunner().invoke(main, base + ["--split", "train"])
+    assert bad.exit_code == 2 and "used whole" in bad.output
+    for ok in (base, base + ["--split", "all"]):
+        r = CliRunner().invoke(main, ok)
+        assert r.exit_code in (0, 1), r.output

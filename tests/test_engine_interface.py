@@ -227,3 +227,22 @@ def test_a_new_layer_kind_is_refused_by_name_and_answered_by_an_engine_that_take
 def test_a_registered_name_cannot_shadow_another():
     with pytest.raises(Exception, match="already taken"):
         ENGINES.register(type("Clash", (ToyEngine,), {"name": "enumerate", "aliases": ()})())
+
+
+def test_auto_hands_a_question_on_when_an_engine_runs_out_of_budget():
+    """The BDD over budget is not the end of an auto question: the next engine that takes it answers."""
+    from bnnverify.encoders.bdd import BDDBudget
+    from bnnverify.encoders.regions import Cube
+
+    rng = np.random.default_rng(8)
+    pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    n = 30
+    net = BNN((ThresholdLayer(pm(6, n), rng.integers(-2, 3, 6)),), ArgmaxLayer(pm(2, 6), np.ones(2), np.zeros(2)))
+    x = np.zeros(n, np.uint8)
+    region = Cube.from_free(x, list(range(23)))  # 2^23 members: auto counts with the BDD first
+    tiny = BDDBudget(max_nodes=3)
+    r = check_robustness(net, x, region, count=True, budget=tiny)
+    assert r.method == "enum" and "after bdd gave up (budget exceeded" in r.reason, r.reason
+    assert sum(r.class_counts) == region.size
+    asked = check_robustness(net, x, region, count=True, budget=tiny, method="bdd")  # asked for: no hand-over
+    assert asked.verdict is Verdict.UNKNOWN and "budget exceeded" in asked.note

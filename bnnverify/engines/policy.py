@@ -27,7 +27,7 @@ The thresholds come from ``benchmarks/results/questions.md`` and
 >>> prefer(Capability.FIND_CLASS, Whole(10)), prefer(Capability.FIND_CLASS, Whole(40))
 (('enum', 'sat', 'bdd'), ('sat', 'bdd', 'enum'))
 >>> prefer(Capability.CLASS_COUNTS, Whole(40))
-('bdd', 'enum', 'ganak')
+('bdd', 'enum', 'ganak', 'ball')
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "AUTO_ENUM_MAX_REASON",
     "Choice",
     "prefer",
+    "choices",
     "choose",
 ]
 
@@ -90,7 +91,10 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
     if capability in (Capability.FIND_CLASS, Capability.FIND_DISAGREEMENT):
         return ("enum", "sat", "bdd") if size <= AUTO_ENUM_MAX_DECIDE else ("sat", "bdd", "enum")
     if capability is Capability.CLASS_COUNTS:
-        return ("enum", "bdd", "ganak") if size <= AUTO_ENUM_MAX_COUNT else ("bdd", "enum", "ganak")
+        if size <= AUTO_ENUM_MAX_COUNT:
+            return ("enum", "bdd", "ball", "ganak")
+        # a ball beyond enumeration: the BDD first (faster where it fits), then the flip-type programme
+        return ("bdd", "ball", "enum", "ganak") if isinstance(region, HammingBall) else ("bdd", "enum", "ganak", "ball")
     if capability is Capability.DISAGREEMENTS:
         return ("enum", "bdd") if size <= AUTO_ENUM_MAX_COUNT else ("bdd", "enum")
     if capability is Capability.LAYER_LABELS:
@@ -137,6 +141,45 @@ def _why(capability: Capability, region: Any, name: str) -> str:
     return f"auto: {name}, the region has {size} members (enumeration takes up to {limit})"
 
 
+def choices(
+    capability: Capability,
+    net: Any,
+    region: Any,
+    method: str | None = AUTO,
+    *,
+    label_net: bool = False,
+    registry: EngineRegistry = ENGINES,
+) -> list[Choice]:
+    """The engines that may answer, in order: the one asked for, or for ``auto`` every
+    supporting engine in the order of preference (the runner goes on to the next when one
+    runs out of budget). An engine asked for that does not support the question raises
+    :class:`EngineError` with its reason, as does a question no engine takes.
+    """
+    name = registry.resolve(method)
+    if name != AUTO:
+        engine = registry.get(name)
+        s = engine.supports(net, region, capability)
+        if not s:
+            raise EngineError(s.reason)
+        return [Choice(engine, f"asked for {name}")]
+    order = [n for n in prefer(capability, region, label_net=label_net) if n in registry.names()]
+    order += [n for n in registry.names() if n not in order]
+    refusals: list[str] = []
+    out: list[Choice] = []
+    for n in order:
+        engine = registry.get(n)
+        s = engine.supports(net, region, capability)
+        if s:
+            why = (_why(capability, region, n) if not refusals and not out else
+                   f"auto: {n}" + (", the only engine that takes it after: " + "; ".join(refusals) if refusals else ""))
+            out.append(Choice(engine, why))
+        else:
+            refusals.append(s.reason)
+    if not out:
+        raise EngineError(f"no engine answers {capability.value} here: " + "; ".join(refusals))
+    return out
+
+
 def choose(
     capability: Capability,
     net: Any,
@@ -146,28 +189,6 @@ def choose(
     label_net: bool = False,
     registry: EngineRegistry = ENGINES,
 ) -> Choice:
-    """The engine for ``capability`` on ``net`` (a network, or a pair) over ``region``.
-
-    ``method`` names an engine (or an alias) or ``auto``. An engine that does
-    not support the question raises :class:`EngineError` with its reason;
-    ``auto`` tries the preferred engines, then every other registered one.
-    """
-    name = registry.resolve(method)
-    if name != AUTO:
-        engine = registry.get(name)
-        s = engine.supports(net, region, capability)
-        if not s:
-            raise EngineError(s.reason)
-        return Choice(engine, f"asked for {name}")
-    order = [n for n in prefer(capability, region, label_net=label_net) if n in registry.names()]
-    order += [n for n in registry.names() if n not in order]
-    refusals = []
-    for i, n in enumerate(order):
-        engine = registry.get(n)
-        s = engine.supports(net, region, capability)
-        if s:
-            if i == 0:
-                return Choice(engine, _why(capability, region, n))
-            return Choice(engine, f"auto: {n}, the only engine that takes it after: " + "; ".join(refusals))
-        refusals.append(s.reason)
-    raise EngineError(f"no engine answers {capability.value} here: " + "; ".join(refusals))
+    """The engine for ``capability`` on ``net`` (a network, or a pair) over ``region`` (the first of
+    :func:`choices`)."""
+    return choices(capability, net, region, method, label_net=label_net, registry=registry)[0]

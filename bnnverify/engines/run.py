@@ -7,7 +7,9 @@ Every question calls one of these functions with an engine name (or
    refuses by name what the engine cannot take;
 2. runs it with the guards: an exceeded budget answers ``unknown``, a
    deadline ``timeout`` — never a partial answer (count functions let
-   :class:`BudgetExceeded` through, since a count has no ``unknown``);
+   :class:`BudgetExceeded` through, since a count has no ``unknown``); with
+   ``auto``, an engine that runs out of budget hands the question to the next
+   engine of the policy that takes it, and the reason says so;
 3. replays every witness on :mod:`bnnverify.semantics` and checks that
    counts add up to the region's exact size (a failure is an
    :class:`~bnnverify.errors.InternalError`, never an answer).
@@ -32,7 +34,7 @@ import numpy as np
 
 from bnnverify.engines.base import Capability, Limits, Outcome, Primes, Reason, Search
 from bnnverify.engines import policy
-from bnnverify.engines.policy import Choice, choose
+from bnnverify.engines.policy import Choice, choices, choose
 from bnnverify.engines.registry import AUTO, ENGINES
 from bnnverify.engines.replay import replay_class, replay_disagreement
 from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded, InternalError, RegionError
@@ -112,6 +114,45 @@ def _guarded(fn: Callable[[], Search]) -> Search:
     return undecided or search
 
 
+def _over_budget(s: Search | None) -> bool:
+    return s is not None and s.outcome is Outcome.UNKNOWN and s.note.startswith("budget exceeded")
+
+
+def _as_attempt(search: Search) -> tuple[Search, Search | None]:
+    """A search as an attempt of :func:`_in_turn`: undecided for lack of budget, or final."""
+    return search, (search if _over_budget(search) else None)
+
+
+def _in_turn(options: list[Choice], attempt: Callable[[Choice], tuple[Any, Search | None]]
+             ) -> tuple[Any, Search | None, Choice]:
+    """Try the engines in order until one answers: an engine that runs out of budget hands the
+    question to the next (``auto`` offers several; an engine asked for is the only one). The
+    reason of the answer names the engines that gave up."""
+    gave_up: list[str] = []
+    for i, choice in enumerate(options):
+        value, undecided = attempt(choice)
+        if not _over_budget(undecided) or i == len(options) - 1:
+            if gave_up:
+                choice = Choice(choice.engine, f"{choice.reason}; after {'; '.join(gave_up)}")
+            return value, undecided, choice
+        gave_up.append(f"{choice.name} gave up ({undecided.note})")
+    raise InternalError("no engine was tried")  # pragma: no cover - options is never empty
+
+
+def _raising_in_turn(options: list[Choice], compute: Callable[[Choice], Any]) -> tuple[Any, Choice]:
+    """:func:`_in_turn` for counts that raise :class:`BudgetExceeded` (the last engine's goes up)."""
+    def attempt(choice: Choice):
+        try:
+            return compute(choice), None
+        except BudgetExceeded as e:
+            if choice is options[-1]:
+                raise
+            return None, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}")
+
+    value, _, choice = _in_turn(options, attempt)
+    return value, choice
+
+
 def _check_classes(net: Any, classes: Sequence[int]) -> list[int]:
     out = sorted({int(c) for c in classes})
     bad = [c for c in out if not 0 <= c < net.n_classes]
@@ -139,10 +180,11 @@ def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | N
     """Is there a member of ``region`` whose class is in ``classes``? (witness replayed)."""
     limits = _begin(limits, [net], region)
     classes = _check_classes(net, classes)
-    choice = choose(Capability.FIND_CLASS, net, region, method)
+    options = choices(Capability.FIND_CLASS, net, region, method)
     if not classes:
-        return Answer(Search(Outcome.NONE, note="no class to look for"), choice)
-    s = _guarded(lambda: choice.engine.find_class(net, region, classes, limits))
+        return Answer(Search(Outcome.NONE, note="no class to look for"), options[0])
+    s, _, choice = _in_turn(options, lambda ch: _as_attempt(
+        _guarded(lambda: ch.engine.find_class(net, region, classes, limits))))
     if s.outcome is Outcome.FOUND:
         w, c = replay_class(net, region, s.witness, classes, choice.name)
         s = Search(Outcome.FOUND, w, s.note, c)
@@ -154,8 +196,9 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     """Exact members per class over ``region`` and, if a class of ``witness_of`` was counted, a replayed member."""
     limits = _begin(limits, [net], region)
     witness_of = _check_classes(net, witness_of)
-    choice = choose(Capability.CLASS_COUNTS, net, region, method)
-    answer, undecided = _attempt(lambda: choice.engine.class_counts(net, region, witness_of, limits))
+    answer, undecided, choice = _in_turn(
+        choices(Capability.CLASS_COUNTS, net, region, method),
+        lambda ch: _attempt(lambda: ch.engine.class_counts(net, region, witness_of, limits)))
     if undecided:
         return CountAnswer(None, undecided, choice)
     cc, w = answer
@@ -177,8 +220,9 @@ def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None
                       limits: Limits | None = None) -> Answer:
     """Is there a member of ``region`` where the two networks' classes differ? (witness replayed)."""
     limits = _begin(limits, [net_a, net_b], region)
-    choice = choose(Capability.FIND_DISAGREEMENT, (net_a, net_b), region, method)
-    s = _guarded(lambda: choice.engine.find_disagreement(net_a, net_b, region, limits))
+    s, _, choice = _in_turn(
+        choices(Capability.FIND_DISAGREEMENT, (net_a, net_b), region, method),
+        lambda ch: _as_attempt(_guarded(lambda: ch.engine.find_disagreement(net_a, net_b, region, limits))))
     if s.outcome is Outcome.FOUND:
         w, a, b = replay_disagreement(net_a, net_b, region, s.witness, choice.name)
         s = Search(Outcome.FOUND, w, s.note, (a, b))
@@ -189,8 +233,9 @@ def disagreements(net_a: Any, net_b: Any, region: Any, *, method: str | None = A
                   limits: Limits | None = None) -> CountAnswer:
     """Exact confusion counts (a :class:`Disagreement`) and a replayed witness where they differ."""
     limits = _begin(limits, [net_a, net_b], region)
-    choice = choose(Capability.DISAGREEMENTS, (net_a, net_b), region, method)
-    dis, undecided = _attempt(lambda: choice.engine.disagreements(net_a, net_b, region, limits))
+    dis, undecided, choice = _in_turn(
+        choices(Capability.DISAGREEMENTS, (net_a, net_b), region, method),
+        lambda ch: _attempt(lambda: ch.engine.disagreements(net_a, net_b, region, limits)))
     if undecided:
         return CountAnswer(None, undecided, choice)
     if dis.region_size != region.size:
@@ -217,8 +262,9 @@ def layer_labels(net: Any, region: Any, labels: Any, *, const_label: int | None 
     _check_region([net], region)
     label_net = not isinstance(labels, str) and const_label is None
     nets = (net, labels) if label_net else net
-    choice = choose(Capability.LAYER_LABELS, nets, region, method, label_net=label_net)
-    counter = choice.engine.layer_labels(net, region, labels, const_label, limits)
+    counter, choice = _raising_in_turn(
+        choices(Capability.LAYER_LABELS, nets, region, method, label_net=label_net),
+        lambda ch: ch.engine.layer_labels(net, region, labels, const_label, limits))
     if counter.total != region.size:
         raise InternalError(f"{choice.name} counted {counter.total} members, the region has {region.size}")
     return counter, choice
@@ -229,8 +275,9 @@ def joint_counts(net: Any, region: Any, layers: Sequence[int], *, with_class: bo
     """Exact joint counts of the codes of hidden ``layers`` (1-based) and the class if asked."""
     limits = limits or Limits()
     _check_region([net], region)
-    choice = choose(Capability.JOINT_COUNTS, net, region, method)
-    jc = choice.engine.joint_counts(net, region, list(layers), with_class, limits)
+    jc, choice = _raising_in_turn(
+        choices(Capability.JOINT_COUNTS, net, region, method),
+        lambda ch: ch.engine.joint_counts(net, region, list(layers), with_class, limits))
     if jc.region_size != region.size:
         raise InternalError(f"{choice.name} counted {jc.region_size} members, the region has {region.size}")
     return jc, choice
