@@ -18,6 +18,7 @@ battery over every name in the registry.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -256,6 +257,131 @@ def check_radius(name: str) -> None:
     prop()
 
 
+@st.composite
+def explain_case(draw, engine, kinds=("whole", "cube", "hamming")):
+    """A network, a region of a kind explanations take (and the engine too) and an input inside it."""
+    from explain_brute import explain_region
+
+    kinds = tuple(k for k in kinds if k in engine.region_kinds)
+    net, region = draw(net_region(engine))
+    x = np.array(draw(st.lists(st.integers(0, 1), min_size=net.n_inputs, max_size=net.n_inputs)), np.uint8)
+    region = explain_region(region, x)
+    if region.kind not in kinds:
+        region = Whole(net.n_inputs)
+    return net, region, x
+
+
+def check_sufficient_reason(name: str, cardinality: bool = False) -> None:
+    import explain_brute as bf
+    from bnnverify.engines.terms import free_bits
+
+    engine = ENGINES.get(name)
+
+    @_settings()
+    @given(explain_case(engine), st.randoms(use_true_random=False))
+    def prop(case, rnd):
+        net, region, x = case
+        free = list(free_bits(region))
+        order = free[:]
+        rnd.shuffle(order)
+        ans = run.sufficient_reason(net, region, x, order=None if cardinality else order, cardinality=cardinality,
+                                    method=name, limits=_limits())
+        assert ans.choice.name == name and ans.reason.outcome is Outcome.FOUND
+        X, y = bf.table(net, region)
+        target = semantics.classify(net, x)
+        S = list(ans.reason.kept)
+        assert bf.is_sufficient(X, y, x, S, target)
+        for i in S:  # subset-minimal
+            assert not bf.is_sufficient(X, y, x, [j for j in S if j != i], target)
+        if cardinality:  # no smaller set of free bits is sufficient
+            for k in range(len(S)):
+                assert not any(bf.is_sufficient(X, y, x, T, target) for T in combinations(free, k))
+
+    prop()
+
+
+def check_prime_implicants(name: str) -> None:
+    import explain_brute as bf
+    from bnnverify.engines.terms import free_bits
+
+    engine = ENGINES.get(name)
+
+    @_settings()
+    @given(explain_case(engine), st.data())
+    def prop(case, data):
+        net, region, _ = case
+        targets = sorted(data.draw(st.sets(st.integers(0, net.n_classes - 1), min_size=1)))
+        max_terms = data.draw(st.integers(1, 6))
+        ans = run.prime_implicants(net, region, targets, max_terms=max_terms, method=name, limits=_limits())
+        X, y = bf.table(net, region)
+        p = ans.primes
+        members = np.isin(y, targets)
+        assert p.target_count == int(members.sum())
+        assert len(p.terms) <= max_terms and len({tuple(sorted(t.items())) for t in p.terms}) == len(p.terms)
+        for t in p.terms:
+            assert bf.is_prime(X, y, t, targets)
+        covered = np.zeros(len(X), bool)
+        for t in p.terms:
+            covered |= bf.agree(X, t)
+        assert p.covers == bool((covered | ~members).all())
+        free = list(free_bits(region))
+        if not members.any():
+            assert p.essential is None and not p.terms
+        elif len(free) <= 5:  # essential = the literals every prime implicant shares (3^m terms)
+            primes = bf.all_primes(X, y, free, targets)
+            shared = set(primes[0].items())
+            for t in primes[1:]:
+                shared &= set(t.items())
+            assert set(p.essential.items()) == shared
+
+    prop()
+
+
+def check_shapley(name: str) -> None:
+    import explain_brute as bf
+    from fractions import Fraction
+
+    from bnnverify.engines.terms import free_bits
+
+    engine = ENGINES.get(name)
+
+    @_settings()
+    @given(explain_case(engine, ("whole", "cube")), st.data())
+    def prop(case, data):
+        net, region, x = case
+        targets = sorted(data.draw(st.sets(st.integers(0, net.n_classes - 1), min_size=1)))
+        sc, choice = run.shapley(net, region, x, targets, method=name, limits=_limits())
+        X, y = bf.table(net, region)
+        free = list(free_bits(region))
+        assert sc.values == bf.shapley(X, y, x, free, targets)
+        assert sc.expected == Fraction(int(np.isin(y, targets).sum()), len(X))
+        assert sum(sc.values.values()) == int(semantics.classify(net, x) in targets) - sc.expected
+
+    prop()
+
+
+def check_influence(name: str) -> None:
+    import explain_brute as bf
+    from bnnverify.engines.terms import free_bits
+
+    engine = ENGINES.get(name)
+
+    @_settings()
+    @given(explain_case(engine, ("whole", "cube")))
+    def prop(case):
+        net, region, _ = case
+        inf, _ = run.influence(net, region, method=name, limits=_limits())
+        X, y = bf.table(net, region)
+        for i in free_bits(region):
+            Z = X.copy()
+            Z[:, i] ^= 1
+            flipped = np.array([semantics.classify(net, z) for z in Z])
+            assert inf.changes[i] == int((flipped != y).sum())
+        assert inf.total == len(X)
+
+    prop()
+
+
 CHECKS = {
     Capability.FIND_CLASS: check_find_class,
     Capability.CLASS_COUNTS: check_class_counts,
@@ -264,6 +390,11 @@ CHECKS = {
     Capability.LAYER_LABELS: check_layer_labels,
     Capability.JOINT_COUNTS: check_joint_counts,
     Capability.RADIUS: check_radius,
+    Capability.SUFFICIENT_REASON: check_sufficient_reason,
+    Capability.MIN_SUFFICIENT_REASON: lambda name: check_sufficient_reason(name, cardinality=True),
+    Capability.PRIME_IMPLICANTS: check_prime_implicants,
+    Capability.SHAPLEY: check_shapley,
+    Capability.INFLUENCE: check_influence,
 }
 
 

@@ -41,6 +41,10 @@ __all__ = [
     "LayerLabels",
     "Engine",
     "EngineBase",
+    "Reason",
+    "Primes",
+    "ShapleyScores",
+    "Influence",
 ]
 
 
@@ -61,12 +65,24 @@ class Capability(str, Enum):
     JOINT_COUNTS = "joint-counts"
     #: the largest Hamming radius around a centre at which the class cannot change
     RADIUS = "radius"
+    #: a subset-minimal set S of bits such that every member agreeing with x on S has x's class
+    #: (one proof per dropped bit, one replayed witness per kept bit)
+    SUFFICIENT_REASON = "sufficient-reason"
+    #: a cardinality-minimal such set, with the proof that none is smaller
+    MIN_SUFFICIENT_REASON = "min-sufficient-reason"
+    #: prime implicants (each checked prime) of "class in T" over a region, and the essential literals
+    PRIME_IMPLICANTS = "prime-implicants"
+    #: exact Shapley values (rationals) of the bits for "class(x') = c", uniform distribution on a cube
+    SHAPLEY = "shapley"
+    #: per bit, the exact number of members whose class changes when the bit is flipped
+    INFLUENCE = "influence"
 
     @property
     def counts(self) -> bool:
         """Whether the answer is a count (not a yes/no with a witness)."""
         return self in (Capability.CLASS_COUNTS, Capability.DISAGREEMENTS,
-                        Capability.LAYER_LABELS, Capability.JOINT_COUNTS)
+                        Capability.LAYER_LABELS, Capability.JOINT_COUNTS,
+                        Capability.SHAPLEY, Capability.INFLUENCE)
 
 
 class Outcome(str, Enum):
@@ -170,6 +186,71 @@ class LayerLabels:
     total: int
 
 
+@dataclass(frozen=True, eq=False)
+class Reason:
+    """A sufficient reason as an engine found it (the runner replays every witness).
+
+    ``outcome`` is ``FOUND`` when ``kept`` is a proved sufficient reason
+    (subset-minimal: ``witnesses[i]`` is a member of the region agreeing with
+    x on ``kept`` minus ``i``, of another class; cardinality-minimal for the
+    min capability), else ``TIMEOUT``/``UNKNOWN`` with ``kept`` None.
+    ``checks`` counts the solver calls or empty-BDD tests made (each dropped
+    bit has one UNSAT/empty check); ``proof`` says what proves minimality.
+    """
+
+    outcome: Outcome
+    kept: tuple[int, ...] | None
+    witnesses: dict[int, np.ndarray] = field(default_factory=dict)
+    checks: int = 0
+    proof: str = ""
+    note: str = ""
+    bdd_nodes: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Primes:
+    """Prime implicants of "class in targets" over a region (terms over its free bits).
+
+    ``terms[k]`` maps bit -> value; ``witnesses[k][i]`` is a member of the
+    region agreeing with ``terms[k]`` except on bit ``i``, of another class
+    (so every literal is needed); ``covers`` says whether the terms cover every
+    member of the target classes; ``essential`` the literals in every prime
+    implicant (None when no member has a target class); ``target_count`` the
+    exact number of members of the target classes.
+    """
+
+    terms: tuple[dict[int, int], ...]
+    witnesses: tuple[dict[int, np.ndarray], ...]
+    covers: bool
+    essential: dict[int, int] | None
+    target_count: int
+    bdd_nodes: int
+
+
+@dataclass(frozen=True, eq=False)
+class ShapleyScores:
+    """Exact Shapley values (``Fraction``) of the players (free bits) for ``f = [class in targets]``.
+
+    ``expected`` is ``E[f]`` under the uniform distribution on the region,
+    ``at_x`` is ``f(x)``; ``sum(values) == at_x - expected``.
+    """
+
+    values: dict[int, Any]
+    expected: Any
+    at_x: int
+    players: tuple[int, ...]
+    bdd_nodes: int
+    method: str = ""
+
+
+@dataclass(frozen=True)
+class Influence:
+    """Per free bit, the exact number of members whose class changes when it is flipped; ``total`` members."""
+
+    changes: dict[int, int]
+    total: int
+
+
 @runtime_checkable
 class Engine(Protocol):
     """What every engine provides. Methods of capabilities it lacks are never called.
@@ -214,6 +295,20 @@ class Engine(Protocol):
 
     def max_radius(self, net: Any, center: np.ndarray, mutable: np.ndarray | None, cap: int,
                    user_cap: bool, limits: Limits) -> tuple[int, Search]: ...
+
+    def sufficient_reason(self, net: Any, region: Any, x: np.ndarray, target: int, order: Sequence[int],
+                          limits: Limits) -> Reason: ...
+
+    def min_sufficient_reason(self, net: Any, region: Any, x: np.ndarray, target: int,
+                              limits: Limits) -> Reason: ...
+
+    def prime_implicants(self, net: Any, region: Any, targets: Sequence[int], max_terms: int,
+                         limits: Limits, start: np.ndarray | None = None) -> Primes: ...
+
+    def shapley(self, net: Any, region: Any, x: np.ndarray, targets: Sequence[int],
+                limits: Limits) -> ShapleyScores: ...
+
+    def influence(self, net: Any, region: Any, limits: Limits) -> Influence: ...
 
 
 class EngineBase:
@@ -275,6 +370,21 @@ class EngineBase:
 
     def max_radius(self, net, center, mutable, cap, user_cap, limits):  # pragma: no cover
         raise self._refuse(Capability.RADIUS)
+
+    def sufficient_reason(self, net, region, x, target, order, limits):  # pragma: no cover
+        raise self._refuse(Capability.SUFFICIENT_REASON)
+
+    def min_sufficient_reason(self, net, region, x, target, limits):  # pragma: no cover
+        raise self._refuse(Capability.MIN_SUFFICIENT_REASON)
+
+    def prime_implicants(self, net, region, targets, max_terms, limits, start=None):  # pragma: no cover
+        raise self._refuse(Capability.PRIME_IMPLICANTS)
+
+    def shapley(self, net, region, x, targets, limits):  # pragma: no cover
+        raise self._refuse(Capability.SHAPLEY)
+
+    def influence(self, net, region, limits):  # pragma: no cover
+        raise self._refuse(Capability.INFLUENCE)
 
     def __repr__(self) -> str:
         return f"<engine {self.name}>"

@@ -33,7 +33,8 @@ from bnnverify.encoders.regions import HammingBall, Region
 from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 
 from bnnverify import semantics
-from bnnverify.engines.base import Capability, EngineBase, Limits, Outcome, Search
+from bnnverify.engines.base import (Capability, EngineBase, Influence, Limits, Outcome, Primes, Reason, Search,
+                                    ShapleyScores)
 from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded, InternalError, RegionError
 from bnnverify.information.codecounts import PairCounts
 from bnnverify.engines.replay import replay_class, replay_disagreement
@@ -367,6 +368,22 @@ class BDDEngine(EngineBase):
     def joint_counts(self, net: BNN, region: Region, layers, with_class: bool, limits: Limits) -> JointCounts:
         return bdd_joint_counts(net, region, layers, with_class=with_class, budget=as_budget(limits.budget, limits.deadline, limits.progress))
 
+    def sufficient_reason(self, net: BNN, region: Region, x, target: int, order, limits: Limits) -> Reason:
+        return bdd_sufficient_reason(net, region, x, target, order, limits)
+
+    def min_sufficient_reason(self, net: BNN, region: Region, x, target: int, limits: Limits) -> Reason:
+        return bdd_min_sufficient_reason(net, region, x, target, limits)
+
+    def prime_implicants(self, net: BNN, region: Region, targets, max_terms: int, limits: Limits,
+                         start=None) -> Primes:
+        return bdd_prime_implicants(net, region, targets, max_terms, limits, start)
+
+    def shapley(self, net: BNN, region: Region, x, targets, limits: Limits) -> ShapleyScores:
+        return bdd_shapley(net, region, x, targets, limits)
+
+    def influence(self, net: BNN, region: Region, limits: Limits) -> Influence:
+        return bdd_influence(net, region, limits)
+
     def max_radius(self, net: BNN, center: np.ndarray, mutable, cap: int, user_cap: bool, limits: Limits):
         """Shell counts over balls of doubling radius (one compilation per stage)."""
         budget = as_budget(limits.budget, limits.deadline, limits.progress)
@@ -399,6 +416,134 @@ def _counts_and_witness(net: BNN, region: Region, witness_of: list[int], budget:
     cc = ClassCounts(region.size, nb.class_counts())
     wanted = [c for c in witness_of if cc.counts[c] > 0]
     return cc, (nb.witness(wanted) if wanted else None)
+
+
+def _deadline_check(limits: Limits) -> Callable[[], None]:
+    def check() -> None:
+        if limits.expired():
+            raise DeadlineExceeded(f"time limit {limits.timeout} s reached")
+    return check
+
+
+def _compiled(net: BNN, region: Region, targets: Sequence[int], limits: Limits):
+    """One compilation: (compiler, network BDD, members of ``targets``, members of the other classes)."""
+    nb = compile_network(net, region, budget=as_budget(limits.budget, limits.deadline))
+    targets = sorted({int(c) for c in targets})
+    others = [c for c in range(net.n_classes) if c not in targets]
+    good = nb.inputs_of(targets)
+    bad = nb.inputs_of(others) if others else nb.compiler.bdd.false
+    return nb.compiler, nb, good, bad
+
+
+@_detached
+def bdd_sufficient_reason(net: BNN, region: Region, x, target: int, order, limits: Limits) -> Reason:
+    """Deletion over ``order``: each dropped bit proved by an empty cofactor, each kept one by a witness."""
+    from bnnverify.encoders.explain_bdd import expand_term, node_count
+
+    comp, nb, good, bad = _compiled(net, region, [target], limits)
+    exp = expand_term(comp, nb.plan, bad, np.asarray(x, np.uint8), list(order), _deadline_check(limits))
+    return Reason(Outcome.FOUND, exp.kept, exp.witnesses, exp.checks,
+                  "every dropped bit: an empty cofactor of the other classes' BDD; every kept bit: a witness",
+                  bdd_nodes=node_count(bad))
+
+
+@_detached
+def bdd_min_sufficient_reason(net: BNN, region: Region, x, target: int, limits: Limits) -> Reason:
+    """The smallest sufficient set from the BDD of all sufficient sets (longest path over dropped bits)."""
+    from bnnverify.encoders.explain_bdd import expand_term, min_reason
+
+    comp, nb, good, bad = _compiled(net, region, [target], limits)
+    xb = np.asarray(x, np.uint8)
+    kept, nodes = min_reason(comp, nb.plan, bad, xb)
+    # the witnesses of subset-minimality (a cardinality-minimal set is subset-minimal too)
+    exp = expand_term(comp, nb.plan, bad, xb, [i for i in nb.plan.free if i not in kept] + list(kept),
+                      _deadline_check(limits))
+    if exp.kept != kept:
+        raise InternalError(f"BDD: the cardinality-minimal reason {kept} is not subset-minimal ({exp.kept})")
+    return Reason(Outcome.FOUND, kept, exp.witnesses, exp.checks + 1,
+                  f"no smaller set is sufficient: largest number of dropped bits over the BDD of every "
+                  f"sufficient set ({nodes} nodes)", bdd_nodes=nodes)
+
+
+@_detached
+def bdd_prime_implicants(net: BNN, region: Region, targets, max_terms: int, limits: Limits,
+                         start: np.ndarray | None = None) -> Primes:
+    """Up to ``max_terms`` prime implicants covering new members each time, and the essential literals.
+
+    The first term is expanded from ``start`` when it is a member of a target
+    class (so it is a sufficient reason of ``start``), the others from members
+    no earlier term covers.
+    """
+    from bnnverify.encoders.explain_bdd import essential_literals, expand_term, node_count, term_bdd
+
+    comp, nb, good, bad = _compiled(net, region, targets, limits)
+    bdd = comp.bdd
+    check = _deadline_check(limits)
+    covered = bdd.false
+    terms, witnesses = [], []
+    covers = good == bdd.false
+    while not covers and len(terms) < max_terms:
+        check()
+        with comp.guard():
+            rest = good & ~covered
+        if rest == bdd.false:
+            covers = True
+            break
+        m = comp.pick_input(rest, nb.plan)
+        if not terms and start is not None and bool(region.contains(np.asarray(start, np.uint8)[None, :])[0]) \
+                and semantics.classify(net, np.asarray(start, np.uint8)) in set(int(c) for c in targets):
+            m = np.asarray(start, np.uint8)
+        exp = expand_term(comp, nb.plan, bad, m, list(nb.plan.free), check)
+        term = {i: int(m[i]) for i in exp.kept}
+        terms.append(term)
+        witnesses.append(exp.witnesses)
+        with comp.guard():
+            covered = covered | term_bdd(comp, term)
+            covers = (good & ~covered) == bdd.false
+    essential = essential_literals(comp, nb.plan, good) if good != bdd.false else None
+    return Primes(tuple(terms), tuple(witnesses), covers, essential,
+                  comp.count_inputs(good, nb.plan), node_count(good))
+
+
+@_detached
+def bdd_shapley(net: BNN, region: Region, x, targets, limits: Limits) -> ShapleyScores:
+    """Exact SHAP scores on the BDD of "class in targets" (a cube: uniform = product distribution)."""
+    from fractions import Fraction
+    from math import factorial
+
+    from bnnverify.encoders.explain_bdd import node_count, shapley_numerators
+
+    if region.kind not in ("whole", "cube"):
+        raise RegionError(f"region: the BDD's Shapley values need a cube or the whole space (a product "
+                          f"distribution), not a {region.kind!r} region")
+    comp, nb, good, bad = _compiled(net, region, targets, limits)
+    xb = np.asarray(x, np.uint8)
+    nums, m = shapley_numerators(comp, nb.plan, good, xb)
+    scale = 1 << m
+    values = {}
+    for i, (M_in, M_out) in nums.items():
+        total = Fraction(0)
+        for k in range(m):
+            d = (M_in[k] if k < len(M_in) else 0) - (M_out[k] if k < len(M_out) else 0)
+            if d:
+                total += Fraction(factorial(k) * factorial(m - k - 1) * d, factorial(m) * scale)
+        values[i] = total
+    expected = Fraction(comp.count_inputs(good, nb.plan), region.size)
+    at_x = int(semantics.classify(net, xb) in {int(c) for c in targets})
+    return ShapleyScores(values, expected, at_x, tuple(int(i) for i in nb.plan.free), node_count(good),
+                         "bdd: polynomial dynamic programme over the BDD (uniform distribution on a cube)")
+
+
+@_detached
+def bdd_influence(net: BNN, region: Region, limits: Limits) -> Influence:
+    from bnnverify.encoders.explain_bdd import flip_changes
+
+    if region.kind not in ("whole", "cube"):
+        raise RegionError(f"region: influence needs a cube or the whole space (flipping a bit of a "
+                          f"{region.kind!r} member can leave the region)")
+    nb = compile_network(net, region, budget=as_budget(limits.budget, limits.deadline))
+    sets = [nb.inputs_of([c]) for c in range(net.n_classes)]
+    return Influence(flip_changes(nb.compiler, nb.plan, sets), region.size)
 
 
 ENGINE = BDDEngine()

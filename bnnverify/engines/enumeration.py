@@ -45,6 +45,7 @@ from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import Cube, HammingBall, Region, Whole
 from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 
+from bnnverify.engines.base import Reason, Support
 from bnnverify.engines.base import Capability, EngineBase, Limits, Outcome, Search
 from bnnverify.engines.policy import ENUM_LIMIT
 from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded
@@ -461,7 +462,49 @@ class EnumEngine(EngineBase):
     name = "enum"
     aliases = ("enumerate", "enumeration")
     summary = "enumerate every member with the bit-packed evaluator"
-    capabilities = frozenset(Capability)
+    capabilities = frozenset({Capability.FIND_CLASS, Capability.CLASS_COUNTS, Capability.FIND_DISAGREEMENT,
+                              Capability.DISAGREEMENTS, Capability.LAYER_LABELS, Capability.JOINT_COUNTS,
+                              Capability.RADIUS, Capability.SUFFICIENT_REASON})
+    region_kinds = frozenset({"whole", "cube", "hamming", "linf"})
+    why_not = {c: "it needs the BDD of a class (use bdd or auto)"
+               for c in (Capability.MIN_SUFFICIENT_REASON, Capability.PRIME_IMPLICANTS, Capability.SHAPLEY,
+                         Capability.INFLUENCE)}
+
+    def check(self, nets, region, capability):
+        if capability is Capability.SUFFICIENT_REASON and region is not None and region.kind == "linf":
+            return Support(False, "engine 'enum' does not take 'linf' regions for sufficient reasons "
+                                  "(members agreeing with x on some bits are no L-infinity box)")
+        return Support(True)
+
+    def sufficient_reason(self, net: BNN, region: Region, x, target: int, order, limits: Limits) -> Reason:
+        """Deletion over ``order``, each check an exhaustive pass over region ∩ {agree with x on S}."""
+        from bnnverify.engines.terms import agree_region, free_bits
+
+        self._guard(region, limits)
+        others = [c for c in range(net.n_classes) if c != target]
+        xb = np.asarray(x, np.uint8)
+        keep = list(free_bits(region))
+        witnesses: dict[int, np.ndarray] = {}
+        checks = 0
+        if others and enum_find_class(net, region, others, **self._timed(limits)) is None:  # robust: the empty set
+            keep, checks = [], 1
+        elif others:
+            checks = 1
+            for i in order:
+                if limits.expired():
+                    return Reason(Outcome.TIMEOUT, None, note=f"time limit {limits.timeout} s reached")
+                trial = [j for j in keep if j != i]
+                w = enum_find_class(net, agree_region(region, xb, trial), others, **self._timed(limits))
+                checks += 1
+                if w is None:
+                    keep = trial
+                else:
+                    witnesses[int(i)] = np.asarray(w, np.uint8)
+        else:
+            keep = []
+        return Reason(Outcome.FOUND, tuple(sorted(keep)), {i: witnesses[i] for i in keep}, checks,
+                      "every dropped bit: an exhaustive pass finding no member of another class; "
+                      "every kept bit: a witness")
 
     @staticmethod
     def _guard(region: Region, limits: Limits) -> None:

@@ -44,6 +44,7 @@ __all__ = [
     "AUTO_ENUM_MAX_DECIDE",
     "AUTO_ENUM_MAX_COUNT",
     "ENUM_LIMIT",
+    "AUTO_ENUM_MAX_REASON",
     "Choice",
     "prefer",
     "choices",
@@ -61,6 +62,15 @@ AUTO_ENUM_MAX_COUNT: int = 1 << 22
 #: The most members enumeration takes at all (an explicit ``enum`` on a larger
 #: region answers ``unknown``), and the information measures' enumeration bound.
 ENUM_LIMIT: int = 10**7
+
+
+#: ``auto`` finds a sufficient reason by enumeration when (members × free
+#: bits) is at most this: deletion makes one exhaustive pass per free bit, so
+#: that product bounds the evaluations. Measured
+#: (``benchmarks/results/explain.md``): below 2^22 evaluations enumeration
+#: answered in 0.1–0.3 s where SAT took 0.2–2.7 s and the BDD 0.4–1 s;
+#: 784 × 307721 = 2.4·10^8 (a non-robust radius-2 ball) took 15 s, SAT 13 s.
+AUTO_ENUM_MAX_REASON: int = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -97,11 +107,32 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
         return ("enum", "bdd") if size <= ENUM_LIMIT else ("bdd", "enum")
     if capability is Capability.RADIUS:
         return ("enum", "sat", "bdd")
+    if capability is Capability.SUFFICIENT_REASON:
+        return ("enum", "sat", "bdd") if _reason_work(region) <= AUTO_ENUM_MAX_REASON else ("sat", "bdd", "enum")
+    if capability in (Capability.MIN_SUFFICIENT_REASON, Capability.PRIME_IMPLICANTS, Capability.SHAPLEY,
+                      Capability.INFLUENCE):
+        return ("bdd",)
     raise EngineError(f"no policy for {capability!r}")  # pragma: no cover - every capability is listed
+
+
+def _reason_work(region: Any) -> int:
+    """Evaluations a sufficient reason costs by enumeration: members × free bits."""
+    from bnnverify.engines.terms import free_bits
+    from bnnverify.errors import RegionError
+
+    try:
+        return region.size * max(1, len(free_bits(region)))
+    except RegionError:
+        return region.size
 
 
 def _why(capability: Capability, region: Any, name: str) -> str:
     size = region.size
+    if len(prefer(capability, region)) == 1:
+        return f"auto: {name}, the engine for {capability.value} questions"
+    if capability is Capability.SUFFICIENT_REASON:
+        return (f"auto: {name}, deletion by enumeration would evaluate {_reason_work(region)} members "
+                f"(members x free bits; enumeration takes up to {AUTO_ENUM_MAX_REASON})")
     if name == "enum":
         return f"auto: enumeration, the region has {size} members"
     if name == "ball":

@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from bnnverify.engines.base import Capability, Limits, Outcome, Search
+from bnnverify.engines.base import Capability, Limits, Outcome, Primes, Reason, Search
 from bnnverify.engines import policy
 from bnnverify.engines.policy import Choice, choices, choose
 from bnnverify.engines.registry import AUTO, ENGINES
@@ -51,6 +51,12 @@ __all__ = [
     "layer_labels",
     "joint_counts",
     "max_radius",
+    "ReasonAnswer",
+    "PrimesAnswer",
+    "sufficient_reason",
+    "prime_implicants",
+    "shapley",
+    "influence",
 ]
 
 
@@ -328,3 +334,183 @@ def _with_enum_limit(limits: Limits, enum_limit: int) -> Limits:
     from dataclasses import replace
 
     return replace(limits, enum_limit=enum_limit if limits.enum_limit is None else min(limits.enum_limit, enum_limit))
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+@dataclass(frozen=True, eq=False)
+class ReasonAnswer:
+    """A sufficient reason whose witnesses were replayed, the class it explains, and who answered."""
+
+    reason: Reason
+    target: int
+    choice: Choice
+
+
+@dataclass(frozen=True, eq=False)
+class PrimesAnswer:
+    """Prime implicants whose witnesses and one random completion each were replayed."""
+
+    primes: Primes
+    completions: tuple[np.ndarray, ...]
+    choice: Choice
+
+
+def _explained(net: Any, region: Any, x: Any) -> tuple[np.ndarray, int]:
+    from bnnverify import semantics
+    from bnnverify.engines.terms import check_centred
+    from bnnverify.evaluation.evaluator import check_bits
+
+    _check_region([net], region)
+    xb = check_bits(np.asarray(x), net.n_inputs, "input")
+    if xb.shape[0] != 1:
+        raise DataError(f"input: expected one bit vector, got {xb.shape[0]} rows")
+    xb = xb[0].copy()
+    check_centred(region, xb)
+    return xb, semantics.classify(net, xb)
+
+
+def sufficient_reason(net: Any, region: Any, x: Any, *, order: Sequence[int] | None = None,
+                      cardinality: bool = False, method: str | None = AUTO,
+                      limits: Limits | None = None) -> ReasonAnswer:
+    """A sufficient reason for ``x``'s class over ``region`` (subset- or cardinality-minimal).
+
+    Every member of ``region`` that agrees with ``x`` on the kept bits has
+    ``x``'s class (the engine's proof: UNSAT / empty BDD / exhaustive pass per
+    dropped bit); each kept bit has a witness, replayed here: a member of
+    ``region`` agreeing with ``x`` on the other kept bits, of another class.
+    """
+    from bnnverify.engines.terms import agree_region, free_bits
+
+    limits = limits or Limits()
+    check_names(limits)
+    xb, target = _explained(net, region, x)
+    free = free_bits(region)
+    if order is None:
+        order = list(free)
+    order = [int(i) for i in order]
+    if sorted(order) != sorted(free):
+        raise DataError(f"order: must list the region's free bits once each ({len(free)} bits)", param="order")
+    cap = Capability.MIN_SUFFICIENT_REASON if cardinality else Capability.SUFFICIENT_REASON
+    choice = choose(cap, net, region, method)
+    others = [c for c in range(net.n_classes) if c != target]
+    if cardinality:
+        reason, undecided = _attempt(lambda: choice.engine.min_sufficient_reason(net, region, xb, target, limits))
+    else:
+        reason, undecided = _attempt(lambda: choice.engine.sufficient_reason(net, region, xb, target, order, limits))
+    if undecided:
+        return ReasonAnswer(Reason(undecided.outcome, None, note=undecided.note), target, choice)
+    if reason.outcome is not Outcome.FOUND:
+        return ReasonAnswer(reason, target, choice)
+    kept = tuple(int(i) for i in reason.kept)
+    if not set(kept) <= set(free):
+        raise InternalError(f"{choice.name} reason keeps bits the region does not leave free: {sorted(set(kept) - set(free))}")
+    if not others and kept:
+        raise InternalError(f"{choice.name} keeps bits although the network has one class")
+    for i in kept:
+        w = reason.witnesses.get(i)
+        if w is None:
+            raise InternalError(f"{choice.name} keeps bit {i} without a witness")
+        rest = agree_region(region, xb, [j for j in kept if j != i])
+        w, _ = replay_class(net, rest, w, others, choice.name)
+        if w[i] == xb[i]:
+            raise InternalError(f"{choice.name} witness for bit {i} agrees with x on every kept bit, "
+                                "so the reason would not be sufficient")
+    return ReasonAnswer(reason, target, choice)
+
+
+def _completion(region: Any, term: dict[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A random member of ``region`` agreeing with ``term`` (free bits outside it drawn at random)."""
+    from bnnverify.encoders.regions import HammingBall
+    from bnnverify.engines.terms import free_bits
+
+    rest = [i for i in free_bits(region) if i not in term]
+    if isinstance(region, HammingBall):
+        z = np.array(region.center, np.uint8)
+        for i, b in term.items():
+            z[i] = b
+        budget = region.radius - int((z != region.center).sum())
+        for i in rng.permutation(rest):
+            if budget <= 0:
+                break
+            if rng.integers(2):
+                z[i] ^= 1
+                budget -= 1
+        return z
+    z = np.array(getattr(region, "values", np.zeros(region.n, np.uint8)), np.uint8)
+    for i, b in term.items():
+        z[i] = b
+    if rest:
+        z[rest] = rng.integers(0, 2, len(rest)).astype(np.uint8)
+    return z
+
+
+def prime_implicants(net: Any, region: Any, targets: Sequence[int], *, max_terms: int = 10, seed: int = 0,
+                     start: Any = None, method: str | None = AUTO, limits: Limits | None = None) -> PrimesAnswer:
+    """Up to ``max_terms`` prime implicants of "class in targets" over ``region``, each replayed.
+
+    For every term: every literal's witness (a member agreeing with the term
+    except on that literal, of another class) and one random completion of
+    the term (a member agreeing with it, of a target class) are replayed on
+    the semantics; the essential literals must lie in every term found.
+    ``start`` (a member of a target class) is expanded first.
+    """
+    from bnnverify.engines.terms import free_bits
+
+    limits = limits or Limits()
+    _check_region([net], region)
+    free = set(free_bits(region))
+    targets = _check_classes(net, targets)
+    if not targets:
+        raise DataError("targets: give at least one class", param="targets")
+    if isinstance(max_terms, bool) or int(max_terms) < 1:
+        raise DataError(f"max terms: must be a positive integer, got {max_terms!r}", param="max_terms")
+    choice = choose(Capability.PRIME_IMPLICANTS, net, region, method)
+    primes = choice.engine.prime_implicants(net, region, targets, int(max_terms), limits,
+                                            None if start is None else np.asarray(start, np.uint8))
+    others = [c for c in range(net.n_classes) if c not in targets]
+    rng = np.random.default_rng(seed)
+    completions = []
+    for term, wits in zip(primes.terms, primes.witnesses):
+        if not set(term) <= free:
+            raise InternalError(f"{choice.name} term fixes bits the region does not leave free")
+        for i, b in term.items():
+            w = wits.get(i)
+            if w is None:
+                raise InternalError(f"{choice.name} keeps literal x{i} without a witness")
+            w, _ = replay_class(net, region, w, others, choice.name)
+            if any(int(w[j]) != v for j, v in term.items() if j != i) or int(w[i]) == b:
+                raise InternalError(f"{choice.name} witness for literal x{i} does not agree with the rest of the term")
+        z = _completion(region, term, rng)
+        z, _ = replay_class(net, region, z, targets, choice.name)
+        completions.append(z)
+        if primes.essential and any(term.get(i) != a for i, a in primes.essential.items()):
+            raise InternalError(f"{choice.name} essential literals {primes.essential} are not all in the term {term}")
+    return PrimesAnswer(primes, tuple(completions), choice)
+
+
+def shapley(net: Any, region: Any, x: Any, targets: Sequence[int], *, method: str | None = AUTO,
+            limits: Limits | None = None) -> tuple[Any, Choice]:
+    """Exact Shapley values for "class in targets" at ``x``; checked to sum to ``f(x) - E[f]``."""
+    limits = limits or Limits()
+    xb, _ = _explained(net, region, x)
+    targets = _check_classes(net, targets)
+    choice = choose(Capability.SHAPLEY, net, region, method)
+    sc = choice.engine.shapley(net, region, xb, targets, limits)
+    if sum(sc.values.values()) != sc.at_x - sc.expected:
+        raise InternalError(f"{choice.name} Shapley values sum to {sum(sc.values.values())}, "
+                            f"not f(x) - E[f] = {sc.at_x - sc.expected}")
+    return sc, choice
+
+
+def influence(net: Any, region: Any, *, method: str | None = AUTO,
+              limits: Limits | None = None) -> tuple[Any, Choice]:
+    """Per free bit, the exact number of members whose class changes when the bit is flipped."""
+    limits = limits or Limits()
+    _check_region([net], region)
+    choice = choose(Capability.INFLUENCE, net, region, method)
+    inf = choice.engine.influence(net, region, limits)
+    if inf.total != region.size or any(not 0 <= v <= region.size for v in inf.changes.values()):
+        raise InternalError(f"{choice.name} influence counts do not fit the region's {region.size} members")
+    return inf, choice

@@ -45,7 +45,7 @@ from bnnverify.encoders.solving import (
     resolve_solver,
 )
 
-from bnnverify.engines.base import Capability, EngineBase, Outcome, Search
+from bnnverify.engines.base import Capability, EngineBase, Outcome, Reason, Search
 from bnnverify.errors import DeadlineExceeded, EngineError, InternalError, ModelError, RegionError, ReplayMismatch, SolverError
 from bnnverify import semantics
 from bnnverify.engines.replay import replay_class, replay_codes
@@ -509,11 +509,18 @@ class SatEngine(EngineBase):
     name = "sat"
     aliases = ("solver",)
     summary = "CNF (PySAT cardinality encodings) and a SAT solver: decides, does not count"
-    capabilities = frozenset({Capability.FIND_CLASS, Capability.FIND_DISAGREEMENT, Capability.RADIUS})
+    capabilities = frozenset({Capability.FIND_CLASS, Capability.FIND_DISAGREEMENT, Capability.RADIUS,
+                              Capability.SUFFICIENT_REASON})
     why_not = {
-        c: "SAT decides but does not count; use bdd, enum or auto for exact counts (ganak counts projected models)"
-        for c in Capability if c.counts
+        **{c: "SAT decides but does not count; use bdd, enum or auto for exact counts (ganak counts projected "
+              "models)" for c in Capability if c.counts},
+        Capability.MIN_SUFFICIENT_REASON: "it needs the BDD of every sufficient set (use bdd or auto)",
+        Capability.PRIME_IMPLICANTS: "prime implicants of a class are read off its BDD (use bdd or auto)",
     }
+
+    def sufficient_reason(self, net: BNN, region: Region, x, target: int, order, limits) -> Reason:
+        return sat_sufficient_reason(net, region, x, target, order, solver=limits.solver,
+                                     encoding=limits.encoding, remaining=limits.remaining)
 
     def find_class(self, net: BNN, region: Region, classes, limits) -> Search:
         res = sat_find_class(net, region, classes, solver=limits.solver, encoding=limits.encoding,
@@ -537,6 +544,69 @@ class SatEngine(EngineBase):
             return cap, Search(Outcome.NONE)
         outcome = Outcome.TIMEOUT if rr.status is SatStatus.TIMEOUT else Outcome.UNKNOWN
         return proven, Search(outcome, note=f"SAT search stopped ({rr.status.name.lower()}); radius is a lower bound")
+
+
+def sat_sufficient_reason(
+    net: BNN,
+    region: Region,
+    x: np.ndarray,
+    target: int,
+    order: Sequence[int],
+    *,
+    solver: str | None = None,
+    encoding: str | None = None,
+    remaining=lambda: None,
+) -> Reason:
+    """Deletion with incremental assumptions: one formula "member of another class", one solver.
+
+    The bits of S are assumed equal to x's; dropping bit i is proved by
+    ``UNSAT`` under the assumptions ``S \\ {i}``, keeping it by the model found
+    (decoded; the runner replays it). A time-out stops with no answer.
+    """
+    name, enc = _choose(solver, encoding)
+    xb = np.asarray(x, dtype=np.uint8)
+    others = [c for c in range(net.n_classes) if c != int(target)]
+    from bnnverify.engines.terms import free_bits
+
+    keep = list(free_bits(region))
+    if not others:
+        return Reason(Outcome.FOUND, (), {}, 0, "one class: the empty set is sufficient")
+    rem = remaining()
+    start = time.perf_counter()
+    try:
+        f = encode(net, region, encoding=enc, ball_aware=True,
+                   deadline=None if rem is None else start + rem)
+    except DeadlineExceeded:
+        return Reason(Outcome.TIMEOUT, None, note="time limit reached while encoding")
+    f.add_clause([f.networks[0].class_lits[c] for c in others])
+    lit = {i: (i + 1) if xb[i] else -(i + 1) for i in range(len(xb))}
+    witnesses: dict[int, np.ndarray] = {}
+    checks = 0
+    with SolverSession(name, f.clauses, f.atmosts) as s:
+        # a robust region first: then the empty set is the reason, proved by one UNSAT
+        out = s.solve([], remaining())
+        checks += 1
+        if out.status is SatStatus.UNSAT:
+            return Reason(Outcome.FOUND, (), {}, checks, f"the region is robust: UNSAT with no assumption ({name})")
+        if out.status not in (SatStatus.SAT, SatStatus.UNSAT):
+            outcome = Outcome.TIMEOUT if out.status is SatStatus.TIMEOUT else Outcome.UNKNOWN
+            return Reason(outcome, None, note=f"SAT solver {name} stopped ({out.status.name.lower()})")
+        for i in order:
+            trial = [j for j in keep if j != i]
+            rem = remaining()
+            if rem is not None and rem <= 0:
+                return Reason(Outcome.TIMEOUT, None, note="time limit reached")
+            out = s.solve([lit[j] for j in trial], rem)
+            checks += 1
+            if out.status is SatStatus.UNSAT:
+                keep = trial
+            elif out.status is SatStatus.SAT:
+                witnesses[int(i)] = f.decode_inputs(out.model, _default_bits(region))
+            else:
+                outcome = Outcome.TIMEOUT if out.status is SatStatus.TIMEOUT else Outcome.UNKNOWN
+                return Reason(outcome, None, note=f"SAT solver {name} stopped ({out.status.name.lower()})")
+    return Reason(Outcome.FOUND, tuple(sorted(keep)), {i: witnesses[i] for i in keep}, checks,
+                  f"every dropped bit: UNSAT under assumptions ({name}); every kept bit: a model")
 
 
 ENGINE = SatEngine()
