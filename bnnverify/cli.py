@@ -171,11 +171,16 @@ def main() -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per step.")
+@click.option("--study", is_flag=True, help="Instead: the reduced training-methods study (a few minutes, 2 processes).")
 @handle_errors
-def demo(as_json: bool) -> None:
+def demo(as_json: bool, study: bool) -> None:
     """Run the embedded default end to end (train, export, verify, measure)."""
-    from bnnverify.demo import run_demo
+    from bnnverify.demo import run_demo, run_study_demo
 
+    if study:
+        run_study_demo(echo=(lambda obj: emit_json(obj)) if as_json else (lambda obj: click.echo(obj)),
+                       as_json=as_json)
+        return
     run_demo(echo=(lambda obj: emit_json(obj)) if as_json else (lambda obj: click.echo(obj)), as_json=as_json)
 
 
