@@ -105,7 +105,7 @@ def main() -> None:
               "at Hamming radius k (correct and proved robust by enumeration). 'vs start' / 'vs u=0' / 'vs code': "
               "how many seeds' pairs of networks are not equivalent, and the mean exact number of inputs where "
               "they disagree (12-bit inputs: all 4096; 64-bit inputs: a SAT verdict over all 2^64 inputs and the "
-              "exact count on the data set's 1797 images). Plots: " + ", ".join(p.name for p in plots) + ".", ""]
+              "exact count on the data set's 1797 images). Plots: " + ", ".join(p.name for p in plots) + ".", "", ""]
     with atomic_write(out / f"training_methods_{cfg.name}.md", "w") as fh:
         fh.write("\n".join(header) + format_tables(result) + "\n")
     print(format_tables(result))
