@@ -316,7 +316,9 @@ def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, 
     try:
         options = BinarizerOptions(**opt_kw)
     except BNNVerifyError as e:
-        raise click.BadParameter(e.message, param_hint=f"--{(e.param or 'binarizer').replace('_', '-')}") from None
+        name = e.param or "binarizer"
+        msg = e.message[len(name) + 2:] if e.message.startswith(f"{name}: ") else e.message
+        raise click.BadParameter(msg, param_hint=f"--{name.replace('_', '-')}") from None
     res = train_bnn(
         dataset, _int_list(hidden, "--hidden"), epochs=epochs, seed=seed, ste=ste, scale=scale,
         binarizer=binarizer, options=options, finetune_epochs=finetune_epochs,
