@@ -399,11 +399,16 @@ class Seconds(click.ParamType):
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per step.")
+@click.option("--study", is_flag=True, help="Instead: the reduced training-methods study (a few minutes, 2 processes).")
 @handle_errors
-def demo(as_json: bool) -> None:
+def demo(as_json: bool, study: bool) -> None:
     """Run the embedded default end to end (train, export, verify, measure)."""
-    from bnnverify.demo import run_demo
+    from bnnverify.demo import run_demo, run_study_demo
 
+    if study:
+        run_study_demo(echo=(lambda obj: emit_json(obj)) if as_json else (lambda obj: click.echo(obj)),
+                       as_json=as_json)
+        return
     run_demo(echo=(lambda obj: emit_json(obj)) if as_json else (lambda obj: click.echo(obj)), as_json=as_json)
 
 
@@ -505,22 +510,50 @@ def _fmt_float(x: float) -> Any:
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
 @click.option("--snapshots", type=click.Path(file_okay=False), default=None,
               help="Directory for one exported model per epoch (epoch_0000.npz, ...).")
-@click.option("--ste", type=click.Choice(["ste", "approx_sign"]), default="ste", show_default=True,
-              help="Straight-through estimator of the sign's gradient.")
-@click.option("--scale", is_flag=True, help="XNOR-style per-neuron scale mean|latent weight|.")
+@click.option("--binarizer", default=None, metavar="NAME",
+              help="Training method: ste (default), approx_sign, xnor, lns (Han et al. 2020), "
+                   "rbonn (Xu et al. 2022); see `bnnverify list binarizers`.")
+@click.option("--ste", type=click.Choice(["ste", "approx_sign"]), default=None,
+              help="Straight-through estimator for sign (old flag: same as --binarizer ste/approx_sign).")
+@click.option("--scale", is_flag=True, help="XNOR-style per-neuron scale mean|latent weight| (old flag: "
+                                           "with --ste ste, same as --binarizer xnor).")
+@click.option("--rho", type=float, default=None, help="lns: flip rate of the noisy labels sign(w), in [0, 0.5).")
+@click.option("--alpha", type=float, default=None, help="lns: weight of the noisy-supervision loss (>= 0).")
+@click.option("--finetune-epochs", type=click.IntRange(min=0), default=None,
+              help="lns: fine-tuning epochs after the --epochs of baseline (default: --epochs).")
+@click.option("--rbonn-variant", type=click.Choice(["paper", "code"]), default=None,
+              help="rbonn: the paper's recurrent correction (default) or the public code's.")
 @click.option("--lr", type=float, default=None, help="Adam learning rate (default 0.01).")
 @click.option("--batch-size", type=int, default=None, help="Mini-batch size (default 128).")
 @click.option("--torch-state", type=click.Path(dir_okay=False), default=None,
-              help="Also save the torch state_dict (for `bnnverify import torch`).")
+              help="Also save the torch state_dict here (for `bnnverify import torch`).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
-def train(dataset, hidden, epochs, seed, out, snapshots, ste, scale, lr, batch_size, torch_state, as_json) -> None:
+def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, rho, alpha, finetune_epochs,
+          rbonn_variant, lr, batch_size, torch_state, as_json) -> None:
     """Train a BNN with torch and export it exactly to a model file."""
     from bnnverify.files.modelio import save_model
+    from bnnverify.training.binarizers import BinarizerOptions, get_binarizer
     from bnnverify.training.train import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_bnn
 
+    flags = {"--rho": rho, "--alpha": alpha, "--finetune-epochs": finetune_epochs}
+    spec = get_binarizer(binarizer) if binarizer is not None else None
+    for flag, value in [*flags.items(), ("--rbonn-variant", rbonn_variant)]:
+        wants = "rbonn" if flag == "--rbonn-variant" else "lns"
+        if value is not None and (spec is None or spec.name != wants):
+            raise click.UsageError(f"{flag} applies to --binarizer {wants} only")
+    if binarizer is not None and (ste is not None or scale):
+        raise click.UsageError("give --binarizer or the old --ste/--scale flags, not both")
+    opt_kw = {k: v for k, v in (("rho", rho), ("alpha", alpha), ("rbonn_variant", rbonn_variant)) if v is not None}
+    try:
+        options = BinarizerOptions(**opt_kw)
+    except BNNVerifyError as e:
+        name = e.param or "binarizer"
+        msg = e.message[len(name) + 2:] if e.message.startswith(f"{name}: ") else e.message
+        raise click.BadParameter(msg, param_hint=f"--{name.replace('_', '-')}") from None
     res = train_bnn(
         dataset, _int_list(hidden, "--hidden"), epochs=epochs, seed=seed, ste=ste, scale=scale,
+        binarizer=binarizer, options=options, finetune_epochs=finetune_epochs,
         lr=DEFAULT_LR if lr is None else lr, batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
         snapshots=snapshots, progress=progress_wanted(as_json),
     )
@@ -536,14 +569,18 @@ def train(dataset, hidden, epochs, seed, out, snapshots, ste, scale, lr, batch_s
         emit_json({
             "out": str(out), "widths": list(res.model.widths), "train_accuracy": _fmt_float(res.train_accuracy),
             "test_accuracy": _fmt_float(res.test_accuracy), "min_margin": _fmt_float(res.min_margin),
-            "snapshots": len(res.snapshots), "seconds": res.seconds,
+            "snapshots": len(res.snapshots), "seconds": res.seconds, "binarizer": res.binarizer,
+            "sign_disagreements": res.sign_disagreements,
         })
         return
     w = "-".join(str(x) for x in res.model.widths)
-    click.echo(f"trained BNN {w} on {dataset} ({epochs} epochs, seed {seed}, {ste}) in {res.seconds:.1f} s")
+    click.echo(f"trained BNN {w} on {dataset} ({len(res.losses)} epochs, seed {seed}, {res.binarizer}) "
+               f"in {res.seconds:.1f} s")
     click.echo(f"train accuracy: {res.train_accuracy:.4f}")
     click.echo(f"test accuracy:  {res.test_accuracy:.4f}")
     click.echo(f"smallest folding margin: {res.min_margin:.3g} (distance of a real threshold to an integer)")
+    if res.sign_disagreements:
+        click.echo(f"binary weights that differ from sign(latent): {res.sign_disagreements}")
     if res.snapshots:
         click.echo(f"snapshots: {len(res.snapshots)} in {snapshots}")
     click.echo(f"wrote {out}")
@@ -625,7 +662,7 @@ def predict(model, input_spec, dataset, split, index, data_file, as_json) -> Non
                        + " ".join(f"{k}:{c}" for k, c in enumerate(codes, start=1)))
 
 
-LISTS = ("engines", "solvers", "encodings", "datasets", "layer-kinds")
+LISTS = ("engines", "solvers", "encodings", "datasets", "binarizers", "layer-kinds")
 
 
 @main.command("list")
@@ -633,7 +670,7 @@ LISTS = ("engines", "solvers", "encodings", "datasets", "layer-kinds")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
 def list_(what: str, as_json: bool) -> None:
-    """What bnnverify offers: engines (with their capabilities), solvers, encodings, data sets, layer kinds."""
+    """What bnnverify offers: engines (with their capabilities), solvers, encodings, data sets, binarizers, layer kinds."""
     rows: list[dict[str, Any]] = []
     if what == "engines":
         from bnnverify.engines.registry import ENGINES
@@ -652,6 +689,11 @@ def list_(what: str, as_json: bool) -> None:
         from bnnverify.data.datasets import dataset_names
 
         rows = [{"name": n} for n in dataset_names()]
+    elif what == "binarizers":
+        from bnnverify.training.binarizers import BINARIZERS
+
+        rows = [{"name": n, "aliases": list(BINARIZERS.aliases(n)), "default": n == BINARIZERS.default}
+                for n in BINARIZERS.names]
     else:
         from bnnverify.encoders.layers import LAYER_KINDS
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["DemoContext", "STEPS", "run_demo"]
+__all__ = ["DemoContext", "STEPS", "run_demo", "run_study_demo"]
 
 
 @dataclass
@@ -221,3 +221,18 @@ def run_demo(echo: Callable[[Any], None], as_json: bool = False) -> None:
             step(ctx)
     if not as_json:
         echo(f"demo finished in {time.perf_counter() - t0:.1f} s")
+
+
+def run_study_demo(echo: Callable[[Any], None], as_json: bool = False, config: Any = None) -> dict[str, Any]:
+    """``bnnverify demo --study``: the reduced training-methods study (:mod:`bnnverify.training.study`).
+
+    Prints progress lines and then the tables (or, with ``as_json``, one
+    object with the raw results); returns the raw results.
+    """
+    from bnnverify.training.study import REDUCED, format_tables, run_study
+
+    cfg = REDUCED if config is None else config
+    t0 = time.perf_counter()
+    result = run_study(cfg, progress=None if as_json else (lambda m: echo(f"[{time.perf_counter() - t0:6.1f} s] {m}")))
+    echo(result if as_json else format_tables(result))
+    return result

@@ -60,7 +60,7 @@ def test_list_engines_is_the_registry():
         assert set(e["capabilities"]) == {c.value for c in ENGINES.get(e["name"]).capabilities}
 
 
-@pytest.mark.parametrize("what", ["solvers", "encodings", "datasets", "layer-kinds"])
+@pytest.mark.parametrize("what", ["solvers", "encodings", "datasets", "binarizers", "layer-kinds"])
 def test_list_the_rest(what):
     r = CliRunner().invoke(main, ["list", what, "--json"])
     rows = json.loads(r.output)[what.replace("-", "_")]

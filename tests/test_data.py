@@ -219,3 +219,51 @@ def test_dataset_validates_bits_and_labels():
         Dataset("x", np.array([[0, 256]]), np.array([0]), 2)
     with pytest.raises(DataError, match="labels must be in 0..1"):
         Dataset("x", np.array([[0, 1]]), np.array([2]), 2)
+
+
+# --- var_u: the real Shwartz-Ziv & Tishby task (issue 13) ----------------------
+
+
+def _var_u_brute(r: int) -> int:
+    """The label of row r recomputed from the issue's text: bit i = (r >> (11 - i)) & 1."""
+    from bnnverify.data.datasets import VAR_U_ANTIPODAL, VAR_U_NEAR
+
+    on = [i for i in range(12) if (r >> (11 - i)) & 1]
+    e1 = e2 = e3 = 0
+    for i, j in itertools.combinations(on, 2):
+        if (i, j) in VAR_U_NEAR:
+            e1 += 1
+        elif (i, j) in VAR_U_ANTIPODAL:
+            e3 += 1
+        else:
+            e2 += 1
+    return int(23 * len(on) + e1 - 5 * e2 - 8 * e3 >= 99)
+
+
+def test_var_u_positive_count_entropy_and_rows():
+    ds = load_dataset("var_u", "all")
+    assert ds.X.shape == (4096, 12) and ds.n_classes == 2
+    assert int(ds.y.sum()) == 2118
+    p = 2118 / 4096
+    h = -(p * np.log2(p) + (1 - p) * np.log2(1 - p))
+    assert round(h, 5) == 0.99916
+    # binary-counting order, bit 0 the most significant bit of the row index
+    assert ds.X[1].tolist() == [0] * 11 + [1] and ds.X[2048].tolist() == [1] + [0] * 11
+    # pinned rows: 62 = bits 6..10 (score 107, positive), 61 = bits 6..9, 11 (score 98, negative)
+    assert [int(ds.y[r]) for r in (0, 61, 62, 63, 94, 4095)] == [0, 0, 1, 1, 1, 1]
+    assert int(np.flatnonzero(ds.y)[0]) == 62
+    rows = list(range(0, 4096, 37)) + [61, 62, 4095]
+    assert [int(ds.y[r]) for r in rows] == [_var_u_brute(r) for r in rows]
+
+
+def test_var_u_pairs_are_an_icosahedron_and_alias_moved():
+    from bnnverify.data.datasets import VAR_U_ANTIPODAL, VAR_U_NEAR
+
+    assert len(set(VAR_U_NEAR)) == 30 and len(set(VAR_U_ANTIPODAL)) == 6
+    assert not set(VAR_U_NEAR) & set(VAR_U_ANTIPODAL)
+    for v in range(12):  # every vertex: 5 neighbours, 1 antipode, 5 far
+        assert sum(v in p for p in VAR_U_NEAR) == 5 and sum(v in p for p in VAR_U_ANTIPODAL) == 1
+    assert load_dataset("tishby12", "all").name == "var_u"
+    assert int(load_dataset("ib12", "all").y.sum()) == 2036  # ib12 unchanged
+    tr, te = load_dataset("var_u", "train"), load_dataset("var_u", "test")
+    assert len(tr) + len(te) == 4096 and int(te.y.sum()) == round(0.2 * 2118)

@@ -4,7 +4,7 @@ Every data set is a :class:`Dataset` of 0/1 rows ``X`` (uint8, bit 1 = +1,
 bit 0 = -1) and labels ``y`` (int64, ``0 <= y < n_classes``). Built-in sets
 are generated or loaded deterministically (no file is shipped, no network):
 
-``ib12`` (aliases ``ib``, ``tishby12``)
+``ib12`` (alias ``ib``)
     All 4096 inputs of 12 bits, in the spirit of Shwartz-Ziv & Tishby's
     synthetic task. Bit ``i`` sits on vertex ``p_i`` of a regular icosahedron
     (unit vectors; vertex list in :data:`ICOSAHEDRON`). With ``s(b) = 2b - 1``,
@@ -18,7 +18,20 @@ are generated or loaded deterministically (no file is shipped, no network):
     (θ = 0; a tie ``f = 0`` is positive). 2036 of the 4096 inputs (49.7 %)
     are positive. ``f`` only depends on the angles between vertices, so the
     label is invariant under every symmetry of the icosahedron (rotations and
-    reflections permute the bits).
+    reflections permute the bits). This is a stand-in, not the paper's data:
+    until issue 13 the alias ``tishby12`` pointed here; it now names ``var_u``.
+
+``var_u`` (alias ``tishby12``)
+    The synthetic task of Shwartz-Ziv & Tishby (2017) (their ``var_u.mat``,
+    also used by Lorenzen, Igel & Nielsen, ICLR 2022), generated exactly:
+    all 4096 inputs of 12 bits in binary-counting order — input bit 0 is the
+    *most* significant bit of the row index (row ``r`` holds bit
+    ``(r >> (11 - i)) & 1`` at position i, unlike ``ib12``). With ``k`` the
+    number of set bits and ``e1, e2, e3`` the numbers of near, far and
+    antipodal pairs among the set bits (pairs in :data:`VAR_U_NEAR`,
+    :data:`VAR_U_ANTIPODAL`, every other pair far), the label is
+    ``y = [23 k + e1 - 5 e2 - 8 e3 >= 99]``: 2118 positives,
+    ``H(Y) = 0.99916`` bits.
 
 ``digits`` (aliases ``digits8x8``, ``sklearn-digits``)
     scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes,
@@ -39,6 +52,8 @@ original order.
 >>> ds = load_dataset("ib12", "all")
 >>> ds.X.shape, int(ds.y.sum()), ds.n_classes
 ((4096, 12), 2036, 2)
+>>> int(load_dataset("tishby12", "all").y.sum())
+2118
 """
 
 from __future__ import annotations
@@ -63,6 +78,9 @@ __all__ = [
     "load_data_file",
     "dataset_names",
     "ib12_scores",
+    "var_u_scores",
+    "VAR_U_NEAR",
+    "VAR_U_ANTIPODAL",
     "ICOSAHEDRON",
     "thermometer_encode",
 ]
@@ -82,6 +100,18 @@ MAX_THERMO_LEVELS = DIGITS_MAX
 #: ib12: threshold θ of ``y = [f(x) >= θ]``.
 IB12_THETA = 0
 IB12_BITS = 12
+#: var_u: ``y = [VAR_U_K * k + VAR_U_NEAR_W * e1 + VAR_U_FAR_W * e2 + VAR_U_ANTI_W * e3 >= VAR_U_THETA]``
+#: (the coefficients of Shwartz-Ziv & Tishby's generator, as given in issue 13).
+VAR_U_K, VAR_U_NEAR_W, VAR_U_FAR_W, VAR_U_ANTI_W, VAR_U_THETA = 23, 1, -5, -8, 99
+VAR_U_BITS = 12
+#: var_u: the 30 near pairs (neighbours on the icosahedron of Shwartz-Ziv & Tishby's task).
+VAR_U_NEAR: tuple[tuple[int, int], ...] = (
+    (0, 1), (0, 3), (0, 5), (0, 10), (0, 11), (1, 2), (1, 3), (1, 4), (1, 11), (2, 3),
+    (2, 4), (2, 8), (2, 9), (3, 8), (3, 10), (4, 6), (4, 9), (4, 11), (5, 6), (5, 7),
+    (5, 10), (5, 11), (6, 7), (6, 9), (6, 11), (7, 8), (7, 9), (7, 10), (8, 9), (8, 10),
+)
+#: var_u: the 6 antipodal pairs; the remaining 30 pairs are far.
+VAR_U_ANTIPODAL: tuple[tuple[int, int], ...] = ((0, 9), (1, 7), (2, 5), (3, 6), (4, 10), (8, 11))
 
 _PHI = (1.0 + 5.0**0.5) / 2.0
 
@@ -173,6 +203,31 @@ def _make_ib12() -> tuple[np.ndarray, np.ndarray, int, int | None]:
     return X, y, 2, None
 
 
+def _var_u_pair_weights() -> np.ndarray:
+    """Symmetric matrix of pair weights (near 1, far -5, antipodal -8; zero diagonal)."""
+    g = np.full((VAR_U_BITS, VAR_U_BITS), VAR_U_FAR_W, dtype=np.int64)
+    for i, j in VAR_U_NEAR:
+        g[i, j] = g[j, i] = VAR_U_NEAR_W
+    for i, j in VAR_U_ANTIPODAL:
+        g[i, j] = g[j, i] = VAR_U_ANTI_W
+    np.fill_diagonal(g, 0)
+    return g
+
+
+def var_u_scores(X: np.ndarray) -> np.ndarray:
+    """The integer ``23 k + e1 - 5 e2 - 8 e3`` of each 12-bit row (pairs of set bits)."""
+    b = np.asarray(X, dtype=np.int64)
+    g = np.triu(_var_u_pair_weights(), 1)
+    return VAR_U_K * b.sum(axis=1) + np.einsum("ni,ij,nj->n", b, g, b)
+
+
+def _make_var_u() -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    r = np.arange(1 << VAR_U_BITS, dtype=np.int64)
+    X = ((r[:, None] >> (VAR_U_BITS - 1 - np.arange(VAR_U_BITS))) & 1).astype(np.uint8)
+    y = (var_u_scores(X) >= VAR_U_THETA).astype(np.int64)
+    return X, y, 2, None
+
+
 @functools.lru_cache(maxsize=1)
 def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     """The bundled digits (pixels, labels) as read-only arrays (read once per process)."""
@@ -216,12 +271,14 @@ def _make_digits_thermo(L: int) -> Callable[[], tuple[np.ndarray, np.ndarray, in
 #: Built-in data sets: canonical name -> generator of (X, y, n_classes, thermometer_levels).
 DATASETS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray, int, int | None]]] = {
     "ib12": _make_ib12,
+    "var_u": _make_var_u,
     "digits": _make_digits,
 }
 #: Alternative names.
 ALIASES: dict[str, str] = {
     "ib": "ib12",
-    "tishby12": "ib12",
+    # "tishby12" named ib12 until issue 13; it now names the real task.
+    "tishby12": "var_u",
     "digits8x8": "digits",
     "sklearn-digits": "digits",
 }

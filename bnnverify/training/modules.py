@@ -117,7 +117,16 @@ def binarize(x: torch.Tensor, kind: str = "ste") -> torch.Tensor:
 
 
 class BinaryLinear(nn.Module):
-    """``x -> (sign(W_latent) x) * alpha``, alpha = mean |W_latent| per row if ``scale``."""
+    """``x -> (sign(W_latent) x) * alpha``, alpha = mean |W_latent| per row if ``scale``.
+
+    The hooks :meth:`effective_latent`, :meth:`row_scale`, :meth:`aux_loss`,
+    :meth:`before_forward`, :meth:`after_step` and :meth:`param_groups` are
+    what the binarizers of :mod:`bnnverify.training.binarizers` override
+    (a learned mapping of each row for ``lns``, a learned scale and a
+    recurrent correction for ``rbonn``). Whatever they do, the binary row is
+    ``sign(effective_latent())`` with the tie rule, in training and in eval
+    mode alike, and :meth:`int_weights` is what the export writes.
+    """
 
     def __init__(self, n_in: int, n_out: int, scale: bool = False, generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -129,17 +138,42 @@ class BinaryLinear(nn.Module):
     def scaled(self) -> bool:
         return bool(self.use_scale)
 
+    def effective_latent(self) -> torch.Tensor:
+        """The real row whose sign is the binary row (here the latent weights themselves)."""
+        return self.weight
+
     def binary_weight(self) -> torch.Tensor:
         """The ±1 weights (float32); straight-through gradient to the latent weights."""
-        return binarize(self.weight, "ste")
+        return binarize(self.effective_latent(), "ste")
 
     def row_scale(self) -> torch.Tensor | None:
         """Per-row float32 scale ``mean |latent|``, or None without scaling."""
         return self.weight.abs().mean(dim=1) if self.scaled else None
 
+    @torch.no_grad()
     def int_weights(self) -> np.ndarray:
-        """The ±1 weights as int8 (``latent >= 0`` -> +1)."""
-        return np.where(self.weight.detach().cpu().numpy() >= 0, 1, -1).astype(np.int8)
+        """The ±1 weights as int8 (``effective_latent >= 0`` -> +1)."""
+        return np.where(self.effective_latent().detach().cpu().numpy() >= 0, 1, -1).astype(np.int8)
+
+    @torch.no_grad()
+    def sign_disagreements(self) -> int:
+        """How many binary weights differ from ``sign(latent weight)`` (0 for plain sign)."""
+        plain = np.where(self.weight.detach().cpu().numpy() >= 0, 1, -1)
+        return int((self.int_weights() != plain).sum())
+
+    def aux_loss(self) -> torch.Tensor | None:
+        """A term added to the training loss (None: nothing)."""
+        return None
+
+    def before_forward(self) -> None:
+        """Called before each training forward pass (no gradient)."""
+
+    def after_step(self) -> None:
+        """Called after each optimiser step, before the latent weights are clipped."""
+
+    def param_groups(self) -> list[tuple[list[nn.Parameter], float]]:
+        """``(parameters, learning-rate factor)`` of this layer's own parameters."""
+        return [([self.weight], 1.0)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x @ self.binary_weight().t()
@@ -151,12 +185,12 @@ class HiddenBlock(nn.Module):
     """BinaryLinear -> BatchNorm1d -> sign (tie rule sign(0) = +1)."""
 
     def __init__(self, n_in: int, n_out: int, ste: str = "ste", scale: bool = False,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, linear: BinaryLinear | None = None) -> None:
         super().__init__()
         if ste not in STE_KINDS:
             raise ModelError(f"ste: unknown estimator {ste!r}; valid: {', '.join(STE_KINDS)}")
         self.ste = ste
-        self.linear = BinaryLinear(n_in, n_out, scale, generator)
+        self.linear = BinaryLinear(n_in, n_out, scale, generator) if linear is None else linear
         self.bn = nn.BatchNorm1d(n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -204,9 +238,10 @@ class HiddenBlock(nn.Module):
 class OutputBlock(nn.Module):
     """BinaryLinear -> ``alpha * dot + beta`` per class (argmax outside)."""
 
-    def __init__(self, n_in: int, n_classes: int, scale: bool = False, generator: torch.Generator | None = None) -> None:
+    def __init__(self, n_in: int, n_classes: int, scale: bool = False, generator: torch.Generator | None = None,
+                 linear: BinaryLinear | None = None) -> None:
         super().__init__()
-        self.linear = BinaryLinear(n_in, n_classes, scale, generator)
+        self.linear = BinaryLinear(n_in, n_classes, scale, generator) if linear is None else linear
         self.alpha = nn.Parameter(torch.full((n_classes,), 1.0 / float(np.sqrt(n_in)), dtype=torch.float32))
         self.beta = nn.Parameter(torch.zeros(n_classes, dtype=torch.float32))
 
@@ -244,7 +279,7 @@ class BNNModule(nn.Module):
     """
 
     def __init__(self, widths: Sequence[int], ste: str = "ste", scale: bool = False,
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, linear=None) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) < 2 or any(w < 1 for w in widths):
@@ -253,10 +288,19 @@ class BNNModule(nn.Module):
             raise ModelError(f"arch: need at least 2 classes, got {widths[-1]}")
         self.widths = tuple(widths)
         self.ste = ste
+        # ``linear(n_in, n_out, generator)``, if given, builds every layer's BinaryLinear; the
+        # layers are built in order (weights, then batch norm) from ``generator``.
         self.hidden = nn.ModuleList(
-            HiddenBlock(widths[i], widths[i + 1], ste, scale, generator) for i in range(len(widths) - 2)
+            HiddenBlock(widths[i], widths[i + 1], ste, scale, generator,
+                        None if linear is None else linear(widths[i], widths[i + 1], generator))
+            for i in range(len(widths) - 2)
         )
-        self.output = OutputBlock(widths[-2], widths[-1], scale, generator)
+        self.output = OutputBlock(widths[-2], widths[-1], scale, generator,
+                                  None if linear is None else linear(widths[-2], widths[-1], generator))
+
+    def linears(self) -> list[BinaryLinear]:
+        """Every layer's BinaryLinear, first hidden layer to output."""
+        return [b.linear for b in self.hidden] + [self.output.linear]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Training mode: float32 scores. Eval mode: float64 exact-semantics scores."""

@@ -30,7 +30,7 @@ import numpy as np
 from bnnverify.encoders.layers import BNN
 
 from bnnverify.data.datasets import Dataset, load_dataset
-from bnnverify.errors import DataError, ModelError
+from bnnverify.errors import DataError, ModelError, UsageError
 from bnnverify.files.modelio import save_model
 from bnnverify.evaluation.evaluator import Evaluator
 
@@ -134,6 +134,12 @@ class TrainResult:
     module: object = field(default=None, compare=False, repr=False)
     #: mean training cross-entropy of each epoch 1..epochs (float32 training mode)
     losses: tuple[float, ...] = field(default=(), compare=False, repr=False)
+    #: the binarizer's canonical name (``ste+scale`` style names for old flag combinations)
+    binarizer: str = "ste"
+    #: binary weights (all layers) that differ from the sign of their latent weight
+    sign_disagreements: int = 0
+    #: lns from scratch: the exported baseline the fine-tuning started from
+    start_model: BNN | None = field(default=None, compare=False, repr=False)
 
 
 #: Adam's moment decay rates and denominator epsilon (Kingma & Ba's defaults).
@@ -148,11 +154,13 @@ class _Adam:
     without its per-step dispatch overhead, which dominates for tiny BNNs.
     """
 
-    def __init__(self, params: list, lr: float) -> None:
+    def __init__(self, params: list, lr: float, factors: list[float] | None = None) -> None:
         import torch
 
         self.params = params
         self.lr = float(lr)
+        #: per-parameter learning-rate factor (1 unless told otherwise, e.g. rbonn's u at 0.1x)
+        self.factors = [1.0] * len(params) if factors is None else [float(f) for f in factors]
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
         self.t = 0
@@ -169,18 +177,20 @@ class _Adam:
         if not live:
             return
         self.t += 1
-        params = [self.params[i] for i in live]
-        grads = [self.params[i].grad for i in live]
-        m = [self.m[i] for i in live]
-        v = [self.v[i] for i in live]
-        with torch.no_grad():
-            torch._foreach_lerp_(m, grads, 1.0 - b1)
-            torch._foreach_mul_(v, b2)
-            torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
-            den = torch._foreach_sqrt(v)
-            torch._foreach_div_(den, math.sqrt(1.0 - b2**self.t))
-            torch._foreach_add_(den, ADAM_EPS)
-            torch._foreach_addcdiv_(params, m, den, value=-self.lr / (1.0 - b1**self.t))
+        for f in sorted({self.factors[i] for i in live}):
+            group = [i for i in live if self.factors[i] == f]
+            params = [self.params[i] for i in group]
+            grads = [self.params[i].grad for i in group]
+            m = [self.m[i] for i in group]
+            v = [self.v[i] for i in group]
+            with torch.no_grad():
+                torch._foreach_lerp_(m, grads, 1.0 - b1)
+                torch._foreach_mul_(v, b2)
+                torch._foreach_addcmul_(v, grads, grads, value=1.0 - b2)
+                den = torch._foreach_sqrt(v)
+                torch._foreach_div_(den, math.sqrt(1.0 - b2**self.t))
+                torch._foreach_add_(den, ADAM_EPS)
+                torch._foreach_addcdiv_(params, m, den, value=-self.lr * f / (1.0 - b1**self.t))
 
 
 def snapshot_path(directory: Path, epoch: int) -> Path:
@@ -200,8 +210,12 @@ def train_bnn(
     *,
     epochs: int,
     seed: int,
-    ste: str = "ste",
+    ste: str | None = None,
     scale: bool = False,
+    binarizer: str | None = None,
+    options: "BinarizerOptions | None" = None,
+    finetune_epochs: int | None = None,
+    start: object | None = None,
     lr: float = DEFAULT_LR,
     batch_size: int = DEFAULT_BATCH_SIZE,
     snapshots: "Path | str | None" = None,
@@ -215,13 +229,34 @@ def train_bnn(
     ``"test"``) or a :class:`Dataset` (trained on all of it, tested on
     ``test_data`` if given).
 
+    The training method is ``binarizer`` (a name of
+    :data:`bnnverify.training.binarizers.BINARIZERS`, options in ``options``)
+    or, as before, the estimator ``ste`` and the flag ``scale`` (not both).
+    ``start`` continues from a trained module (a :class:`TrainResult`'s
+    ``module``, copied, never changed) instead of a fresh initialisation:
+    fine-tuning. ``lns`` without ``start`` first trains its plain-sign
+    baseline for ``epochs`` epochs, then fine-tunes for ``finetune_epochs``
+    (default: ``epochs``); with ``start`` it fine-tunes for ``epochs``.
+    Snapshots number the epochs of both phases consecutively.
+
     >>> r = train_bnn("ib12", [6, 4], epochs=2, seed=0)
     >>> r.model.widths, 0.0 <= r.test_accuracy <= 1.0
     ((12, 6, 4, 2), True)
     """
+    import copy
+
     import torch
     from tqdm import tqdm
 
+    from bnnverify.training.binarizers import (
+        BinarizerOptions,
+        WeightRule,
+        build_module,
+        get_binarizer,
+        legacy_binarizer,
+        sign_disagreements,
+        to_lns,
+    )
     from bnnverify.training.export import export_model
     from bnnverify.training.modules import STE_KINDS, BNNModule
 
@@ -234,10 +269,21 @@ def train_bnn(
     hidden = [int(h) for h in hidden]
     if any(h < 1 for h in hidden):
         raise ModelError(f"hidden: widths must be positive, got {hidden}")
-    if ste not in STE_KINDS:
+    if ste is not None and ste not in STE_KINDS:
         raise ModelError(f"ste: unknown estimator {ste!r}; valid: {', '.join(STE_KINDS)}")
+    if binarizer is not None and (ste is not None or scale):
+        raise UsageError("give a binarizer or the estimator/scale options, not both", param="binarizer")
+    spec = get_binarizer(binarizer) if binarizer is not None else legacy_binarizer(ste or "ste", bool(scale))
+    opts = options if options is not None else BinarizerOptions()
     if epochs < 0:
         raise ModelError(f"epochs: must be >= 0, got {epochs}")
+    if finetune_epochs is not None and (spec.rule is not WeightRule.LNS or start is not None):
+        raise UsageError("finetune_epochs: only for lns trained from scratch (baseline, then fine-tuning)",
+                         param="finetune_epochs")
+    if finetune_epochs is not None and finetune_epochs < 0:
+        raise UsageError(f"finetune_epochs: must be >= 0, got {finetune_epochs}", param="finetune_epochs")
+    if start is not None and not isinstance(start, BNNModule):
+        raise UsageError(f"start: expected a trained BNNModule, got {type(start).__name__}", param="start")
     if batch_size < 2:
         raise ModelError(f"batch_size: must be >= 2 (batch norm needs 2 rows), got {batch_size}")
     if not (lr > 0 and math.isfinite(lr)):
@@ -246,6 +292,16 @@ def train_bnn(
         raise DataError(f"data set {train.name}: need at least 2 training examples, got {len(train)}")
     n_classes = max(train.n_classes, 2)
     widths = (train.n_inputs, *hidden, n_classes)
+    if start is not None and tuple(start.widths) != widths:
+        raise UsageError(f"start: the module has widths {tuple(start.widths)}, training needs {widths}",
+                         param="start")
+    lns = spec.rule is WeightRule.LNS
+    phases: list[tuple[str, int]]  # (what, epochs): "train" or "finetune"
+    if lns and start is None:
+        phases = [("baseline", epochs), ("finetune", epochs if finetune_epochs is None else int(finetune_epochs))]
+    else:
+        phases = [("finetune" if lns else "train", epochs)]
+    total_epochs = sum(e for _, e in phases)
     snap_dir = Path(snapshots) if snapshots is not None else None
     if snap_dir is not None:
         if snap_dir.exists() and not snap_dir.is_dir():
@@ -253,28 +309,41 @@ def train_bnn(
         if not snap_dir.parent.is_dir():
             raise DataError(f"snapshots folder {snap_dir}: the folder {snap_dir.parent} does not exist")
         snap_dir.mkdir(exist_ok=True)  # the folder asked for, never its parents
-    snap_set = set(range(epochs + 1)) if snapshot_epochs is None else {int(e) for e in snapshot_epochs}
+    snap_set = set(range(total_epochs + 1)) if snapshot_epochs is None else {int(e) for e in snapshot_epochs}
     meta_base = {
         "dataset": ds_name,
         "seed": str(seed),
-        "ste": ste,
+        "ste": spec.activation,
+        "binarizer": spec.name,
         "hidden": ",".join(str(h) for h in hidden),
-        "scale": str(bool(scale)).lower(),
+        "scale": str(bool(spec.scale)).lower(),
+        **opts.describe(spec.rule),
     }
+    if start is not None:
+        meta_base["start"] = "module"
 
     t0 = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(TRAIN_THREADS)
     written: list[Path] = []
     losses: list[float] = []
+    start_model: BNN | None = None
     try:
         gen = torch.Generator().manual_seed(int(seed))
-        module = BNNModule(widths, ste=ste, scale=scale, generator=gen)
-        opt = _Adam(list(module.parameters()), lr)
-        loss_fn = torch.nn.CrossEntropyLoss()
+        if start is not None:
+            module = copy.deepcopy(start)
+            if spec.rule is WeightRule.SIGN and (module.ste != spec.activation or any(
+                    lin.scaled != spec.scale or type(lin).__name__ != "BinaryLinear" for lin in module.linears())):
+                raise UsageError(f"start: a plain {spec.name} run continues only a plain module of the same kind",
+                                 param="start")
+            if spec.rule is WeightRule.RBONN:
+                raise UsageError("start: rbonn trains from a fresh initialisation", param="start")
+        else:
+            module = build_module(spec if not lns else legacy_binarizer(spec.activation, False), widths, opts, gen)
         Xt, yt = _to_pm1(train.X), torch.from_numpy(np.array(train.y, dtype=np.int64))
         N = len(train)
-        latent = [b.linear.weight for b in module.hidden] + [module.output.linear.weight]
+        loss_fn = torch.nn.CrossEntropyLoss()
+        done = 0
 
         def snapshot(epoch: int) -> None:
             if snap_dir is None or epoch not in snap_set:
@@ -285,33 +354,66 @@ def train_bnn(
             written.append(save_model(net, snapshot_path(snap_dir, epoch)))
 
         snapshot(0)
-        for epoch in tqdm(range(1, epochs + 1), disable=not progress, desc="training", unit="epoch"):
-            module.train()
-            perm = torch.randperm(N, generator=gen)
-            starts = list(range(0, N, batch_size))
-            if N - starts[-1] < 2 and len(starts) > 1:  # batch norm cannot train on one row
-                starts.pop()
-            total, count = 0.0, 0
-            for k, s in enumerate(starts):
-                e = starts[k + 1] if k + 1 < len(starts) else N
-                idx = perm[s:e]
-                opt.zero_grad()
-                loss = loss_fn(module(Xt[idx]), yt[idx])
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-                with torch.no_grad():
-                    for w in latent:
-                        w.clamp_(-LATENT_CLIP, LATENT_CLIP)
-            losses.append(total / count)
-            snapshot(epoch)
+        bar = tqdm(total=total_epochs, disable=not progress, desc=spec.name, unit="epoch")
+        for what, n_epochs in phases:
+            if what == "finetune" and lns:
+                module.eval()
+                start_model, _ = export_model(module, {**meta_base, "phase": "start"}, train.thermometer_levels)
+                module = to_lns(module, opts, gen)
+            linears = module.linears()
+            params, factors = [], []
+            for lin in linears:
+                for group, f in lin.param_groups():
+                    params += group
+                    factors += [f] * len(group)
+            own = {id(p) for p in params}
+            for p in module.parameters():  # batch norm, output alpha/beta
+                if id(p) not in own:
+                    params.append(p)
+                    factors.append(1.0)
+            opt = _Adam(params, lr, factors)
+            latent = [lin.weight for lin in linears]
+            bar.set_description(f"{spec.name} {what}")
+            for _ in range(n_epochs):
+                module.train()
+                perm = torch.randperm(N, generator=gen)
+                starts = list(range(0, N, batch_size))
+                if N - starts[-1] < 2 and len(starts) > 1:  # batch norm cannot train on one row
+                    starts.pop()
+                total, count = 0.0, 0
+                for k, s in enumerate(starts):
+                    e = starts[k + 1] if k + 1 < len(starts) else N
+                    idx = perm[s:e]
+                    opt.zero_grad()
+                    for lin in linears:
+                        lin.before_forward()
+                    ce = loss_fn(module(Xt[idx]), yt[idx])
+                    loss = ce
+                    for lin in linears:
+                        extra = lin.aux_loss()
+                        if extra is not None:
+                            loss = loss + extra
+                    loss.backward()
+                    opt.step()
+                    total += float(ce.detach()) * len(idx)
+                    count += len(idx)
+                    with torch.no_grad():
+                        for lin in linears:
+                            lin.after_step()
+                        for w in latent:
+                            w.clamp_(-LATENT_CLIP, LATENT_CLIP)
+                losses.append(total / count)
+                done += 1
+                snapshot(done)
+                bar.update(1)
+        bar.close()
         module.eval()
-        meta = {**meta_base, "epochs": str(epochs), "lr": repr(float(lr)), "batch_size": str(batch_size)}
+        meta = {**meta_base, "epochs": str(total_epochs), "lr": repr(float(lr)), "batch_size": str(batch_size)}
         net, margin = export_model(module, meta, train.thermometer_levels)
+        flips = sign_disagreements(module)
     finally:
         torch.set_num_threads(threads)
     train_acc = evaluate_model(net, train).accuracy
     test_acc = evaluate_model(net, test).accuracy if test is not None and len(test) else math.nan
     return TrainResult(net, train_acc, test_acc, margin, tuple(written), time.perf_counter() - t0, module,
-                       tuple(losses))
+                       tuple(losses), spec.name, flips, start_model)
