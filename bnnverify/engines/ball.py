@@ -35,7 +35,7 @@ import numpy as np
 from bnnverify.encoders.layers import BNN
 from bnnverify.encoders.regions import HammingBall
 from bnnverify.engines.base import Capability, EngineBase, Limits, Support
-from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded, InternalError
+from bnnverify.errors import BudgetExceeded, DataError, InternalError
 from bnnverify.evaluation.evaluator import Evaluator, pack_bits
 from bnnverify.information.codecounts import Labels, RowCounter
 
@@ -158,18 +158,11 @@ class BallEngine(EngineBase):
 
     def class_counts(self, net: BNN, region: HammingBall, witness_of, limits: Limits):
         from bnnverify.encoders.results import ClassCounts
-        from bnnverify.engines.sat import sat_find_class
+        from bnnverify.engines.sat import counted_witness
 
         rc = ball_counter(net, region, "model")
         cc = ClassCounts(region.size, [int(rc.label_counts.get(c, 0)) for c in range(net.n_classes)])
-        wanted = [c for c in witness_of if cc.counts[c] > 0]
-        if not wanted:
-            return cc, None
-        res = sat_find_class(net, region, wanted, solver=limits.solver, encoding=limits.encoding,
-                             timeout=limits.remaining())
-        if res.witness is None:
-            raise DeadlineExceeded("SAT found no witness of a counted class within the time limit")
-        return cc, res.witness
+        return cc, counted_witness(net, region, cc, witness_of, limits)
 
 
 ENGINE = BallEngine()

@@ -49,18 +49,10 @@ class GanakEngine(EngineBase):
         return Support(True)
 
     def class_counts(self, net: Any, region: Any, witness_of, limits: Limits):
-        from bnnverify.engines.sat import sat_find_class
+        from bnnverify.engines.sat import counted_witness
 
-        counts = [_count(net, region, c, limits) for c in range(net.n_classes)]
-        cc = ClassCounts(region.size, counts)
-        wanted = [c for c in witness_of if cc.counts[c] > 0]
-        if not wanted:
-            return cc, None
-        res = sat_find_class(net, region, wanted, solver=limits.solver, encoding=limits.encoding,
-                             timeout=limits.remaining())
-        if res.witness is None:
-            raise DeadlineExceeded("SAT found no witness of a counted class within the time limit")
-        return cc, res.witness
+        cc = ClassCounts(region.size, [_count(net, region, c, limits) for c in range(net.n_classes)])
+        return cc, counted_witness(net, region, cc, witness_of, limits)
 
 
 def _count(net: Any, region: Any, c: int, limits: Limits) -> int:

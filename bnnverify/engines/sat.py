@@ -28,7 +28,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -487,6 +487,20 @@ def export_dimacs(
         "ball_aware": f.ball_aware,
         "seconds": time.perf_counter() - start,
     }
+
+
+def counted_witness(net: BNN, region: Region, counts: Any, witness_of: Iterable[int], limits: Any) -> np.ndarray | None:
+    """A member of a class of ``witness_of`` that ``counts`` (a ClassCounts) says exists, found by
+    SAT — for the counting engines that never see a member (ball, ganak). None if none was counted;
+    :class:`DeadlineExceeded` if SAT finds none in the time left."""
+    wanted = [c for c in witness_of if counts.counts[c] > 0]
+    if not wanted:
+        return None
+    res = sat_find_class(net, region, wanted, solver=limits.solver, encoding=limits.encoding,
+                         timeout=limits.remaining())
+    if res.witness is None:
+        raise DeadlineExceeded("SAT found no witness of a counted class within the time limit")
+    return res.witness
 
 
 def _search_of(res: SatResult | RadiusResult, solver: str, seconds: float) -> Search:
