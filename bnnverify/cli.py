@@ -1305,11 +1305,12 @@ def info(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, 
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False), metavar="CSV",
               help="Write every (epoch, layer) point to this CSV.")
 @click.option("--title", default=None, help="Plot title (default: names the distribution and Y).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (all points).")
 @handle_errors
 @budget_options
 def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index, rows,
-              labels_spec, method, budget, plot_path, epoch_path, dpi, out_path, title, as_json) -> None:
+              labels_spec, method, budget, plot_path, epoch_path, dpi, out_path, title, timeout, as_json) -> None:
     """The exact information plane of the snapshots in SNAPSHOT_DIR.
 
     SNAPSHOT_DIR holds the per-epoch models written by `bnnverify train
@@ -1339,7 +1340,8 @@ def infoplane(snapshot_dir, region_kind, hamming, linf, input_spec, mutable, fre
         bar = tqdm(total=len(snaps), unit="epoch", file=sys.stderr)
     try:
         plane = compute_infoplane(snaps, region=region, dataset=ds, radius=radius, labels=labels, method=method,
-                                  budget=budget, progress=(lambda e: bar.update(1)) if bar else None)
+                                  budget=budget, progress=(lambda e: bar.update(1)) if bar else None,
+                                  timeout=timeout)
     finally:
         if bar is not None:
             bar.close()

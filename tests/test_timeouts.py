@@ -92,6 +92,20 @@ def test_cli_timeout_exits_3(nets, tmp_path):
     assert r.exit_code == 3 and "timeout" in r.output, r.output
 
 
+def test_infoplane_takes_the_same_timeout(nets, tmp_path):
+    from click.testing import CliRunner
+
+    from bnnverify.cli import main
+    from bnnverify.training.train import train_bnn
+
+    train_bnn("ib12", (6,), epochs=3, seed=0, snapshots=tmp_path / "s")
+    r = CliRunner().invoke(main, ["infoplane", str(tmp_path / "s"), "--region", "whole", "--method", "bdd",
+                                  "--timeout", "0.001"])
+    assert r.exit_code == 3 and "time limit" in r.output, r.output
+    ok = CliRunner().invoke(main, ["infoplane", str(tmp_path / "s"), "--dataset", "ib12", "--timeout", "60"])
+    assert ok.exit_code == 0, ok.output
+
+
 @pytest.mark.parametrize("command", ["info", "codes"])
 def test_information_commands_take_the_same_timeout(nets, tmp_path, command):
     from click.testing import CliRunner

@@ -177,8 +177,12 @@ def compute_infoplane(
     method: str | CountMethod = "auto",
     budget: int | None = None,
     progress: Any = None,
+    timeout: float | None = None,
 ) -> InfoPlane:
     """The exact information plane of a run.
+
+    ``timeout`` (seconds) bounds the whole plane: :class:`~bnnverify.errors.DeadlineExceeded`
+    beyond it (a plane with some epochs missing is never returned).
 
     Exactly one of ``region`` (uniform on it) or ``dataset`` (its rows; with
     ``radius``, the mixture of Hamming balls of that radius around them).
@@ -188,6 +192,7 @@ def compute_infoplane(
     ``progress`` is called with each finished epoch if given.
     """
     t0 = time.perf_counter()
+    deadline = None if timeout is None else t0 + float(timeout)
     snaps = list(snapshots) if not isinstance(snapshots, (str, os.PathLike)) else load_snapshots(snapshots)
     if not snaps:
         raise DataError("information plane: no snapshots")
@@ -207,6 +212,7 @@ def compute_infoplane(
         meth = CountMethod.EVALUATOR
         for s in snaps:
             points += _points(info_from_rows(s.net, X, labels=lab, y=y, region=source), s)
+            _left(deadline)
             if progress:
                 progress(s.epoch)
     elif dataset is not None:
@@ -219,12 +225,15 @@ def compute_infoplane(
             src = {**source, "size": len(X)}
             for s in snaps:
                 points += _points(info_from_rows(s.net, X, labels=lab, y=y, region=src, method=meth), s)
+                _left(deadline)
                 if progress:
                     progress(s.epoch)
         for s in snaps if mixture is None else ():
-            rep = info_over_balls(s.net, dataset, int(radius or 0), labels=lab, method=method, budget=budget)
+            rep = info_over_balls(s.net, dataset, int(radius or 0), labels=lab, method=method, budget=budget,
+                                  timeout=_left(deadline))
             meth = rep.method
             points += _points(rep, s)
+            _left(deadline)
             if progress:
                 progress(s.epoch)
     else:
@@ -239,11 +248,14 @@ def compute_infoplane(
             X = np.concatenate(list(region.members()))
             for s in snaps:
                 points += _points(info_from_rows(s.net, X, labels=lab, region=source, method=meth), s)
+                _left(deadline)
                 if progress:
                     progress(s.epoch)
         else:
             for s in snaps:
-                points += _points(info_over_region(s.net, region, labels=lab, method=meth, budget=budget), s)
+                points += _points(info_over_region(s.net, region, labels=lab, method=meth, budget=budget,
+                                                   timeout=_left(deadline)), s)
+                _left(deadline)
                 if progress:
                     progress(s.epoch)
     kind = LabelKind.TEACHER if isinstance(lab, BNN) else LabelKind(lab)
@@ -251,6 +263,18 @@ def compute_infoplane(
         kind, "Y = the final snapshot's prediction" if isinstance(labels, str) and labels == "final"
         else "Y = a label model's prediction")
     return InfoPlane(source, kind, meth or CountMethod.BDD, tuple(points), time.perf_counter() - t0, note)
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (None: no limit); :class:`DeadlineExceeded` once it has passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.perf_counter()
+    if left <= 0:
+        from bnnverify.errors import DeadlineExceeded
+
+        raise DeadlineExceeded("the information plane reached its time limit")
+    return left
 
 
 def _materialized_balls(dataset: Any, radius: int, net: BNN, method: str | CountMethod
