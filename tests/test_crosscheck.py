@@ -534,7 +534,7 @@ def _bits(x: np.ndarray) -> str:
 def test_cli_robustness_exit_codes_and_json(tmp_path_factory, data):
     from click.testing import CliRunner
 
-    import cli
+    from bnnverify import cli
     from bnnverify.files.modelio import save_model
 
     net = data.draw(nasty_networks(n_inputs=st.integers(2, 7), n_classes=st.integers(2, 3)))
@@ -575,7 +575,7 @@ def test_cli_robustness_exit_codes_and_json(tmp_path_factory, data):
 
 
 def test_cli_equivalence_and_exact_huge_counts(tmp_path, runner):
-    import cli
+    from bnnverify import cli
     from bnnverify.files.modelio import save_model
 
     small = BNN((ThresholdLayer(np.array([[1, -1], [1, 1]], np.int8), np.array([0, 1])),),
