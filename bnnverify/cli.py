@@ -428,10 +428,11 @@ def summary(model: str, as_json: bool) -> None:
     """Per-layer summary of MODEL (.npz): neurons, ±1 parameters, memory, thresholds."""
     from bnnverify.model.summary import format_summary, summarize, summary_to_dict
 
-    s = summarize(load_model_arg(model))
-    if as_json:
-        emit_json(summary_to_dict(s))
-    else:
+    net = load_model_arg(model)
+    s = summarize(net)
+    asked = asked_for("summary", [(model, net)], input_ref(None))
+    echo_result(summary_to_dict(s), asked, as_json)
+    if not as_json:
         click.echo(format_summary(s))
 
 
@@ -603,13 +604,18 @@ def eval_(model, dataset, split, data_file, as_json) -> None:
     net = load_model_arg(model)
     ds = load_cli_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
     acc = evaluate_model(net, ds)
+    from bnnverify.questions.asked import InputRef
+
+    asked = asked_for("eval", [(model, net)], InputRef("dataset", dataset=str(dataset or data_file),
+                                                       split=split if dataset is not None else None))
     if as_json:
         d = acc.as_dict()
         d["accuracy"] = _fmt_float(d["accuracy"])
         for c in d["per_class"]:
             c["accuracy"] = _fmt_float(c["accuracy"])
-        emit_json({"model": str(model), **d})
+        echo_result({"model": str(model), **d}, asked, as_json)
         return
+    echo_result({}, asked, as_json)
     click.echo(f"{model} on {acc.dataset}: accuracy {acc.accuracy:.4f} ({acc.correct} of {acc.n})")
     for c in acc.per_class:
         if c.n:
@@ -649,12 +655,20 @@ def predict(model, input_spec, dataset, split, index, data_file, as_json) -> Non
             raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
         sel = range(len(ds.X)) if index is None else [index]
         rows, labels, first = ds.X[list(sel)], [int(ds.y[i]) for i in sel], sel[0] if len(sel) else 0
+    from bnnverify.questions.asked import InputRef
+
+    source = (input_ref(input_spec) if input_spec is not None else
+              InputRef("dataset", dataset=str(dataset or data_file), split=split if dataset is not None else None,
+                       index=index))
+    asked = asked_for("predict", [(model, net)], source)
+    if not as_json:
+        echo_result({}, asked, as_json)
     for k, (x, label) in enumerate(zip(rows, labels)):
         t = semantics.forward(net, x)
         codes = ["".join(map(str, c)) for c in t.codes]
-        if as_json:
-            emit_json({"index": first + k, "label": label, "class": t.label, "scores": list(t.scores),
-                       "codes": {str(k): c for k, c in enumerate(codes, start=1)}})
+        if as_json:  # one self-describing JSON line per input
+            echo_result({"index": first + k, "label": label, "class": t.label, "scores": list(t.scores),
+                         "codes": {str(k): c for k, c in enumerate(codes, start=1)}}, asked, as_json)
         else:
             lab = "" if label is None else f" label {label}{' (misclassified)' if label != t.label else ''}"
             click.echo(f"input {first + k}: class {t.label}{lab}; scores "
