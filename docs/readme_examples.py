@@ -69,12 +69,23 @@ def _run(command: str, cwd: Path) -> list[str]:
     return text.rstrip("\n").split("\n") if text.strip() else []
 
 
+def _shape_of(line: str) -> str:
+    """A line with its numbers abstracted (to find the same line in a new run)."""
+    return re.sub(r"\d+(\.\d+)?", "N", line)
+
+
 def _shaped(new: list[str], shown: list[str]) -> list[str]:
-    """``new`` cut where ``shown`` has a ``...`` line (same position), with the ``...`` kept."""
+    """``new`` cut where ``shown`` has a ``...`` line, with the ``...`` kept: after the new line
+    of the same shape as the one shown before the ``...`` (else at the same position)."""
     cut = next((i for i, line in enumerate(shown) if ELLIPSIS.match(line)), None)
-    if cut is None or len(new) <= cut:
+    if cut is None:
         return new
-    return new[:cut] + [shown[cut]]
+    if cut > 0:
+        last = _shape_of(shown[cut - 1])
+        at = next((i for i, line in enumerate(new) if _shape_of(line) == last), None)
+        if at is not None:
+            return new[:at + 1] + [shown[cut]]
+    return new if len(new) <= cut else new[:cut] + [shown[cut]]
 
 
 def regenerate(readme: Path, check: bool = False) -> int:

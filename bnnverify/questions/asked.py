@@ -68,7 +68,10 @@ class InputRef:
 
     def line(self) -> str:
         if self.kind == "dataset":
-            return f"{self.dataset} {self.split + ' ' if self.split else ''}#{self.index} (label {self.label})"
+            where = f"{self.dataset}{' ' + self.split if self.split else ''}"
+            if self.index is None:
+                return f"{where} (every row)"
+            return f"{where} #{self.index} (label {self.label})"
         if self.kind == "file":
             return f"file {self.path}"
         return {"bits": "a literal bit string", "none": "none (the region has no centre)"}.get(self.kind, self.kind)
