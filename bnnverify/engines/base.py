@@ -311,6 +311,17 @@ class Engine(Protocol):
     def influence(self, net: Any, region: Any, limits: Limits) -> Influence: ...
 
 
+def lacks(engine: Any, capability: Capability) -> str | None:
+    """Why ``engine`` does not answer ``capability`` at all (None if it declares it): its own
+    ``why_not`` where it gives one, else the questions it does answer."""
+    if capability in engine.capabilities:
+        return None
+    why = getattr(engine, "why_not", {}).get(capability)
+    have = ", ".join(c.value for c in Capability if c in engine.capabilities)
+    return (f"engine {engine.name!r} does not answer {capability.value} questions"
+            + (f": {why}" if why else f" (it answers: {have})"))
+
+
 class EngineBase:
     """A base for engines: :meth:`supports` from the declared kinds; undeclared questions refused by name.
 
@@ -328,11 +339,9 @@ class EngineBase:
     why_not: ClassVar[dict[Capability, str]] = {}
 
     def supports(self, net: Any, region: Any, capability: Capability) -> Support:
-        if capability not in self.capabilities:
-            have = ", ".join(c.value for c in Capability if c in self.capabilities)
-            why = self.why_not.get(capability)
-            return Support(False, f"engine {self.name!r} does not answer {capability.value} questions"
-                                  + (f": {why}" if why else f" (it answers: {have})"))
+        missing = lacks(self, capability)
+        if missing:
+            return Support(False, missing)
         nets = net if isinstance(net, tuple) else (net,)
         for one in nets:
             for layer in one.layers:

@@ -258,8 +258,7 @@ def layer_labels(net: Any, region: Any, labels: Any, *, const_label: int | None 
     ``const_label`` gives every member that label instead. Budgets raise
     :class:`BudgetExceeded` (a count has no partial answer).
     """
-    limits = limits or Limits()
-    _check_region([net], region)
+    limits = _begin(limits, [net], region)
     label_net = not isinstance(labels, str) and const_label is None
     nets = (net, labels) if label_net else net
     counter, choice = _raising_in_turn(
@@ -273,8 +272,7 @@ def layer_labels(net: Any, region: Any, labels: Any, *, const_label: int | None 
 def joint_counts(net: Any, region: Any, layers: Sequence[int], *, with_class: bool = False,
                  method: str | None = AUTO, limits: Limits | None = None) -> tuple[Any, Choice]:
     """Exact joint counts of the codes of hidden ``layers`` (1-based) and the class if asked."""
-    limits = limits or Limits()
-    _check_region([net], region)
+    limits = _begin(limits, [net], region)
     jc, choice = _raising_in_turn(
         choices(Capability.JOINT_COUNTS, net, region, method),
         lambda ch: ch.engine.joint_counts(net, region, list(layers), with_class, limits))
@@ -458,8 +456,7 @@ def prime_implicants(net: Any, region: Any, targets: Sequence[int], *, max_terms
     """
     from bnnverify.engines.terms import free_bits
 
-    limits = limits or Limits()
-    _check_region([net], region)
+    limits = _begin(limits, [net], region)
     free = set(free_bits(region))
     targets = _check_classes(net, targets)
     if not targets:
@@ -507,8 +504,7 @@ def shapley(net: Any, region: Any, x: Any, targets: Sequence[int], *, method: st
 def influence(net: Any, region: Any, *, method: str | None = AUTO,
               limits: Limits | None = None) -> tuple[Any, Choice]:
     """Per free bit, the exact number of members whose class changes when the bit is flipped."""
-    limits = limits or Limits()
-    _check_region([net], region)
+    limits = _begin(limits, [net], region)
     choice = choose(Capability.INFLUENCE, net, region, method)
     inf = choice.engine.influence(net, region, limits)
     if inf.total != region.size or any(not 0 <= v <= region.size for v in inf.changes.values()):

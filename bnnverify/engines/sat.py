@@ -503,15 +503,12 @@ def counted_witness(net: BNN, region: Region, counts: Any, witness_of: Iterable[
     return res.witness
 
 
-def _search_of(res: SatResult | RadiusResult, solver: str, seconds: float) -> Search:
+def _search_of(res: SatResult, solver: str, seconds: float) -> Search:
     """A :class:`Search` from a solver's status (``UNSAT`` is the only proof)."""
     if res.status is SatStatus.UNSAT:
         return Search(Outcome.NONE)
-    witness = getattr(res, "witness", None)
-    if witness is None:
-        witness = getattr(res, "counterexample", None)
     if res.status is SatStatus.SAT:
-        return Search(Outcome.FOUND, np.asarray(witness, dtype=np.uint8))
+        return Search(Outcome.FOUND, np.asarray(res.witness, dtype=np.uint8))
     if res.status is SatStatus.TIMEOUT:
         return Search(Outcome.TIMEOUT, note=f"SAT solver {solver} ran out of time after {seconds:.1f} s")
     return Search(Outcome.UNKNOWN, note=f"SAT solver {solver} gave no answer")

@@ -148,15 +148,16 @@ def resolve_method(region: Region, method: "str | Method" = "auto", *, allow_bal
     network), else the BDD. An explicit engine that cannot count this region
     is refused by name.
     """
-    from bnnverify.engines.base import Capability
+    from bnnverify.engines.base import Capability, lacks
     from bnnverify.engines.policy import prefer
 
     name = ENGINES.resolve(None if method is None else str(method))
     if name == AUTO:
         return engine_label(prefer(Capability.LAYER_LABELS, region, label_net=not allow_ball)[0])
     engine = ENGINES.get(name)
-    if Capability.LAYER_LABELS not in engine.capabilities:
-        raise EngineError(engine.supports(None, None, Capability.LAYER_LABELS).reason)
+    missing = lacks(engine, Capability.LAYER_LABELS)
+    if missing:
+        raise EngineError(missing)
     if region.kind not in engine.region_kinds:
         raise EngineError(f"engine {name!r} counts Hamming balls only, not a {region.kind} region"
                           if engine.region_kinds == frozenset({"hamming"})

@@ -40,7 +40,7 @@ import numpy as np
 from bnnverify import semantics
 from bnnverify.encoders.regions import Region
 from bnnverify.engines import run
-from bnnverify.engines.base import Capability, Limits, Outcome
+from bnnverify.engines.base import Capability, Limits, Outcome, lacks
 from bnnverify.engines.policy import AUTO_ENUM_MAX_COUNT, AUTO_ENUM_MAX_DECIDE
 from bnnverify.engines.registry import AUTO, ENGINES
 from bnnverify.engines.replay import bits_to_str
@@ -80,9 +80,9 @@ def choose_method(method: "Method | str", size: int, count: bool) -> "Method | s
     name = ENGINES.resolve(None if method is None else str(method))
     if name == AUTO:
         return engine_label(prefer(capability, _Sized(size))[0])
-    engine = ENGINES.get(name)
-    if capability not in engine.capabilities:
-        raise EngineError(engine.supports(None, None, capability).reason)
+    missing = lacks(ENGINES.get(name), capability)
+    if missing:
+        raise EngineError(missing)
     return engine_label(name)
 
 
