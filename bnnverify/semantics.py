@@ -8,9 +8,14 @@ checked by eye. Every witness an engine reports is replayed here
 tested against it (``tests/test_semantics.py``, ``tests/test_conformance.py``).
 Speed does not matter here: a replay is one input.
 
-Inputs are bit vectors; bit 1 stands for +1 and bit 0 for -1 (``s(b) = 2b - 1``).
+Inputs are bit vectors; bit 1 stands for +1 and bit 0 for -1 (``s(b) = 2b - 1``),
+or — for a network that declares ``inputs`` — integer features ``p_f`` in
+``[lo_f, hi_f]`` (pixels), which only the first layer reads.
 
 * ``threshold`` (hidden): ``y_j = 1`` iff ``sum_i W[j][i] * s(x_i) >= theta_j``.
+* ``linear`` (hidden, over bits *as 0/1*): ``y_j = 1`` iff ``sum_i C[j][i] * x_i >= b_j``.
+* ``quantize`` (first layer, integers): bit ``f*K + k`` is ``1`` iff ``p_f >= C[f][k]``.
+* ``integer-threshold`` (first layer, integers): ``y_j = 1`` iff ``sum_f W[j][f] * p_f >= theta_j``.
 * ``argmax`` (output): ``score_c = alpha_c * (W[c] . s(x)) + beta_c`` in IEEE
   double arithmetic (Python floats: one rounded multiply, then one rounded
   add — no fused multiply-add), the class is the *smallest* index among the
@@ -34,13 +39,17 @@ Trace(codes=((0, 1),), scores=(0.0, 0.0), label=0)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Callable, Mapping, Sequence
 
 from bnnverify.errors import DataError, ModelError
 
 __all__ = [
     "Trace",
+    "TieRule",
+    "misclassified",
     "spins",
+    "features",
     "dot",
     "threshold_rule",
     "argmax_scores",
@@ -63,6 +72,20 @@ def spins(bits: Sequence[int]) -> list[int]:
     return out
 
 
+def features(net: Any, p: Sequence[int]) -> tuple[int, ...]:
+    """Integer features checked against the network's declared ranges ``[lo_f, hi_f]``."""
+    lo, hi = net.inputs.lo.tolist(), net.inputs.hi.tolist()
+    out = []
+    for f, v in enumerate(p):
+        if isinstance(v, float) and v != int(v):
+            raise DataError(f"input feature {f} is {v}, not an integer")
+        v = int(v)
+        if not lo[f] <= v <= hi[f]:
+            raise DataError(f"input feature {f} is {v}, outside its range [{lo[f]}, {hi[f]}]")
+        out.append(v)
+    return tuple(out)
+
+
 def dot(row: Sequence[int], s: Sequence[int]) -> int:
     """The integer dot product of a weight row with a spin vector."""
     return sum(int(w) * v for w, v in zip(row, s, strict=True))
@@ -73,6 +96,33 @@ def threshold_rule(layer: Any, bits: Sequence[int]) -> tuple[int, ...]:
     s = spins(bits)
     return tuple(
         1 if dot(row, s) >= int(theta) else 0
+        for row, theta in zip(layer.weights.tolist(), layer.thresholds.tolist(), strict=True)
+    )
+
+
+def linear_rule(layer: Any, bits: Sequence[int]) -> tuple[int, ...]:
+    """``linear``: neuron j fires iff ``C[j] . x >= b_j`` with the bits as 0/1 (not spins)."""
+    spins(bits)  # validates: bits only
+    x = [int(b) for b in bits]
+    return tuple(
+        1 if dot(row, x) >= int(b) else 0
+        for row, b in zip(layer.coefficients.tolist(), layer.bounds.tolist(), strict=True)
+    )
+
+
+def quantize_rule(layer: Any, p: Sequence[int]) -> tuple[int, ...]:
+    """``quantize``: bit ``f*K + k`` fires iff ``p_f >= C[f][k]`` (feature-major order)."""
+    return tuple(
+        1 if int(v) >= int(c) else 0
+        for v, row in zip(p, layer.thresholds.tolist(), strict=True)
+        for c in row
+    )
+
+
+def integer_threshold_rule(layer: Any, p: Sequence[int]) -> tuple[int, ...]:
+    """``integer-threshold``: neuron j fires iff ``W[j] . p >= theta_j`` over the integer features."""
+    return tuple(
+        1 if dot(row, p) >= int(theta) else 0
         for row, theta in zip(layer.weights.tolist(), layer.thresholds.tolist(), strict=True)
     )
 
@@ -99,9 +149,12 @@ def first_maximum(scores: Sequence[float]) -> int:
     return best
 
 
-#: Hidden layer kinds: bits in, bits out.
+#: Hidden layer kinds: bits (or, for the first layer of a network over integers, features) in, bits out.
 RULES: Mapping[str, Callable[[Any, Sequence[int]], tuple[int, ...]]] = {
     "threshold": threshold_rule,
+    "linear": linear_rule,
+    "quantize": quantize_rule,
+    "integer-threshold": integer_threshold_rule,
 }
 
 #: Output layer kinds: bits in, one score per class out.
@@ -127,16 +180,50 @@ def _rule(table: Mapping[str, Callable], layer: Any) -> Callable:
 
 
 def forward(net: Any, x: Sequence[int]) -> Trace:
-    """Run one input (a sequence of 0/1) through ``net``, layer by layer."""
-    bits = tuple(int(b) for b in (x.tolist() if hasattr(x, "tolist") else x))
-    if len(bits) != net.n_inputs:
-        raise DataError(f"input has {len(bits)} bits, the network expects {net.n_inputs}")
+    """Run one input (0/1 bits, or integer features) through ``net``, layer by layer."""
+    values = x.tolist() if hasattr(x, "tolist") else list(x)
+    what = "features" if getattr(net, "inputs", None) is not None else "bits"
+    if len(values) != net.n_inputs:
+        raise DataError(f"input has {len(values)} {what}, the network expects {net.n_inputs}")
+    bits = features(net, values) if what == "features" else tuple(int(b) for b in values)
     codes = []
     for layer in net.hidden:
         bits = _rule(RULES, layer)(layer, bits)
         codes.append(bits)
     scores = _rule(OUTPUT_RULES, net.output)(net.output, bits)
     return Trace(tuple(codes), scores, first_maximum(scores))
+
+
+class TieRule(str, Enum):
+    """When does an input count as misclassified against a reference class ``r``?
+
+    * ``argmax`` — the network's own class differs from ``r`` (ties go to the
+      smallest index, as :func:`first_maximum`);
+    * ``adversarial`` — some other class scores at least as much as ``r``
+      (``score_c >= score_r``: the rule of the published BNN benchmarks,
+      where a tie is a successful attack);
+    * ``strict`` — some other class scores strictly more (``score_c > score_r``).
+    """
+
+    ARGMAX = "argmax"
+    ADVERSARIAL = "adversarial"
+    STRICT = "strict"
+
+
+def misclassified(scores: Sequence[float], reference: int, ties: "TieRule | str" = TieRule.ARGMAX) -> bool:
+    """Whether ``scores`` misclassify against class ``reference`` under the tie rule.
+
+    >>> misclassified([1.0, 1.0], 1), misclassified([1.0, 1.0], 1, "strict"), misclassified([1.0, 1.0], 0, "adversarial")
+    (True, False, True)
+    """
+    rule = TieRule(ties)
+    if rule is TieRule.ARGMAX:
+        return first_maximum(scores) != reference
+    r = scores[reference]
+    others = [s for c, s in enumerate(scores) if c != reference]
+    if rule is TieRule.ADVERSARIAL:
+        return any(s >= r for s in others)
+    return any(s > r for s in others)
 
 
 def classify(net: Any, x: Sequence[int]) -> int:

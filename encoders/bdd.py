@@ -107,8 +107,9 @@ import numpy as np
 from .bdd_count import ExactCounter, exact_count, iter_level_paths
 from .cardinality_bdd import BallBuilder, node, agreement_threshold, ball_threshold_bdd, counter_bdd
 from .errors import BudgetExceeded, DeadlineExceeded, InternalError, RegionError, UsageError
-from .layers import BNN, ArgmaxLayer, beats
-from .regions import Cube, HammingBall, LinfBox, Region, Whole
+from .layers import BNN, ArgmaxLayer, beats, numpy_layer
+from .linear_bdd import linear_bdd
+from .regions import Cube, HammingBall, LevelBox, LevelL0, LinfBox, Region, Whole
 
 __all__ = [
     "BDDBudget",
@@ -357,7 +358,7 @@ class BDDCompiler:
                 if region.mutable is not None:
                     fixed = ~np.asarray(region.mutable, dtype=bool)
                 care_fn = "ball"
-            elif isinstance(region, LinfBox):
+            elif isinstance(region, (LinfBox, LevelBox, LevelL0)):
                 L = region.levels
                 lo, hi = region.bounds
                 for f in range(len(lo)):
@@ -387,9 +388,43 @@ class BDDCompiler:
                         parts.append(a | ~b)  # bit j+1 set implies bit j set
                 if parts:
                     care = _balanced_and(parts, self.check)
+                if isinstance(region, LevelL0):
+                    care = care & self._at_most_changed(region, fixed)
         plan = RegionPlan(region, fixed, values, free, care, ball)
         self._plans[key] = plan
         return plan
+
+    def _at_most_changed(self, region: LevelL0, fixed: np.ndarray) -> object:
+        """At most ``k`` thermometer features off their centre level (valid codes assumed).
+
+        Feature f with centre level c is off its level iff bit c-1 is 0 or bit c
+        is 1 (the bits that are not fixed); a counter over the features, one
+        ``ite`` per (feature, count) pair.
+        """
+        bdd, L = self.bdd, region.levels
+        lo, hi = region.bounds
+
+        def bit(i: int) -> object:
+            return bdd.var(self.input_names[i]) if not fixed[i] else None
+
+        changed = []
+        for f, c in enumerate(region.center_levels.tolist()):
+            if hi[f] == lo[f]:
+                continue
+            parts = []
+            if c - 1 >= int(lo[f]):  # bit c-1 can be 0
+                parts.append(~bit(f * L + c - 1))
+            if c < int(hi[f]):  # bit c can be 1
+                parts.append(bit(f * L + c))
+            if parts:
+                changed.append(parts[0] if len(parts) == 1 else parts[0] | parts[1])
+        k = min(region.k, len(changed))
+        # at_most[j]: at most j of the features seen so far changed (processed bottom-up)
+        at_most = [bdd.true] * (k + 1)
+        for g in reversed(changed):
+            self.check()
+            at_most = [bdd.ite(g, at_most[j - 1] if j else bdd.false, at_most[j]) for j in range(k + 1)]
+        return at_most[k]
 
     def region_bdd(self, region: Region) -> object:
         """The region as a BDD over the inputs (care set ∧ the fixed bits' values)."""
@@ -423,6 +458,25 @@ class BDDCompiler:
             lits = [(self.input_names[i], bool(agree[i])) for i in free]
             table = [[a >= k] for a in range(len(free) + 1)]
             g = counter_bdd(self.bdd, lits, [0] * len(free), table)
+            if plan.care != self.bdd.true:
+                g = g & plan.care
+            return g
+
+    def linear(self, names: Sequence[str], coefficients: np.ndarray, bound: int) -> object:
+        """``C . v >= bound`` over the variables ``names`` as 0/1 (a ``linear`` neuron)."""
+        order = sorted(range(len(names)), key=lambda i: self.level(names[i]))
+        terms = [(names[i], int(coefficients[i])) for i in order]
+        with self.guard():
+            return linear_bdd(self.bdd, terms, int(bound), self.check)
+
+    def linear_in_region(self, plan: RegionPlan, coefficients: np.ndarray, bound: int) -> object:
+        """First-layer ``linear`` neuron with the region's fixed bits folded, conjoined with its care set."""
+        c = np.asarray(coefficients, dtype=np.int64)
+        b = int(bound) - int((c[plan.fixed] * plan.values[plan.fixed].astype(np.int64)).sum())
+        free = [i for i in plan.free if c[i] != 0]
+        terms = [(self.input_names[i], int(c[i])) for i in free]
+        with self.guard():
+            g = linear_bdd(self.bdd, terms, b, self.check)
             if plan.care != self.bdd.true:
                 g = g & plan.care
             return g
@@ -562,7 +616,11 @@ class NetworkBDD:
             varying: list[tuple[str, object]] = []
             with compiler.guard():
                 for j in range(layer.n_outputs):
-                    if li == 0:
+                    if layer.kind == "linear" and li == 0:
+                        g = compiler.linear_in_region(self.plan, layer.coefficients[j], int(layer.bounds[j]))
+                    elif layer.kind == "linear":
+                        g = compiler.linear(prev_names, layer.coefficients[j], int(layer.bounds[j])) & prev_care
+                    elif li == 0:
                         g = compiler.neuron_in_region(self.plan, layer.weights[j], int(layer.thresholds[j]))
                     else:
                         g = compiler.threshold(prev_names, layer.weights[j], int(layer.thresholds[j])) & prev_care
@@ -854,8 +912,7 @@ class NetworkBDD:
                     for r, a in enumerate(rows):
                         X[r, free] = [a[v] for v in free_names]
                     js = [j for j, _ in varying[p:]]
-                    dots = (2 * X.astype(np.int64) - 1) @ layer.weights[js].astype(np.int64).T
-                    fires = (dots >= layer.thresholds[js][None, :]).astype(np.uint8)
+                    fires = numpy_layer(layer, X)[:, js].astype(np.uint8)
                     leaf: dict[int, int] = {}
                     for row in map(bytes, np.packbits(fires, axis=1, bitorder="little")):
                         leaf[row] = leaf.get(row, 0) + 1
@@ -891,8 +948,7 @@ class NetworkBDD:
                 cur = bits
                 for li in range(1, max(max(layers), len(net.hidden) if with_class else 0)):
                     h = net.hidden[li]
-                    dots = (2 * cur.astype(np.int64) - 1) @ h.weights.astype(np.int64).T
-                    cur = (dots >= h.thresholds[None, :]).astype(np.uint8)
+                    cur = numpy_layer(h, cur).astype(np.uint8)
                     if (li + 1) in layers:
                         per_layer[li + 1] = _bits_to_ints(cur)
                 if with_class:

@@ -60,7 +60,7 @@ from .cardinality_cnf import (
 )
 from .errors import DeadlineExceeded, ModelError, RegionError, UsageError
 from .layers import BNN, ArgmaxLayer, beats
-from .regions import Cube, HammingBall, LinfBox, Region, Whole
+from .regions import Cube, HammingBall, LevelBox, LevelL0, LinfBox, Region, Whole
 
 __all__ = [
     "NetworkVars",
@@ -250,9 +250,11 @@ class _Builder:
                     add([ball["radius_lits"][region.radius]])
             elif R > 0:
                 atmost(self.sink, list(flips.values()), region.radius, self.encoding)
-        elif isinstance(region, LinfBox):
+        elif isinstance(region, (LinfBox, LevelBox, LevelL0)):
             L = region.levels
             lo, hi = region.bounds
+            if isinstance(region, LevelL0):
+                self._at_most_changed(region)
             for f in range(n // L):
                 for j in range(L):
                     i = f * L + j
@@ -269,7 +271,69 @@ class _Builder:
             add([self.inputs[i] if vals[i] else -self.inputs[i]])
         return vals, ball
 
+    def _at_most_changed(self, region: LevelL0) -> None:
+        """At most ``k`` thermometer features off their centre level ``c``: feature f is off iff
+        bit c-1 is 0 or bit c is 1 (valid codes); ``d_f <-> (-b_{c-1} or b_c)``, then at most k ``d_f``."""
+        L = region.levels
+        lo, hi = region.bounds
+        add = self.sink.add
+        ds = []
+        for f, c in enumerate(region.center_levels.tolist()):
+            parts = []
+            if c - 1 >= int(lo[f]):
+                parts.append(-self.inputs[f * L + c - 1])
+            if c < int(hi[f]):
+                parts.append(self.inputs[f * L + c])
+            if not parts:
+                continue
+            d = self.sink.new_var()
+            add([-d, *parts])
+            for q in parts:
+                add([d, -q])
+            ds.append(d)
+        atmost(self.sink, ds, region.k, self.encoding)
+
     # -- hidden layers ---------------------------------------------------------------
+    def linear_layer(self, layer, in_lits: list[int], in_vals: np.ndarray, out_vars: list[int]) -> np.ndarray:
+        """Encode a ``linear`` layer (``C . x >= b`` over 0/1 bits); returns its output constants.
+
+        Constants are folded; a coefficient ``c < 0`` on ``x`` is ``|c|`` copies of ``-x``
+        (``c x = |c| (1 - x) - |c|``), a coefficient ``|c| > 1`` is ``|c|`` copies of the literal,
+        so a row is a cardinality constraint over a multiset of literals. Rows with repeated
+        literals use the exact ``unary`` totalizer (it counts positions, so repeats are exact);
+        rows of ±1 use the chosen encoding. Rejected: PySAT's PB encodings (they need the
+        ``pypblib`` extension, which is not a dependency).
+        """
+        C = layer.coefficients.astype(np.int64)
+        var_idx = np.flatnonzero(in_vals == _VAR)
+        const_idx = np.flatnonzero(in_vals != _VAR)
+        out = np.full(len(out_vars), _VAR, dtype=np.int64)
+        add = self.sink.add
+        for j, y in enumerate(out_vars):
+            self.tick()
+            c = C[j]
+            t = int(layer.bounds[j]) - int((c[const_idx] * in_vals[const_idx]).sum())
+            lits: list[int] = []
+            repeated = False
+            for i in var_idx:
+                ci = int(c[i])
+                if ci == 0:
+                    continue
+                lit = in_lits[i] if ci > 0 else -in_lits[i]
+                if ci < 0:
+                    t += -ci
+                lits.extend([lit] * abs(ci))
+                repeated = repeated or abs(ci) > 1
+            if t <= 0:
+                out[j] = 1
+            elif t > len(lits):
+                out[j] = 0
+            else:
+                reified_atleast(self.sink, y, lits, t, "unary" if repeated else self.encoding)
+                continue
+            add([y] if out[j] else [-y])
+        return out
+
     def generic_layer(self, layer, in_lits: list[int], in_vals: np.ndarray, out_vars: list[int], ball) -> np.ndarray:
         """Encode a threshold layer generically; returns its output constants (-1 = variable)."""
         W = layer.weights.astype(np.int64)
@@ -423,7 +487,9 @@ class _Builder:
         consts = []
         for l, layer in enumerate(net.hidden):
             out_vars = self.code_vars[q][l]
-            if l == 0 and ball is not None and ball_aware and ball["R"] > 0:
+            if layer.kind == "linear":
+                vals = self.linear_layer(layer, lits, vals, out_vars)
+            elif l == 0 and ball is not None and ball_aware and ball["R"] > 0:
                 vals = self.ball_layer(layer, out_vars, ball)
             else:
                 vals = self.generic_layer(layer, lits, vals, out_vars, ball if l == 0 and ball is not None and ball["R"] > 0 else None)

@@ -44,77 +44,17 @@ __all__ = [
     "BNN",
     "beats",
     "winner",
+    "numpy_layer",
+    "IntegerInputs",
+    "QuantizeLayer",
+    "IntegerThresholdLayer",
+    "LinearLayer",
+    "BITS",
+    "INTEGERS",
 ]
 
-#: A layer's role: a hidden layer maps bits to bits; the output layer maps bits to a class.
-HIDDEN = "hidden"
-OUTPUT = "output"
-
-
-@dataclass(frozen=True)
-class ArrayKey:
-    """One model-file array of a layer kind, stored as ``<prefix>_<suffix>``.
-
-    ``dtype`` is the family a file may use (``int8``, ``int`` = any integer
-    dtype, ``float`` = any float dtype); ``meaning`` is the documentation.
-    """
-
-    suffix: str
-    dtype: str
-    ndim: int
-    meaning: str
-
-
-@runtime_checkable
-class Layer(Protocol):
-    """What every layer kind provides (typed as ``dd._abc`` types its BDD backends).
-
-    ``kind`` is the name in the model file (``<prefix>_kind``) and the key of
-    its rule in ``bnnverify.semantics.RULES``; ``role`` is :data:`HIDDEN` or
-    :data:`OUTPUT`; ``keys`` lists its model-file arrays. Construction
-    validates (raising :class:`ModelError` naming the key and entry);
-    :meth:`arrays` and :meth:`from_arrays` are each other's inverse.
-    """
-
-    kind: ClassVar[str]
-    role: ClassVar[str]
-    keys: ClassVar[tuple[ArrayKey, ...]]
-    name: str
-
-    @property
-    def n_inputs(self) -> int: ...
-
-    @property
-    def n_outputs(self) -> int: ...
-
-    def arrays(self) -> dict[str, np.ndarray]: ...
-
-    @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], name: str) -> Any: ...
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, copy=True)
-    a.setflags(write=False)
-    return a
-
-
-def _check_weights(w: object, where: str) -> np.ndarray:
-    if not isinstance(w, np.ndarray):
-        raise ModelError(f"{where}: weights must be a numpy array, got {type(w).__name__}")
-    if w.dtype != np.int8:
-        raise ModelError(f"{where}: weights must have dtype int8, got {w.dtype}")
-    if w.ndim != 2:
-        raise ModelError(f"{where}: weights must be 2-D (outputs, inputs), got shape {w.shape}")
-    if w.shape[0] == 0 or w.shape[1] == 0:
-        raise ModelError(f"{where}: weights must not be empty, got shape {w.shape}")
-    bad = (w != 1) & (w != -1)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise ModelError(
-            f"{where}: weights must be exactly +1 or -1; entry [{r}, {c}] is {int(w[r, c])}"
-        )
-    return _frozen(w)
+from .integer_layers import IntegerInputs, IntegerThresholdLayer, LinearLayer, QuantizeLayer
+from .layer_base import BITS, HIDDEN, INTEGERS, OUTPUT, ArrayKey, Layer, check_pm1_weights as _check_weights, frozen as _frozen
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,6 +69,7 @@ class ThresholdLayer:
 
     kind: ClassVar[str] = "threshold"
     role: ClassVar[str] = HIDDEN
+    reads: ClassVar[str] = BITS
     keys: ClassVar[tuple[ArrayKey, ...]] = (
         ArrayKey("weights", "int8", 2, "W, shape (m, n), every entry +1 or -1"),
         ArrayKey("thresholds", "int", 1, "theta, shape (m,), integers (stored as int64)"),
@@ -198,6 +139,7 @@ class ArgmaxLayer:
 
     kind: ClassVar[str] = "argmax"
     role: ClassVar[str] = OUTPUT
+    reads: ClassVar[str] = BITS
     keys: ClassVar[tuple[ArrayKey, ...]] = (
         ArrayKey("weights", "int8", 2, "W, shape (c, n), every entry +1 or -1"),
         ArrayKey("scale", "float", 1, "alpha, shape (c,), finite float64"),
@@ -312,12 +254,18 @@ class BNN:
     ``thermometer_levels`` (L) says that the inputs are ``n / L`` features of
     ``L`` bits each, feature f being bits ``[f*L, (f+1)*L)`` holding ``1^l 0^(L-l)``.
     ``metadata`` holds optional string entries (class names, provenance, ...).
+    ``inputs`` (:class:`IntegerInputs`) says that the network reads integer
+    features (pixels) rather than bits; its first hidden layer is then a kind
+    that reads integers (``quantize``, ``integer-threshold``), and only the
+    first. A network whose first layer reads integers and that declares no
+    ``inputs`` reads 8-bit pixels (0..255).
     """
 
-    hidden: tuple[ThresholdLayer, ...]
+    hidden: tuple[Any, ...]
     output: ArgmaxLayer
     thermometer_levels: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    inputs: IntegerInputs | None = None
 
     def __post_init__(self) -> None:
         hidden = tuple(self.hidden)
@@ -349,6 +297,38 @@ class BNN:
                 raise ModelError(f"metadata: keys and values must be str, got {k!r}: {v!r}")
         object.__setattr__(self, "hidden", hidden)
         object.__setattr__(self, "metadata", meta)
+        self._check_inputs()
+
+    def _check_inputs(self) -> None:
+        for i, layer in enumerate(self.layers):
+            if i > 0 and getattr(layer, "reads", BITS) == INTEGERS:
+                raise ModelError(
+                    f"layer{i}_kind: {layer.kind!r} reads integer features, so it can only be the first layer"
+                )
+        first = self.layers[0]
+        inputs = self.inputs
+        if getattr(first, "reads", BITS) == INTEGERS:
+            if inputs is None:
+                inputs = IntegerInputs.pixels(first.n_inputs)
+            if not isinstance(inputs, IntegerInputs):
+                raise ModelError(f"inputs: expected IntegerInputs, got {type(inputs).__name__}")
+            if inputs.n != first.n_inputs:
+                raise ModelError(
+                    f"input_lo: declares {inputs.n} integer features but layer0 reads {first.n_inputs}"
+                )
+            if self.thermometer_levels is not None:
+                raise ModelError("thermometer_levels: a network over integer features has no thermometer bits")
+            object.__setattr__(self, "inputs", inputs)
+        elif inputs is not None:
+            raise ModelError(
+                f"input_lo: the network declares integer features, but its first layer "
+                f"({first.kind!r}) reads bits"
+            )
+
+    @property
+    def reads_integers(self) -> bool:
+        """Whether the inputs are integer features (``inputs``) rather than bits."""
+        return self.inputs is not None
 
     @property
     def n_inputs(self) -> int:
@@ -369,12 +349,13 @@ class BNN:
         return frozenset(layer.kind for layer in self.layers)
 
     def predict(self, X: "np.ndarray | list") -> np.ndarray:
-        """The class of every row of ``X`` (0/1 bits; one row or a matrix), as an int64 array.
+        """The class of every row of ``X`` (one row or a matrix), as an int64 array.
 
-        A plain numpy forward pass — integer dot products, the float64 argmax
-        rule with ties to the smaller index — tested against
-        ``bnnverify.semantics`` on random networks; the bit-packed evaluator
-        (``bnnverify.Evaluator``) is the fast path for large batches.
+        Rows are 0/1 bits, or integer features for a network that reads them.
+        A plain numpy forward pass — integer sums, the float64 argmax rule with
+        ties to the smaller index — tested against ``bnnverify.semantics`` on
+        random networks; the bit-packed evaluator (``bnnverify.Evaluator``) is
+        the fast path for large batches.
 
         >>> import numpy as np
         >>> h = ThresholdLayer(np.array([[1, 1]], dtype=np.int8), np.array([2]))
@@ -383,18 +364,18 @@ class BNN:
         [0, 1]
         """
         A = np.asarray(X)
-        rows = np.atleast_2d(A)
-        if rows.ndim != 2 or rows.shape[1] != self.n_inputs:
-            raise ModelError(f"predict: expected rows of {self.n_inputs} bits, got shape {A.shape}")
-        if not np.isin(rows, (0, 1)).all():
-            raise ModelError("predict: inputs must be 0/1 bits")
-        for layer in self.layers:
-            if layer.kind not in ("threshold", "argmax"):
-                raise ModelError(f"predict: no numpy rule for layer kind {layer.kind!r} (use bnnverify.semantics)")
-        s = 2 * rows.astype(np.int64) - 1
+        if self.inputs is not None:
+            rows = np.atleast_2d(self.inputs.check(A, "predict"))
+        else:
+            rows = np.atleast_2d(A)
+            if rows.ndim != 2 or rows.shape[1] != self.n_inputs:
+                raise ModelError(f"predict: expected rows of {self.n_inputs} bits, got shape {A.shape}")
+            if not np.isin(rows, (0, 1)).all():
+                raise ModelError("predict: inputs must be 0/1 bits")
+        v = rows.astype(np.int64)
         for h in self.hidden:
-            s = np.where(s @ h.weights.astype(np.int64).T >= h.thresholds[None, :], 1, -1)
-        dots = (s @ self.output.weights.astype(np.int64).T).astype(np.float64)
+            v = numpy_layer(h, v)
+        dots = ((2 * v - 1) @ self.output.weights.astype(np.int64).T).astype(np.float64)
         scores = self.output.scale[None, :] * dots + self.output.bias[None, :]
         return np.argmax(scores, axis=1).astype(np.int64)
 
@@ -410,11 +391,12 @@ class BNN:
             self.hidden == other.hidden
             and self.output == other.output
             and self.thermometer_levels == other.thermometer_levels
+            and self.inputs == other.inputs
             and dict(self.metadata) == dict(other.metadata)
         )
 
     def __hash__(self) -> int:
-        return hash((self.hidden, self.output, self.thermometer_levels))
+        return hash((self.hidden, self.output, self.thermometer_levels, self.inputs))
 
     def __repr__(self) -> str:
         w = "-".join(str(x) for x in self.widths)
@@ -423,7 +405,30 @@ class BNN:
 
 #: Every layer kind, by its model-file name. A new kind joins here (and its
 #: rule joins ``bnnverify.semantics.RULES``); engines say by name whether they take it.
-LAYER_KINDS: Mapping[str, type] = {cls.kind: cls for cls in (ThresholdLayer, ArgmaxLayer)}
+LAYER_KINDS: Mapping[str, type] = {
+    cls.kind: cls
+    for cls in (ThresholdLayer, LinearLayer, QuantizeLayer, IntegerThresholdLayer, ArgmaxLayer)
+}
+
+
+def numpy_layer(layer: Any, v: np.ndarray) -> np.ndarray:
+    """One hidden layer on rows ``v`` (bits, or integer features for the kinds that read them), numpy.
+
+    The vectorised twin of ``bnnverify.semantics.RULES`` (tested against it),
+    used by :meth:`BNN.predict` and for the kinds the bit-packed evaluator
+    computes with integer arithmetic.
+    """
+    v = v.astype(np.int64)
+    if layer.kind == "threshold":
+        return ((2 * v - 1) @ layer.weights.astype(np.int64).T >= layer.thresholds[None, :]).astype(np.int64)
+    if layer.kind == "linear":
+        return (v @ layer.coefficients.T >= layer.bounds[None, :]).astype(np.int64)
+    if layer.kind == "integer-threshold":
+        return (v @ layer.weights.T >= layer.thresholds[None, :]).astype(np.int64)
+    if layer.kind == "quantize":
+        c = layer.thresholds
+        return (v[:, :, None] >= c[None, :, :]).reshape(v.shape[0], -1).astype(np.int64)
+    raise ModelError(f"{layer.name}: no numpy rule for layer kind {layer.kind!r}")
 
 
 def _check_kind(layer: object, role: str, where: str) -> None:

@@ -31,6 +31,8 @@ __all__ = [
     "Cube",
     "HammingBall",
     "LinfBox",
+    "LevelBox",
+    "LevelL0",
     "thermometer_levels_of",
     "thermometer_bits",
     "DEFAULT_BATCH",
@@ -399,3 +401,148 @@ class LinfBox:
 
     def describe(self) -> dict:
         return {"kind": self.kind, "eps": self.eps, "levels": self.levels, "size": self.size}
+
+
+@dataclass(frozen=True, eq=False)
+class LevelBox:
+    """A box over thermometer features given by its per-feature level bounds (kind ``linf``).
+
+    The general form of :class:`LinfBox`: feature ``f`` (bits ``[f*L, (f+1)*L)``)
+    holds a valid thermometer code whose level lies in ``[lo[f], hi[f]]``
+    (``0 <= lo <= hi <= L``). It is what a box of integer features becomes in
+    the order encoding (:mod:`.order`): level = ``p_f - lo_f``. Engines that
+    take ``linf`` regions read only ``levels`` and ``bounds``.
+    """
+
+    levels: int
+    lo: np.ndarray
+    hi: np.ndarray
+
+    kind = "linf"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.levels, bool) or not isinstance(self.levels, (int, np.integer)) or self.levels < 1:
+            raise RegionError(f"levels: must be a positive integer, got {self.levels!r}")
+        lo = np.asarray(self.lo, dtype=np.int64)
+        hi = np.asarray(self.hi, dtype=np.int64)
+        if lo.ndim != 1 or lo.shape != hi.shape or lo.size == 0:
+            raise RegionError(f"level bounds: expected two equal-length vectors, got shapes {lo.shape} and {hi.shape}")
+        if (lo < 0).any() or (hi > int(self.levels)).any() or (lo > hi).any():
+            f = int(np.flatnonzero((lo < 0) | (hi > int(self.levels)) | (lo > hi))[0])
+            raise RegionError(f"level bounds: feature {f} has [{int(lo[f])}, {int(hi[f])}], not within 0..{self.levels}")
+        object.__setattr__(self, "levels", int(self.levels))
+        object.__setattr__(self, "lo", lo)
+        object.__setattr__(self, "hi", hi)
+
+    @property
+    def n(self) -> int:
+        return int(self.lo.shape[0]) * self.levels
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature inclusive level bounds ``(lo, hi)``."""
+        return self.lo, self.hi
+
+    @property
+    def size(self) -> int:
+        return prod(int(h - l + 1) for l, h in zip(self.lo.tolist(), self.hi.tolist()))
+
+    def levels_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: whether every feature is a valid thermometer code, and the (N, F) levels."""
+        X = _as_matrix(X, self.n)
+        L = self.levels
+        f = X.reshape(X.shape[0], -1, L)
+        lv = f.sum(axis=2)
+        valid = (f == (np.arange(L)[None, None, :] < lv[:, :, None])).all(axis=(1, 2))
+        return valid, lv
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        valid, lv = self.levels_of(X)
+        return valid & ((lv >= self.lo) & (lv <= self.hi)).all(axis=1)
+
+    def members(self, batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
+        span = (self.hi - self.lo + 1).astype(np.int64)
+        free = np.flatnonzero(span > 1)
+        total = prod(int(s) for s in span[free])
+        for start in range(0, total, batch_size):
+            k = np.arange(start, min(total, start + batch_size), dtype=np.int64)
+            lv = np.broadcast_to(self.lo, (len(k), len(self.lo))).copy()
+            for f in free:  # mixed-radix digits
+                lv[:, f] += k % span[f]
+                k //= span[f]
+            yield thermometer_bits(lv, self.levels)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "levels": self.levels, "size": self.size}
+
+
+@dataclass(frozen=True, eq=False)
+class LevelL0:
+    """Thermometer features within level bounds, at most ``k`` of them off their centre level (kind ``level-l0``).
+
+    What an L0 ball of integer features becomes in the order encoding.
+    """
+
+    box: LevelBox
+    center_levels: np.ndarray  # one per feature, within the box
+    k: int
+
+    kind = "level-l0"
+
+    def __post_init__(self) -> None:
+        c = np.asarray(self.center_levels, dtype=np.int64)
+        lo, hi = self.box.bounds
+        if c.shape != lo.shape or ((c < lo) | (c > hi)).any():
+            raise RegionError("level-l0: the centre levels must lie within the box, one per feature")
+        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 0:
+            raise RegionError(f"k: must be a non-negative integer, got {self.k!r}")
+        object.__setattr__(self, "center_levels", c)
+        object.__setattr__(self, "k", int(self.k))
+
+    @property
+    def n(self) -> int:
+        return self.box.n
+
+    @property
+    def levels(self) -> int:
+        return self.box.levels
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.box.bounds
+
+    @property
+    def size(self) -> int:
+        lo, hi = self.box.bounds
+        ways = [1] + [0] * self.k
+        for a in (hi - lo).tolist():
+            if a:
+                for j in range(self.k, 0, -1):
+                    ways[j] += ways[j - 1] * int(a)
+        return sum(ways)
+
+    def contains(self, X: np.ndarray) -> np.ndarray:
+        valid, lv = self.box.levels_of(X)
+        lo, hi = self.box.bounds
+        inside = valid & ((lv >= lo) & (lv <= hi)).all(axis=1)
+        return inside & ((lv != self.center_levels[None, :]).sum(axis=1) <= self.k)
+
+    def members(self, batch_size: int = DEFAULT_BATCH) -> Iterator[np.ndarray]:
+        lo, hi = self.box.bounds
+        movable = np.flatnonzero(hi > lo).tolist()
+        for r in range(0, min(self.k, len(movable)) + 1):
+            for S in itertools.combinations(movable, r):
+                idx = np.array(S, dtype=np.int64)
+                alt = (hi - lo)[idx]
+                total = prod(int(a) for a in alt.tolist())
+                for start in range(0, total, batch_size):
+                    q = np.arange(start, min(total, start + batch_size), dtype=np.int64)
+                    lv = np.broadcast_to(self.center_levels, (len(q), len(lo))).copy()
+                    for j, f in enumerate(idx.tolist()):
+                        v = lo[f] + q % alt[j]
+                        q //= alt[j]
+                        lv[:, f] = v + (v >= self.center_levels[f])  # skip the centre's level
+                    yield thermometer_bits(lv, self.levels)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "levels": self.levels, "k": self.k, "size": self.size}

@@ -32,7 +32,7 @@ from bnnverify.engines.base import Capability, Limits, Outcome
 from bnnverify.engines.policy import choose
 from bnnverify.engines.registry import ENGINES
 from bnnverify.errors import EngineError
-from strategies import nasty_networks, nasty_regions, networks, regions
+from strategies import lowered_cases, nasty_networks, nasty_regions, networks, regions
 
 #: Examples per capability and engine: half the profile's (30 by default: enough to
 #: meet ties, constant layers and every region kind, the whole registry in seconds;
@@ -41,6 +41,9 @@ EXAMPLES = max(1, settings.default.max_examples // 2)
 
 #: The largest input width drawn: regions stay small enough to brute-force on the semantics.
 MAX_INPUTS = 7
+
+#: Order-encoded regions (integer features) are brute-forced too: at most this many members.
+MAX_LOWERED_MEMBERS = 2000
 
 
 def members(region) -> list[tuple[int, ...]]:
@@ -52,8 +55,15 @@ def truth(net, region) -> list[semantics.Trace]:
 
 
 @st.composite
-def net_region(draw, engine, two: bool = False):
-    """A network (or two over the same inputs) and a region the engine takes."""
+def net_region(draw, engine, two: bool = False, integer: bool = True):
+    """A network (or two over the same inputs) and a region the engine takes (``integer``: sometimes
+    the order encoding of a network over integer features, when the engine takes ``linear`` layers)."""
+    if integer and "linear" in engine.layer_kinds and "linf" in engine.region_kinds and draw(st.integers(0, 3)) == 0:
+        # a network over integer features, order-encoded: 'linear' first layer, LevelBox / LevelL0
+        _, _, low = draw(lowered_cases(two=two))
+        if low.region.kind in engine.region_kinds and low.region.size <= MAX_LOWERED_MEMBERS:
+            nets = low.nets
+            return (nets[0], nets[1], low.region) if two else (nets[0], low.region)
     L = draw(st.sampled_from([None, None, 1, 2]))
     kinds = [k for k in ("whole", "cube", "hamming", "linf") if k in engine.region_kinds]
     if L is not None and "linf" not in kinds:
@@ -263,7 +273,7 @@ def explain_case(draw, engine, kinds=("whole", "cube", "hamming")):
     from explain_brute import explain_region
 
     kinds = tuple(k for k in kinds if k in engine.region_kinds)
-    net, region = draw(net_region(engine))
+    net, region = draw(net_region(engine, integer=False))
     x = np.array(draw(st.lists(st.integers(0, 1), min_size=net.n_inputs, max_size=net.n_inputs)), np.uint8)
     region = explain_region(region, x)
     if region.kind not in kinds:

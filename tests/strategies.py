@@ -221,3 +221,80 @@ def net_and_region(draw, **kw):
     L = draw(st.sampled_from([None, None, 1, 2, 3]))
     net = draw(nasty_networks(thermometer=L, **kw))
     return net, draw(nasty_regions(net.n_inputs, L))
+
+
+# --- integer features (pixels) ---------------------------------------------------------
+
+@st.composite
+def integer_networks(draw, n_features=st.integers(1, 3), kind=st.sampled_from(["quantize", "integer-threshold"]),
+                     max_value=st.integers(1, 12), n_hidden=st.integers(0, 2), width=st.integers(1, 4),
+                     n_classes=st.integers(2, 3)):
+    """A random network over integer features: a ``quantize`` or ``integer-threshold`` first layer
+    (thresholds on, beside and outside the feature ranges; weights of every sign and 0), then
+    threshold layers and an argmax layer."""
+    from bnnverify.encoders.layers import IntegerInputs, IntegerThresholdLayer, QuantizeLayer
+
+    F = draw(n_features)
+    lo = np.array(draw(st.lists(st.integers(-3, 3), min_size=F, max_size=F)), dtype=np.int64)
+    hi = lo + np.array(draw(st.lists(max_value, min_size=F, max_size=F)), dtype=np.int64)
+    k = draw(kind)
+    if k == "quantize":
+        K = draw(st.integers(1, 3))
+        rows = [sorted(draw(st.lists(st.integers(int(lo[f]) - 1, int(hi[f]) + 2), min_size=K, max_size=K)))
+                for f in range(F)]
+        first = QuantizeLayer(np.array(rows, dtype=np.int64), name="layer0")
+    else:
+        m = draw(width)
+        W = np.array(draw(st.lists(st.integers(-2, 2), min_size=m * F, max_size=m * F)), dtype=np.int16).reshape(m, F)
+        span = int(np.abs(W).sum(axis=1).max(initial=0) * max(abs(int(lo.min())), abs(int(hi.max()))) + 1)
+        t = np.array(draw(st.lists(st.integers(-span, span), min_size=m, max_size=m)), dtype=np.int64)
+        first = IntegerThresholdLayer(W, t, name="layer0")
+    widths = [first.n_outputs] + [draw(width) for _ in range(draw(n_hidden))]
+    hidden = (first,) + tuple(
+        draw(threshold_layers(widths[i], widths[i + 1], name=f"layer{i + 1}")) for i in range(len(widths) - 1)
+    )
+    out = draw(argmax_layers(widths[-1], draw(n_classes)))
+    return BNN(hidden, out, inputs=IntegerInputs(lo, hi))
+
+
+@st.composite
+def pixel_regions(draw, net: BNN, kinds=("box", "linf", "linf_mask", "l0")):
+    """A random region over ``net``'s integer features: a box, an L∞ ball (with a mask), an L0 ball."""
+    from bnnverify.encoders.pixel_regions import IntBox, L0Ball, l0_ball, linf_box
+
+    lo, hi = net.inputs.lo, net.inputs.hi
+    F = len(lo)
+    center = np.array([draw(st.integers(int(a), int(b))) for a, b in zip(lo, hi)], dtype=np.int64)
+    kind = draw(st.sampled_from(kinds))
+    if kind == "box":
+        a = np.array([draw(st.integers(int(x), int(c))) for x, c in zip(lo, center)], dtype=np.int64)
+        b = np.array([draw(st.integers(int(c), int(y))) for c, y in zip(center, hi)], dtype=np.int64)
+        return IntBox(a, b)
+    eps = draw(st.integers(0, 4))
+    mask = None
+    if kind == "linf_mask":
+        mask = np.array(draw(st.lists(st.booleans(), min_size=F, max_size=F)), dtype=bool)
+    if kind in ("linf", "linf_mask"):
+        return linf_box(center, eps, lo, hi, mask)
+    k = draw(st.integers(0, F))
+    if draw(st.booleans()):
+        return l0_ball(center, k, lo, hi, eps=eps)
+    return L0Ball(center, k, lo, hi)
+
+
+@st.composite
+def lowered_cases(draw, two: bool = False, modes=("pixels", "cuts")):
+    """An integer network (or two), a pixel region, and their order encoding (a bit network with a
+    ``linear`` first layer over a LevelBox / LevelL0): what every bit engine is handed."""
+    from bnnverify.encoders.order import lower
+
+    kind = draw(st.sampled_from(["quantize", "integer-threshold"]))
+    net = draw(integer_networks(kind=st.just(kind)))
+    other = None
+    if two:
+        other = draw(integer_networks(n_features=st.just(net.n_inputs), kind=st.just(kind)))
+        other = BNN(other.hidden, other.output, inputs=net.inputs)
+    region = draw(pixel_regions(net))
+    nets = [net] if other is None else [net, other]
+    mode = draw(st.sampled_from([m for m in modes if m == "pixels" or kind == "quantize"]))
+    return nets, region, lower(nets, region, mode)

@@ -346,6 +346,8 @@ class BDDEngine(EngineBase):
     name = "bdd"
     aliases = ("cudd", "bdd-cudd")
     summary = "compile the classes into BDDs (dd.cudd): exact counts and proofs"
+    layer_kinds = frozenset({"threshold", "linear", "argmax"})
+    region_kinds = frozenset({"whole", "cube", "hamming", "linf", "level-l0"})
     capabilities = frozenset(Capability)
 
     def find_class(self, net: BNN, region: Region, classes, limits: Limits) -> Search:

@@ -283,7 +283,9 @@ def _walk(
     """
     layers = layers if layers is not None else [()] * len(nets)
     evs = [Evaluator(net) for net in nets]
-    if isinstance(region, Whole) and int(region.n) <= MAX_CODED_BITS:
+    if any(net.hidden and net.hidden[0].kind != "threshold" for net in nets):
+        walk = _rows_walk(nets, evs, layers, region, batch)  # the coded paths need a threshold first layer
+    elif isinstance(region, Whole) and int(region.n) <= MAX_CODED_BITS:
         n = int(region.n)
         walk = _coded_walk(nets, evs, layers, np.zeros(n, np.uint8), np.arange(n), region, batch)
     elif isinstance(region, Cube) and len(region.free) <= MAX_CODED_BITS:
@@ -465,12 +467,16 @@ class EnumEngine(EngineBase):
     capabilities = frozenset({Capability.FIND_CLASS, Capability.CLASS_COUNTS, Capability.FIND_DISAGREEMENT,
                               Capability.DISAGREEMENTS, Capability.LAYER_LABELS, Capability.JOINT_COUNTS,
                               Capability.RADIUS, Capability.SUFFICIENT_REASON})
-    region_kinds = frozenset({"whole", "cube", "hamming", "linf"})
+    layer_kinds = frozenset({"threshold", "linear", "argmax"})
+    region_kinds = frozenset({"whole", "cube", "hamming", "linf", "level-l0"})
     why_not = {c: "it needs the BDD of a class (use bdd or auto)"
                for c in (Capability.MIN_SUFFICIENT_REASON, Capability.PRIME_IMPLICANTS, Capability.SHAPLEY,
                          Capability.INFLUENCE)}
 
     def check(self, nets, region, capability):
+        if capability is Capability.RADIUS and any(n.hidden and n.hidden[0].kind != "threshold" for n in nets):
+            return Support(False, "engine 'enum' searches Hamming shells only of networks whose first layer "
+                                  "is 'threshold'")
         if capability is Capability.SUFFICIENT_REASON and region is not None and region.kind == "linf":
             return Support(False, "engine 'enum' does not take 'linf' regions for sufficient reasons "
                                   "(members agreeing with x on some bits are no L-infinity box)")

@@ -29,7 +29,7 @@ from bnnverify import semantics
 from bnnverify.errors import ReplayMismatch
 from bnnverify.evaluation.evaluator import check_bits
 
-__all__ = ["bits_to_str", "replay_class", "replay_disagreement", "replay_codes"]
+__all__ = ["bits_to_str", "show", "replay_class", "replay_disagreement", "replay_codes"]
 
 
 def bits_to_str(bits: np.ndarray | None) -> str | None:
@@ -43,11 +43,28 @@ def bits_to_str(bits: np.ndarray | None) -> str | None:
     return "".join("1" if b else "0" for b in np.asarray(bits).reshape(-1).tolist())
 
 
+def show(w: np.ndarray | None) -> str | None:
+    """A witness for a message: bits as a string, integer features as a list."""
+    if w is None:
+        return None
+    if w.dtype == np.uint8 and (w <= 1).all():
+        return bits_to_str(w)
+    return str(np.asarray(w).tolist())
+
+
 def _member(net: Any, region: Region, x: Any, engine: str) -> np.ndarray:
-    w = check_bits(np.asarray(x), net.n_inputs, f"{engine} witness")[0].copy()
+    if getattr(net, "inputs", None) is not None:
+        try:
+            w = np.asarray(net.inputs.check(np.asarray(x), f"{engine} witness"), dtype=np.int64).copy()
+        except Exception as e:  # out of range, not integers: an engine bug, never an answer
+            raise ReplayMismatch(str(e)) from None
+        if w.ndim != 1:
+            raise ReplayMismatch(f"{engine} witness: expected one image, got shape {w.shape}")
+    else:
+        w = check_bits(np.asarray(x), net.n_inputs, f"{engine} witness")[0].copy()
     if not bool(region.contains(w[None, :])[0]):
         raise ReplayMismatch(
-            f"{engine} witness {bits_to_str(w)} is not in the region ({region.describe().get('kind')})"
+            f"{engine} witness {show(w)} is not in the region ({region.describe().get('kind')})"
         )
     return w
 
@@ -61,7 +78,7 @@ def replay_class(
     c = semantics.classify(net, w)
     allowed = sorted({int(k) for k in classes})
     if c not in allowed:
-        raise ReplayMismatch(f"{engine} witness {bits_to_str(w)} replays to class {c}, not one of {allowed}")
+        raise ReplayMismatch(f"{engine} witness {show(w)} replays to class {c}, not one of {allowed}")
     return w, c
 
 
@@ -73,7 +90,7 @@ def replay_disagreement(
     w = _member(net_a, region, x, engine)
     a, b = semantics.classify(net_a, w), semantics.classify(net_b, w)
     if a == b:
-        raise ReplayMismatch(f"{engine} witness {bits_to_str(w)} gets class {a} from both networks")
+        raise ReplayMismatch(f"{engine} witness {show(w)} gets class {a} from both networks")
     return w, a, b
 
 

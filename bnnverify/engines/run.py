@@ -27,6 +27,7 @@ Every question calls one of these functions with an engine name (or
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -35,6 +36,7 @@ import numpy as np
 from bnnverify.engines.base import Capability, Limits, Outcome, Primes, Reason, Search
 from bnnverify.engines import policy
 from bnnverify.engines.policy import Choice, choices, choose
+from bnnverify.engines.lowering import lowered
 from bnnverify.engines.registry import AUTO, ENGINES
 from bnnverify.engines.replay import replay_class, replay_disagreement
 from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded, InternalError, RegionError
@@ -175,9 +177,27 @@ def _begin(limits: Limits | None, nets: Sequence[Any], region: Any) -> Limits:
     return limits
 
 
+def _via(choice: Choice, low: Any) -> Choice:
+    """The engine's choice, saying that it answered over the order encoding."""
+    return Choice(choice.engine, f"{choice.reason}; over the order encoding of the integer "
+                                 f"features ('{low.mode}' mode: {low.n_bits} bits)".lstrip("; "))
+
+
+def _decoded(low: Any, witness: Any) -> Any:
+    return None if witness is None else low.decode(witness)
+
+
 def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | None = AUTO,
                limits: Limits | None = None) -> Answer:
     """Is there a member of ``region`` whose class is in ``classes``? (witness replayed)."""
+    low = lowered([net], region, counting=False)
+    if low is not None:
+        a = find_class(low.nets[0], low.region, classes, method=method, limits=limits)
+        s = a.search
+        if s.outcome is Outcome.FOUND:
+            w, c = replay_class(net, region, _decoded(low, s.witness), classes, a.choice.name)
+            s = Search(Outcome.FOUND, w, s.note, c)
+        return Answer(s, _via(a.choice, low))
     limits = _begin(limits, [net], region)
     classes = _check_classes(net, classes)
     options = choices(Capability.FIND_CLASS, net, region, method)
@@ -192,8 +212,22 @@ def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | N
 
 
 def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, method: str | None = AUTO,
-                 limits: Limits | None = None) -> CountAnswer:
-    """Exact members per class over ``region`` and, if a class of ``witness_of`` was counted, a replayed member."""
+                 limits: Limits | None = None, space: str = "pixels") -> CountAnswer:
+    """Exact members per class over ``region`` and, if a class of ``witness_of`` was counted, a replayed member.
+
+    Over integer features, ``space`` says what is counted: ``pixels`` (images of the region) or
+    ``bits`` (distinct codes of a quantize first layer); the witness is an image either way.
+    """
+    low = lowered([net], region, counting=True, space=space)
+    if low is not None:
+        a = class_counts(low.nets[0], low.region, witness_of, method=method, limits=limits)
+        s = a.search
+        if s.outcome is Outcome.FOUND:
+            w, c = replay_class(net, region, _decoded(low, s.witness), witness_of, a.choice.name)
+            s = Search(Outcome.FOUND, w, s.note, c)
+        if a.counts is not None and low.mode == "pixels" and sum(a.counts) != region.size:
+            raise InternalError(f"{a.choice.name} counted {sum(a.counts)} images, the region has {region.size}")
+        return CountAnswer(a.counts, s, _via(a.choice, low))
     limits = _begin(limits, [net], region)
     witness_of = _check_classes(net, witness_of)
     answer, undecided, choice = _in_turn(
@@ -219,6 +253,14 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
 def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
                       limits: Limits | None = None) -> Answer:
     """Is there a member of ``region`` where the two networks' classes differ? (witness replayed)."""
+    low = lowered([net_a, net_b], region, counting=False)
+    if low is not None:
+        a = find_disagreement(*low.nets, low.region, method=method, limits=limits)
+        s = a.search
+        if s.outcome is Outcome.FOUND:
+            w, ca, cb = replay_disagreement(net_a, net_b, region, _decoded(low, s.witness), a.choice.name)
+            s = Search(Outcome.FOUND, w, s.note, (ca, cb))
+        return Answer(s, _via(a.choice, low))
     limits = _begin(limits, [net_a, net_b], region)
     s, _, choice = _in_turn(
         choices(Capability.FIND_DISAGREEMENT, (net_a, net_b), region, method),
@@ -232,6 +274,17 @@ def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None
 def disagreements(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
                   limits: Limits | None = None) -> CountAnswer:
     """Exact confusion counts (a :class:`Disagreement`) and a replayed witness where they differ."""
+    low = lowered([net_a, net_b], region, counting=True)
+    if low is not None:
+        a = disagreements(*low.nets, low.region, method=method, limits=limits)
+        s = a.search
+        if s.outcome is Outcome.FOUND:
+            w, ca, cb = replay_disagreement(net_a, net_b, region, _decoded(low, s.witness), a.choice.name)
+            s = Search(Outcome.FOUND, w, s.note, (ca, cb))
+            a = CountAnswer(dataclasses.replace(a.counts, witness=w), s, a.choice)
+        if a.counts is not None and a.counts.region_size != region.size:
+            raise InternalError(f"{a.choice.name} counted {a.counts.region_size} images, the region has {region.size}")
+        return CountAnswer(a.counts, s, _via(a.choice, low))
     limits = _begin(limits, [net_a, net_b], region)
     dis, undecided, choice = _in_turn(
         choices(Capability.DISAGREEMENTS, (net_a, net_b), region, method),
@@ -258,6 +311,11 @@ def layer_labels(net: Any, region: Any, labels: Any, *, const_label: int | None 
     ``const_label`` gives every member that label instead. Budgets raise
     :class:`BudgetExceeded` (a count has no partial answer).
     """
+    low = lowered([net] + ([labels] if not isinstance(labels, str) and const_label is None else []), region,
+                  counting=True)
+    if low is not None:
+        lab = low.nets[1] if len(low.nets) > 1 else labels
+        return layer_labels(low.nets[0], low.region, lab, const_label=const_label, method=method, limits=limits)
     limits = _begin(limits, [net], region)
     label_net = not isinstance(labels, str) and const_label is None
     nets = (net, labels) if label_net else net

@@ -45,7 +45,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.layers import BNN, numpy_layer
 
 from bnnverify.errors import DataError, InternalError
 
@@ -104,6 +104,10 @@ TABLE_MAX_BYTES = 1 << 25
 
 #: Table building evaluates blocks of about this many (row, neuron) pairs.
 TABLE_BLOCK_ELEMENTS = 1 << 17
+
+#: The numpy front (layers over integer features, ``linear``) computes blocks of about this
+#: many (row, neuron, input) products at a time (int64: 64 MB).
+FRONT_BLOCK_ELEMENTS = 1 << 23
 
 #: Integer-coded inputs: at most this many input bits (codes are uint64).
 MAX_CODED_BITS = 63
@@ -316,7 +320,18 @@ class Evaluator:
         self.net = net
         self.chunk = int(chunk)
         self.threads = int(threads)
-        self._stages = [_make_stage(h.weights, h.thresholds) for h in net.hidden]
+        # The front: leading layers of kinds other than ``threshold`` (over integer features,
+        # or ``linear``) are computed with numpy integer arithmetic (``numpy_layer``); the
+        # bit-packed stages start at the first ``threshold`` layer.
+        k = 0
+        while k < len(net.hidden) and net.hidden[k].kind != "threshold":
+            k += 1
+        for i, h in enumerate(net.hidden[k:], start=k):
+            if h.kind != "threshold":
+                raise DataError(f"layer{i}: the evaluator computes layer kind {h.kind!r} only "
+                                "before the first threshold layer")
+        self._front = tuple(net.hidden[:k])
+        self._stages = [_make_stage(h.weights, h.thresholds) for h in net.hidden[k:]]
         self._stages.append(_make_stage(net.output.weights, None))
         out = net.output
         self._scale = out.scale
@@ -458,6 +473,11 @@ class Evaluator:
                 code, XT = self._fire(i, pc, ws)
         raise InternalError("unreachable: the output stage returns")
 
+    def _bit_first_layer(self, what: str) -> None:
+        if self._front:
+            raise DataError(f"{what}: needs a network whose first layer is 'threshold' over bits; "
+                            f"{self.net!r} starts with {self._front[0].kind!r} (use classify/trace)")
+
     def finish(
         self, first_dots: np.ndarray, *, layers: tuple[int, ...] = (), table_limit: int = 0
     ) -> tuple[dict[int, np.ndarray], np.ndarray]:
@@ -471,6 +491,7 @@ class Evaluator:
         codes (built once, cached): worth it when at least ``2**f`` rows will
         be evaluated (the default 0 builds none).
         """
+        self._bit_first_layer("finish")
         dots = np.asarray(first_dots)
         if len(self._stages) == 1:
             return {}, self._classes_of_dots(dots)
@@ -489,6 +510,7 @@ class Evaluator:
         ``transposed=True``: ``fires`` is (m, N) (one row per neuron; cheaper
         to build and to pack for narrow layers).
         """
+        self._bit_first_layer("finish_fires")
         if len(self._stages) == 1:
             raise DataError(f"{self.net!r} has no hidden layer: give its output dots to finish()")
         fires = np.asarray(fires, dtype=np.bool_)
@@ -516,6 +538,7 @@ class Evaluator:
 
     def input_tables(self) -> "InputTables":
         """Chunk tables of the first layer over all ``n`` inputs (n <= 63; cached)."""
+        self._bit_first_layer("input_tables")
         have = self._tables.get(("inputs", 0))
         if have is None:
             n = self.net.n_inputs
@@ -540,6 +563,7 @@ class Evaluator:
         >>> Evaluator(BNN((h,), o)).classify_ints(np.arange(4)).tolist()  # codes 0..3 = rows 00, 10, 01, 11
         [0, 0, 1, 0]
         """
+        self._bit_first_layer("classify_ints")
         codes = np.asarray(codes)
         n = self.net.n_inputs
         if codes.ndim != 1 or not np.issubdtype(codes.dtype, np.integer):
@@ -571,12 +595,35 @@ class Evaluator:
 
     # -- public evaluation -------------------------------------------------------------
 
+    def _inputs(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Checked inputs through the front: the front's codes (unpacked) and the bits the
+        packed stages read (the inputs themselves when there is no front)."""
+        if self.net.inputs is not None:
+            try:
+                V = np.atleast_2d(self.net.inputs.check(X, "inputs"))
+            except Exception as e:  # a ModelError about the data: a DataError here
+                raise DataError(str(e)) from None
+        else:
+            V = check_bits(X, self.net.n_inputs)
+        if not self._front:
+            return [], V
+        outs: list[list[np.ndarray]] = [[] for _ in self._front]
+        step = max(1, FRONT_BLOCK_ELEMENTS // max(1, max(h.n_inputs * h.n_outputs for h in self._front)))
+        for s in range(0, len(V), step):
+            v = V[s:s + step]
+            for i, h in enumerate(self._front):
+                v = numpy_layer(h, v)
+                outs[i].append(v.astype(np.uint8))
+        codes = [np.concatenate(o) if o else np.zeros((0, h.n_outputs), np.uint8)
+                 for o, h in zip(outs, self._front)]
+        return codes, codes[-1]
+
     def trace(self, X: np.ndarray) -> Trace:
         """Hidden codes, output dots, scores and classes of every row of ``X``."""
-        X = check_bits(X, self.net.n_inputs)
+        front, X = self._inputs(X)
         N = len(X)
         XT = _pack_inputs(X, self._stages[0].words)
-        codes = [np.empty((N, st.out_words), np.uint64) for st in self._stages[:-1]]
+        codes = [pack_bits(c) for c in front] + [np.empty((N, st.out_words), np.uint64) for st in self._stages[:-1]]
         dots = np.empty((N, self.net.n_classes), np.int64)
 
         def work(s: int, e: int) -> None:
@@ -584,7 +631,7 @@ class Evaluator:
                 cs, pc = self._run(XT[:, s:e], ws)
                 dots[s:e] = self._output_dots(pc)
             for l, c in enumerate(cs):
-                codes[l][s:e] = c
+                codes[len(front) + l][s:e] = c
 
         self._map_blocks(N, work)
         scores = self._scale[None, :] * dots.astype(np.float64) + self._bias[None, :]
@@ -593,7 +640,7 @@ class Evaluator:
 
     def classify(self, X: np.ndarray) -> np.ndarray:
         """(N,) int64 classes."""
-        X = check_bits(X, self.net.n_inputs)
+        _, X = self._inputs(X)
         N = len(X)
         XT = _pack_inputs(X, self._stages[0].words)
         classes = np.empty(N, np.int64)
@@ -612,8 +659,9 @@ class Evaluator:
 
     def codes(self, X: np.ndarray, layer: int) -> np.ndarray:
         """Packed (N, words) uint64 code of hidden layer ``layer`` (1-based)."""
-        if not 1 <= layer <= len(self._stages) - 1:
-            raise DataError(f"layer: must be between 1 and {len(self._stages) - 1}, got {layer}")
+        n_hidden = len(self.net.hidden)
+        if not 1 <= layer <= n_hidden:
+            raise DataError(f"layer: must be between 1 and {n_hidden}, got {layer}")
         return self.trace(X).codes[layer - 1]
 
     def classify_one(self, x: np.ndarray) -> int:

@@ -11,6 +11,7 @@
 | ``output_kind`` | str, optional | the output layer's kind (default ``argmax``) |
 | ``output_<suffix>`` | per kind | its arrays |
 | ``thermometer_levels`` | int, optional | bits per thermometer feature |
+| ``input_lo``/``input_hi`` | int, optional | integer features and their ranges (``input_scale``, ``input_offset``, ``input_shape``, ``input_layout`` optional) |
 | ``meta_<name>`` | str, optional | metadata entries |
 
 Files written before ``*_kind`` existed load unchanged (threshold hidden
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnnverify.encoders.layers import HIDDEN, LAYER_KINDS, OUTPUT, BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.layers import HIDDEN, LAYER_KINDS, OUTPUT, BNN, ArgmaxLayer, IntegerInputs, ThresholdLayer
 
 from bnnverify.files.atomic import atomic_write
 from bnnverify.errors import ModelError, ModelFileError
@@ -56,6 +57,8 @@ def model_to_arrays(net: BNN) -> dict[str, np.ndarray]:
             arrays[f"{prefix}_{suffix}"] = a
     if net.thermometer_levels is not None:
         arrays["thermometer_levels"] = np.array(net.thermometer_levels, dtype=np.int64)
+    if net.inputs is not None:
+        arrays.update(net.inputs.arrays())
     for k, v in net.metadata.items():
         arrays[_META_PREFIX + k] = np.array(v)
     return arrays
@@ -137,6 +140,28 @@ def _layer(arrays: dict, prefix: str, role: str, where: str):
         raise ModelFileError(f"{where}: {e}") from None
 
 
+#: The keys of an integer-feature declaration (``IntegerInputs``): (key, dtype family, ndim).
+_INPUT_KEYS = (("input_lo", "int", 1), ("input_hi", "int", 1), ("input_scale", "float", 1),
+               ("input_offset", "float", 1), ("input_shape", "int", 1))
+
+
+def _inputs(arrays: dict, where: str) -> IntegerInputs | None:
+    """The integer-feature declaration (``input_*`` keys), or None for a network over bits."""
+    present = [k for k, _, _ in _INPUT_KEYS if k in arrays] + (["input_layout"] if "input_layout" in arrays else [])
+    if not present:
+        return None
+    if "input_lo" not in arrays or "input_hi" not in arrays:
+        raise ModelFileError(f"{where}: key '{present[0]}' needs both 'input_lo' and 'input_hi'")
+    got = {k: _typed(arrays, k, where, fam, nd) for k, fam, nd in _INPUT_KEYS if k in arrays}
+    shape = tuple(int(v) for v in got["input_shape"]) if "input_shape" in got else None
+    layout = _str_scalar(arrays, "input_layout", where) if "input_layout" in arrays else None
+    try:
+        return IntegerInputs(got["input_lo"], got["input_hi"], got.get("input_scale"), got.get("input_offset"),
+                             shape, layout)
+    except ModelError as e:
+        raise ModelFileError(f"{where}: {e}") from None
+
+
 def model_from_arrays(arrays: dict[str, np.ndarray], where: str = "model") -> BNN:
     """Validate the arrays of a model file and build the :class:`BNN`."""
     for key in ("format", "n_inputs"):
@@ -161,8 +186,9 @@ def model_from_arrays(arrays: dict[str, np.ndarray], where: str = "model") -> BN
     for k in arrays:
         if k.startswith(_META_PREFIX):
             meta[k[len(_META_PREFIX):]] = _str_scalar(arrays, k, where)
+    inputs = _inputs(arrays, where)
     try:
-        net = BNN(tuple(hidden), out, thermometer_levels=L, metadata=meta)
+        net = BNN(tuple(hidden), out, thermometer_levels=L, metadata=meta, inputs=inputs)
     except ModelError as e:
         raise ModelFileError(f"{where}: {e}") from None
     if net.n_inputs != n:
