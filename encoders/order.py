@@ -58,10 +58,11 @@ __all__ = ["Lowering", "lower", "MODES", "mode_for", "MAX_LOWERED_ENTRIES"]
 #: ``pixels``: an order bit per value (counts in pixel space); ``cuts``: only at quantizer thresholds.
 MODES = ("pixels", "cuts")
 
-#: The lowered first layer is a dense int64 matrix: refuse above this many entries (2 GiB)
+#: The lowered first layer is a dense int64 matrix: refuse above this many entries (512 MiB)
 #: rather than exhaust memory (e.g. a 784-pixel quantizer over the whole 0..255 range in
-#: ``pixels`` mode: 784 x 199,920 entries).
-MAX_LOWERED_ENTRIES = 1 << 28
+#: ``pixels`` mode: 784 x 199,920 entries; an L∞ ball of eps 5 on 784 pixels under 100
+#: integer-threshold neurons needs 7.8 million).
+MAX_LOWERED_ENTRIES = 1 << 26
 
 
 def mode_for(nets: Sequence[BNN], counting_pixels: bool) -> str:

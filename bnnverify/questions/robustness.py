@@ -102,7 +102,13 @@ class RobustnessResult:
     ``counterexample`` a replayed member of the region (uint8 bits) whose
     class ``counterexample_class`` differs from ``predicted_class``;
     ``adversarial_count`` and ``class_counts`` (members per class) are exact
-    and present only when counts were asked for; ``method`` is the engine
+    and present only when counts were asked for — for a network over integer
+    features they count images (pixel space), and ``bit_counts`` (a quantize
+    first layer only) the distinct quantizer codes per class (bit space);
+    ``ties`` is the tie rule a member was judged by
+    (:class:`bnnverify.semantics.TieRule`: under ``adversarial`` the reference
+    class loses every tie, under ``strict`` it wins every tie, and the class
+    counts break ties that way); ``method`` is the engine
     that answered (a :class:`Method` for built-ins) and ``reason`` why it was
     chosen; ``note`` says why a question stayed undecided.
     """
@@ -118,23 +124,70 @@ class RobustnessResult:
     seconds: float
     note: str = ""
     reason: str = ""
+    ties: semantics.TieRule = semantics.TieRule.ARGMAX
+    bit_counts: tuple[int, ...] | None = None
+
+    @property
+    def space(self) -> str:
+        """What the counts count: ``bits`` (inputs of a network over bits) or ``pixels`` (images)."""
+        return "bits" if self.counterexample is None or self.counterexample.dtype == np.uint8 else "pixels"
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object the CLI prints (plain Python types; ints exact)."""
-        return {
+        out = {
             "verdict": self.verdict.value,
             "predicted_class": self.predicted_class,
             "region": dict(self.region),
-            "counterexample": bits_to_str(self.counterexample),
+            "counterexample": witness_json(self.counterexample),
             "counterexample_class": self.counterexample_class,
             "adversarial_count": self.adversarial_count,
             "class_counts": None
             if self.class_counts is None
             else {str(c): int(v) for c, v in enumerate(self.class_counts)},
+            "ties": self.ties.value,
             "method": str(self.method),
             "reason": self.reason,
             "seconds": self.seconds,
         }
+        if self.bit_counts is not None:
+            out["bit_space"] = {
+                "adversarial_count": int(sum(self.bit_counts) - self.bit_counts[self.predicted_class]),
+                "class_counts": {str(c): int(v) for c, v in enumerate(self.bit_counts)},
+            }
+        return out
+
+
+def witness_json(w: np.ndarray | None) -> Any:
+    """A witness in JSON: bits as a string of 0s and 1s, integer features as a list of ints."""
+    if w is None:
+        return None
+    if w.dtype == np.uint8:
+        return bits_to_str(w)
+    return [int(v) for v in np.asarray(w).reshape(-1).tolist()]
+
+
+def with_class_order(net: Any, order: list[int]) -> Any:
+    """``net`` with its output classes listed in ``order`` (new class i = old class ``order[i]``).
+
+    The argmax rule breaks ties towards the smaller index, so moving the
+    reference class last makes it lose every tie (the ``adversarial`` rule)
+    and moving it first makes it win every tie (``strict``) — exactly, for
+    every engine, with no change to any score.
+    """
+    from bnnverify.encoders.layers import ArgmaxLayer, BNN
+
+    out = net.output
+    o = ArgmaxLayer(out.weights[order], out.scale[order], out.bias[order], name=out.name)
+    return BNN(net.hidden, o, thermometer_levels=net.thermometer_levels, metadata=net.metadata, inputs=net.inputs)
+
+
+def tie_order(n_classes: int, reference: int, ties: "semantics.TieRule | str") -> list[int] | None:
+    """The class order that makes the argmax rule decide ``ties`` against ``reference`` (None: keep)."""
+    rule = semantics.TieRule(ties)
+    if rule is semantics.TieRule.ARGMAX:
+        return None
+    others = [c for c in range(n_classes) if c != reference]
+    return others + [reference] if rule is semantics.TieRule.ADVERSARIAL else [reference] + others
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,9 +236,17 @@ def _prepare(net: Any, x: np.ndarray, region: Region | None = None, *, with_regi
     check_network(net)
     if with_region:
         check_region(region)
-    xb = check_bits(np.asarray(x), net.n_inputs, "input")
+    if getattr(net, "inputs", None) is not None:
+        from bnnverify.errors import ModelError
+
+        try:
+            xb = np.atleast_2d(net.inputs.check(np.asarray(x), "input"))
+        except ModelError as e:
+            raise DataError(str(e)) from None
+    else:
+        xb = check_bits(np.asarray(x), net.n_inputs, "input")
     if xb.shape[0] != 1:
-        raise DataError(f"input: expected one bit vector, got {xb.shape[0]} rows")
+        raise DataError(f"input: expected one input, got {xb.shape[0]} rows")
     xb = xb[0]
     if region is not None:
         if region.n != net.n_inputs:
@@ -211,6 +272,7 @@ def check_robustness(
     timeout: float | None = None,
     budget: Any = None,
     progress: Any = None,
+    ties: "semantics.TieRule | str" = semantics.TieRule.ARGMAX,
 ) -> RobustnessResult:
     """Is every member of ``region`` classified like ``x``?
 
@@ -223,27 +285,44 @@ def check_robustness(
     """
     t0 = time.perf_counter()
     limits = Limits(timeout=timeout, budget=budget, solver=solver, encoding=encoding, started=t0, progress=progress)
+    rule = semantics.TieRule(ties)
     xb, pred = _prepare(net, x, region)
-    others = [c for c in range(net.n_classes) if c != pred]
     desc = region.describe()
+    # the tie rule as a class order: the reference class loses (adversarial) or wins (strict) every tie
+    order = tie_order(net.n_classes, pred, rule)
+    asked_net = net if order is None else with_class_order(net, order)
+    ref = pred if order is None else order.index(pred)
+    back = (lambda c: c) if order is None else (lambda c: order[c])
+    others = [c for c in range(net.n_classes) if c != ref]
 
-    def done(verdict: Verdict, choice, w=None, wc=None, adv=None, cc=None, note="") -> RobustnessResult:
-        return RobustnessResult(verdict, pred, desc, w, wc, adv, cc, engine_label(choice.name),
-                                time.perf_counter() - t0, note, choice.reason)
+    def done(verdict: Verdict, choice, w=None, wc=None, adv=None, cc=None, note="", bits=None) -> RobustnessResult:
+        if w is not None and not semantics.misclassified(semantics.forward(net, w).scores, pred, rule):
+            raise InternalError(f"{choice.name} witness is not misclassified under the {rule.value} tie rule")
+        if cc is not None and order is not None:
+            cc = tuple(cc[order.index(c)] for c in range(len(cc)))
+        if bits is not None and order is not None:
+            bits = tuple(bits[order.index(c)] for c in range(len(bits)))
+        return RobustnessResult(verdict, pred, desc, w, None if wc is None else back(wc), adv, cc,
+                                engine_label(choice.name), time.perf_counter() - t0, note, choice.reason, rule, bits)
 
     if count:
-        ans = run.class_counts(net, region, others, method=method, limits=limits)
+        ans = run.class_counts(asked_net, region, others, method=method, limits=limits)
         if ans.counts is None:
             return done(_VERDICT[ans.search.outcome], ans.choice, note=ans.search.note)
         counts = ans.counts
-        if counts[pred] < 1:
+        bit_counts = None
+        if getattr(net, "inputs", None) is not None and net.hidden[0].kind == "quantize":
+            b = run.class_counts(asked_net, region, (), method=method, limits=limits, space="bits")
+            bit_counts = b.counts
+        if rule is semantics.TieRule.ARGMAX and counts[ref] < 1:
             raise InternalError(f"{ans.choice.name} counts no member of class {pred}, yet x is one")
-        adv = region.size - counts[pred]
+        adv = region.size - counts[ref]
         if adv == 0:
-            return done(Verdict.ROBUST, ans.choice, adv=0, cc=counts)
-        return done(Verdict.NOT_ROBUST, ans.choice, ans.search.witness, ans.search.claimed, adv, counts)
+            return done(Verdict.ROBUST, ans.choice, adv=0, cc=counts, bits=bit_counts)
+        return done(Verdict.NOT_ROBUST, ans.choice, ans.search.witness, ans.search.claimed, adv, counts,
+                    bits=bit_counts)
 
-    ans = run.find_class(net, region, others, method=method, limits=limits)
+    ans = run.find_class(asked_net, region, others, method=method, limits=limits)
     s = ans.search
     return done(_VERDICT[s.outcome], ans.choice, s.witness, s.claimed, note=s.note)
 
