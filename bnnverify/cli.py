@@ -261,9 +261,11 @@ def region_options(fn: Callable) -> Callable:
         click.option("--hamming", type=int, default=None, metavar="K",
                      help="Hamming ball of radius K around the input."),
         click.option("--linf", type=int, default=None, metavar="EPS",
-                     help="L-infinity box of ±EPS levels over thermometer features."),
+                     help="L-infinity ball of ±EPS: levels of thermometer features, or feature values (grey "
+                          "levels) of a model over integer pixels (within their declared ranges)."),
         click.option("--input", "input_spec", default=None, metavar="FILE_OR_BITS",
-                     help="Centre input: a file of 0/1 values or a literal bit string."),
+                     help="Centre input: a file of 0/1 values or a literal bit string; for a model over integer "
+                          "pixels an image (PNG, 8-bit grey or RGB), a .npy array or a list of integers."),
         click.option("--mutable", default=None, type=click.Path(),
                      help="File listing the input indices that may change (with --hamming)."),
         click.option("--free", default=None, type=click.Path(),
@@ -285,20 +287,20 @@ def check_engine_options(method: str, solver: str | None, encoding: str | None) 
         raise DataError(f"{', '.join(stray)} configure the CNF engines (sat, ganak), not --method {method}")
 
 
-def region_from_options(net, *, region_kind, hamming, linf, input_spec, mutable, free, center=None):
+def region_from_options(net, *, region_kind, hamming, linf, input_spec, mutable, free, center=None, l0=None):
     """Build the Region for a command from its shared options (options that do not apply are errors)."""
     from bnnverify.errors import DataError
-    from bnnverify.files.inputs import make_region, read_bits, read_indices
+    from bnnverify.files.inputs import make_region, read_indices, read_input
 
     if region_kind == "whole":
         stray = [o for o, v in (("--input", input_spec), ("--mutable", mutable), ("--free", free)) if v is not None]
         if stray:
             raise DataError(f"{', '.join(stray)} do not apply to --region whole (it has no centre and no fixed bits)")
-    if mutable is not None and hamming is None:
+    if mutable is not None and hamming is None and net.inputs is None:
         raise DataError("--mutable restricts the flips of a Hamming ball: it needs --hamming K")
     n = net.n_inputs
     if center is None and input_spec is not None:
-        center = read_bits(input_spec, n)
+        center = read_input(input_spec, net)
     return make_region(
         net,
         whole=region_kind == "whole",
@@ -307,6 +309,7 @@ def region_from_options(net, *, region_kind, hamming, linf, input_spec, mutable,
         mutable=read_indices(mutable, n) if mutable else None,
         linf=linf,
         free=read_indices(free, n) if free else None,
+        l0=l0,
     )
 
 
@@ -886,19 +889,84 @@ def _fmt_region(d: dict) -> str:
 
 
 def _echo_robustness(res) -> None:
+    from bnnverify.questions.robustness import witness_json
+
     click.echo(f"verdict: {res.verdict.value}")
     click.echo(f"predicted class: {res.predicted_class}")
     click.echo(f"region: {_fmt_region(dict(res.region))}")
+    if res.ties.value != "argmax":
+        click.echo(f"ties: {res.ties.value}")
     if res.counterexample is not None:
-        from bnnverify.questions.robustness import bits_to_str
-
-        click.echo(f"counterexample (class {res.counterexample_class}): {bits_to_str(res.counterexample)}")
+        w = witness_json(res.counterexample)
+        click.echo(f"counterexample (class {res.counterexample_class}): {w if isinstance(w, str) else ' '.join(map(str, w))}")
     if res.adversarial_count is not None:
-        click.echo(f"adversarial inputs: {res.adversarial_count} of {res.region['size']}")
+        what = "images" if res.bit_counts is not None or res.space == "pixels" else "inputs"
+        click.echo(f"adversarial {what}: {res.adversarial_count} of {res.region['size']}")
         click.echo("class counts: " + ", ".join(f"{c}: {v}" for c, v in enumerate(res.class_counts)))
+        if res.bit_counts is not None:
+            adv_bits = sum(res.bit_counts) - res.bit_counts[res.predicted_class]
+            click.echo(f"bit space (distinct quantizer codes): {adv_bits} adversarial of {sum(res.bit_counts)}; "
+                       + ", ".join(f"{c}: {v}" for c, v in enumerate(res.bit_counts)))
     if res.note:
         click.echo(f"note: {res.note}")
     click.echo(f"method: {res.method} ({res.seconds:.3f} s; {res.reason})")
+
+
+def _witness_png(net, x, w, pred, wc, path) -> None:
+    """The input, the counterexample and their difference side by side (matplotlib), written atomically."""
+    from bnnverify.files.figures import witness_figure
+
+    witness_figure(net, x, w, pred, wc, path)
+    if chatty():
+        click.echo(f"bnnverify: wrote {path}" + ("" if w is not None else " (no counterexample: the input only)"),
+                   err=True)
+
+
+def _min_perturbation_cli(net, x, source, asked, norm, region_kind, hamming, linf, l0, mutable, free, method,
+                          count, solver, encoding, timeout, budget, ties, witness_png, as_json) -> None:
+    from bnnverify.errors import DataError
+    from bnnverify.files.inputs import read_indices
+    from bnnverify.questions.perturbation import min_perturbation
+    from bnnverify.questions.robustness import witness_json
+
+    stray = [o for o, on in (("--region", region_kind is not None), ("--hamming", hamming is not None),
+                             ("--l0", l0 is not None), ("--count", count),
+                             ("--linf", linf is not None and norm == "linf")) if on]
+    if stray:
+        raise DataError(f"{', '.join(stray)} do not go with --min-{norm} (it searches the radius itself"
+                        + ("; --linf EPS bounds each feature of --min-l0" if norm == "l0" else "") + ")")
+    n = net.n_inputs
+    sel = mutable or free
+    mask = None
+    if sel:
+        mask = np.zeros(n, dtype=bool)
+        mask[read_indices(sel, n)] = True
+    with Progress(as_json, f"minimum {norm}") as bar:
+        res = min_perturbation(net, x, norm, mask=mask, eps=linf if norm == "l0" else None, ties=ties,
+                               method=method, solver=solver, encoding=encoding, timeout=timeout, budget=budget,
+                               progress=bar.callback())
+    warn_if_misclassified(source, res.predicted_class)
+    if witness_png is not None:
+        _witness_png(net, x, res.counterexample, res.predicted_class, res.counterexample_class, witness_png)
+    echo_result(res.to_json(), asked, as_json)
+    if not as_json:
+        unit = "grey levels" if norm == "linf" else "features"
+        click.echo(f"predicted class: {res.predicted_class}")
+        if res.minimum is not None:
+            click.echo(f"minimum {norm}: {res.minimum} {unit} (proved robust at {res.proof_at})")
+            w = witness_json(res.counterexample)
+            click.echo(f"counterexample (class {res.counterexample_class}): {' '.join(map(str, w))}")
+        elif res.verdict.value == "robust":
+            click.echo(f"robust at every {norm} up to {res.largest} {unit}: no perturbation changes the class")
+        else:
+            up = "" if res.upper is None else f", not robust at {res.upper}"
+            click.echo(f"undecided: robust up to {res.lower}{up}")
+        click.echo(f"questions: {len(res.steps)} of {res.candidates} candidates; ties: {res.ties.value}")
+        if res.note:
+            click.echo(f"note: {res.note}")
+        click.echo(f"method: {res.method} ({res.seconds:.3f} s)")
+    undecided = res.verdict.undecided
+    sys.exit(Exit.UNDECIDED if undecided else Exit.HOLDS)
 
 
 def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
@@ -970,16 +1038,34 @@ def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query
               help="Time limit in seconds (SAT; enumeration for --max-radius).")
 @click.option("--max-radius", "max_radius", is_flag=True,
               help="The largest Hamming radius at which the input is robust (--hamming K caps it).")
+@click.option("--l0", type=int, default=None, metavar="K",
+              help="Pixel models: at most K features changed, each to any value of its range (within --linf EPS "
+                   "if given; only --free/--mutable features if given).")
+@click.option("--min-linf", "min_linf", is_flag=True,
+              help="Pixel models: the exact smallest L-inf perturbation (grey levels) that changes the class, "
+                   "with a replayed image at it and a proof one below.")
+@click.option("--min-l0", "min_l0", is_flag=True,
+              help="Pixel models: the exact smallest number of changed features that changes the class "
+                   "(each within --linf EPS if given).")
+@click.option("--ties", type=click.Choice(["argmax", "adversarial", "strict"]), default="argmax", show_default=True,
+              help="When is an input misclassified: argmax (the model's class differs; ties to the lowest index), "
+                   "adversarial (another class scores >= the input's class) or strict (another class scores more).")
+@click.option("--witness-png", "witness_png", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+              help="Pixel models: draw the input, the counterexample and their difference side by side.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
 @budget_options
 def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dataset, split, index,
                sweep_all, limit, out, jobs, dask, resume, method, count, solver, encoding, timeout,
-               max_radius, as_json, budget) -> None:
+               max_radius, l0, min_linf, min_l0, ties, witness_png, as_json, budget) -> None:
     """Is MODEL's class constant over a region around an input?
 
-    Exit codes: 0 robust, 1 not robust (a replayed counterexample),
-    2 bad usage or input, 3 timeout, unknown or budget exceeded.
+    For a model over integer pixels the region is an L-inf ball (--linf), an
+    L0 ball (--l0) or the whole box (--region whole), and --min-linf/--min-l0
+    find the exact smallest perturbation. Exit codes: 0 robust (for
+    --min-*: the minimum was found and proved, or none exists), 1 not robust
+    (a replayed counterexample), 2 bad usage or input, 3 timeout, unknown or
+    budget exceeded.
     """
     check_engine_options(method, solver, encoding)
     from bnnverify.errors import DataError
@@ -1003,8 +1089,14 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         raise DataError(f"{', '.join(sweep_only)} only go with --all")
     if sweep_all and out is None:
         raise DataError("--all needs --out FILE (the JSON-lines results)")
-    if sweep_all and max_radius:
-        raise DataError("--max-radius does not go with --all")
+    if sweep_all and (max_radius or min_linf or min_l0):
+        raise DataError("--max-radius, --min-linf and --min-l0 do not go with --all")
+    pixel_only = [o for o, on in (("--l0", l0 is not None), ("--min-linf", min_linf), ("--min-l0", min_l0),
+                                  ("--witness-png", witness_png is not None)) if on]
+    if pixel_only and net.inputs is None:
+        raise DataError(f"{', '.join(pixel_only)}: for models over integer pixels; {model} reads bits")
+    if min_linf and min_l0:
+        raise DataError("choose one of --min-linf and --min-l0")
     if dask is not None and jobs != 1:
         raise DataError("choose one of --jobs and --dask")
 
@@ -1016,13 +1108,17 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
             mutable=tuple(read_indices(mutable, n).tolist()) if mutable else None,
             free=tuple(read_indices(free, n).tolist()) if free else None,
         )
+        if net.inputs is not None or ties != "argmax":
+            raise DataError("--all sweeps models over bits with --ties argmax (pixel-model sweeps: one --index at a time)")
         query = RobustnessQuery(spec, method, count, solver, encoding, timeout, budget)
         _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json)
         return
 
     ds = None
     if input_spec is not None:
-        x = read_bits(input_spec, n)
+        from bnnverify.files.inputs import read_input
+
+        x = read_input(input_spec, net)
     else:
         from bnnverify.data.datasets import load_dataset
 
@@ -1030,12 +1126,19 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         if not 0 <= index < len(ds.X):
             raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")
         if ds.n_inputs != n:
-            raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} bits, the model expects {n}")
-        x = np.asarray(ds.X[index], dtype=np.uint8)
+            raise DataError(f"data set {ds.name}: rows have {ds.n_inputs} values, the model expects {n}")
+        x = np.asarray(ds.X[index], dtype=np.int64 if net.inputs is not None else np.uint8)
     source = input_ref(input_spec, ds, split, index, dataset)
     asked = asked_for("robustness", [(model, net)], source, method=method, timeout=timeout, solver=solver,
                       encoding=encoding, count=count, max_radius=max_radius,
-                      budget=None if budget is None else repr(budget))
+                      budget=None if budget is None else repr(budget), ties=ties,
+                      **({"l0": l0, "min_linf": min_linf, "min_l0": min_l0} if net.inputs is not None else {}))
+
+    if min_linf or min_l0:
+        _min_perturbation_cli(net, x, source, asked, "linf" if min_linf else "l0", region_kind, hamming, linf, l0,
+                              mutable, free, method, count, solver, encoding, timeout, budget, ties, witness_png,
+                              as_json)
+        return
 
     if max_radius:
         if region_kind is not None or linf is not None:
@@ -1070,11 +1173,13 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
         sys.exit(Exit.HOLDS if res.exact else Exit.UNDECIDED)
 
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
-                                 input_spec=None, mutable=mutable, free=free, center=x)
+                                 input_spec=None, mutable=mutable, free=free, center=x, l0=l0)
     with Progress(as_json, "robustness") as bar:
         res = check_robustness(net, x, region, method=method, count=count, solver=solver, encoding=encoding,
-                               timeout=timeout, budget=budget, progress=bar.callback())
+                               timeout=timeout, budget=budget, progress=bar.callback(), ties=ties)
     warn_if_misclassified(source, res.predicted_class)
+    if witness_png is not None:
+        _witness_png(net, x, res.counterexample, res.predicted_class, res.counterexample_class, witness_png)
     echo_result(res.to_json(), asked, as_json)
     if not as_json:
         _echo_robustness(res)
