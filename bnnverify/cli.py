@@ -226,9 +226,10 @@ def input_ref(input_spec: str | None, dataset=None, split: str | None = None, in
 
 def asked_for(command: str, models: list, source, **limits):
     """The :class:`~bnnverify.questions.asked.Asked` of a command: models as (path, net) pairs."""
-    from bnnverify.questions.asked import Asked, ModelRef
+    from bnnverify.questions.asked import TIE_RULES, Asked, ModelRef
 
-    return Asked(command, tuple(ModelRef.of(net, path) for path, net in models), source, limits)
+    ties = TIE_RULES[limits.pop("ties", "argmax")]
+    return Asked(command, tuple(ModelRef.of(net, path) for path, net in models), source, limits, ties)
 
 
 def echo_result(result_json: dict, asked, as_json: bool) -> None:

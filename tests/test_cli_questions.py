@@ -16,7 +16,7 @@ from strategies import all_inputs, plain_forward
 
 N = 10
 ROBUSTNESS_KEYS = ["schema", "verdict", "predicted_class", "region", "counterexample", "counterexample_class",
-                   "adversarial_count", "class_counts", "method", "reason", "seconds", "asked"]
+                   "adversarial_count", "class_counts", "ties", "method", "reason", "seconds", "asked"]
 EQUIVALENCE_KEYS = ["schema", "verdict", "region", "witness", "class_a", "class_b", "disagreement_count",
                     "confusion", "method", "reason", "seconds", "asked"]
 ASKED_KEYS = ["schema", "command", "version", "models", "input", "ties", "limits"]

@@ -20,13 +20,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["SCHEMA", "TIE_RULE", "ModelRef", "InputRef", "Asked"]
+__all__ = ["SCHEMA", "TIE_RULE", "TIE_RULES", "ModelRef", "InputRef", "Asked"]
 
 #: The version of the result format every ``--json`` output carries.
 SCHEMA = "bnnverify-result/1"
 
 #: The tie rule of every answer (the argmax layer's, as written in bnnverify.semantics).
 TIE_RULE = "argmax: the smallest index among the maximal scores"
+
+#: How each tie rule (bnnverify.semantics.TieRule) reads in a result's ``asked.ties``.
+TIE_RULES = {
+    "argmax": TIE_RULE,
+    "adversarial": "adversarial: misclassified when another class scores at least as much as the reference class",
+    "strict": "strict: misclassified when another class scores strictly more than the reference class",
+}
 
 #: Hex digits of a digest shown in text output (the JSON carries all 64).
 SHORT_DIGEST = 12
