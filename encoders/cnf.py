@@ -302,7 +302,10 @@ class _Builder:
         so a row is a cardinality constraint over a multiset of literals. Rows with repeated
         literals use the exact ``unary`` totalizer (it counts positions, so repeats are exact);
         rows of ±1 use the chosen encoding. Rejected: PySAT's PB encodings (they need the
-        ``pypblib`` extension, which is not a dependency).
+        ``pypblib`` extension, which is not a dependency); feeding each order-encoded chain to
+        the totalizer as a ready unary number (no clauses for the leaves) — measured on a
+        16-pixel integer-threshold model over 0..255 (load ~5): L∞ 30 5.9 s vs 3.6 s, L∞ 60
+        15.3 s vs 14.3 s, an L0 8 question no faster: the capped top merges dominate.
         """
         C = layer.coefficients.astype(np.int64)
         var_idx = np.flatnonzero(in_vals == _VAR)
