@@ -35,6 +35,9 @@ class Exit(IntEnum):
 #: library names its parameter (``BNNVerifyError.param``), the CLI its flag.
 PARAM_MESSAGES: dict[str, str] = {
     "layer": "--layer: {message}",
+    "rbonn_variant": "{message} (--rbonn-variant paper|code)",
+    "input_layer": "{message} (--input-layer)",
+    "levels": "{message} (--levels)",
     "per_code": "--per-code: {message}",
     "hamming": "--hamming: {message}",
     "linf": "--linf: {message}",
@@ -743,15 +746,21 @@ def list_(what: str, as_json: bool) -> None:
 @click.option("--bn-eps", type=float, default=1e-5, show_default=True, help="BatchNorm eps used in training.")
 @click.option("--thermometer-levels", type=click.IntRange(min=1), default=None, metavar="L",
               help="Record that inputs are thermometer features of L bits.")
+@click.option("--rbonn-variant", type=click.Choice(["paper", "code"]), default=None,
+              help="rbonn files written before they recorded their variant: which correction trained them.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
-def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> None:
-    """Import a state_dict of bnnverify's torch BNN modules (exact batch-norm folding)."""
+def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, rbonn_variant, as_json) -> None:
+    """Import a state_dict of bnnverify's torch BNN modules (exact batch-norm folding).
+
+    The keys say the module: plain, lns or rbonn layers; a first layer over
+    integer features (front.*: a quantizer or ±1 weights over the pixels, ARCH
+    then starts with the number of features)."""
     from bnnverify.importers.torch_state import import_torch_state_report
     from bnnverify.files.modelio import save_model
 
     net, margin = import_torch_state_report(state_dict, _int_list(arch, "--arch"), eps=bn_eps,
-                                            thermometer_levels=thermometer_levels)
+                                            thermometer_levels=thermometer_levels, rbonn_variant=rbonn_variant)
     save_model(net, out)
     if as_json:
         emit_json({"out": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})

@@ -338,6 +338,8 @@ class RBONNLinear(BinaryLinear):
         self.u = nn.Parameter(torch.full((n_out,), float(options.rbonn_u_init)))
         self.register_buffer("mask", torch.zeros(n_out))
         self.register_buffer("prev_grad", torch.zeros(n_out, n_in))
+        #: the variant, in the state dict too (``code_variant``), so an import knows which correction to apply
+        self.register_buffer("code_variant", torch.tensor(options.rbonn_variant is RBONNVariant.CODE))
         self.variant = options.rbonn_variant
         self.lam = float(options.rbonn_lambda)
         self.k = max(1, math.ceil(float(options.rbonn_tau) * n_out))

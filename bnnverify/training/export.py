@@ -202,10 +202,11 @@ def export_report(module: "BNNModule", metadata: dict[str, str] | None = None,
     if spec is not None:
         F = spec.n
         scale, off = module.front.affine()
+        shape = tuple(int(v) for v in module.front.input_shape.tolist()) or None
         inputs = IntegerInputs(module.front.input_lo.numpy().astype(np.int64),
                                module.front.input_hi.numpy().astype(np.int64),
-                               np.full(F, scale), np.full(F, off), spec.shape,
-                               "HW" if spec.shape is not None and len(spec.shape) == 2 else None)
+                               np.full(F, scale), np.full(F, off), shape,
+                               "HW" if shape is not None and len(shape) == 2 else None)
     meta = dict(metadata or {})
     if spec is not None:
         meta.setdefault("input_layer", kind.value)

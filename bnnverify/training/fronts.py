@@ -125,7 +125,8 @@ class PixelFront(nn.Module):
 
     Buffers: ``input_lo``, ``input_hi`` (int64, (F,)), ``input_scale``,
     ``input_offset`` (float32 scalars), ``levels`` (int64 scalar: K for a
-    quantizer, 0 for an ``integer`` first layer).
+    quantizer, 0 for an ``integer`` first layer), ``input_shape`` (int64, the
+    image shape, empty if none).
     """
 
     def __init__(self, spec: FrontSpec) -> None:
@@ -135,6 +136,7 @@ class PixelFront(nn.Module):
         self.register_buffer("input_scale", torch.tensor(spec.scale, dtype=torch.float32))
         self.register_buffer("input_offset", torch.tensor(spec.offset, dtype=torch.float32))
         self.register_buffer("levels", torch.tensor(spec.levels if spec.kind is InputLayer.QUANTIZE else 0))
+        self.register_buffer("input_shape", torch.tensor(spec.shape or (), dtype=torch.int64))
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """float32 ``x * scale + offset`` (training mode)."""
