@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from bnnverify.errors import ModelError, UsageError
+from bnnverify.training.ste import binarize
 
 __all__ = [
     "InputLayer",
@@ -164,8 +165,6 @@ class QuantizerFront(PixelFront):
                 self.bn.bias.copy_(spread.repeat(spec.n))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from bnnverify.training.modules import binarize
-
         v = self.normalise(x).repeat_interleave(int(self.levels), dim=1)
         return binarize(self.bn(v), self.ste)
 

@@ -51,6 +51,7 @@ from torch import nn
 from bnnverify.errors import ModelError
 from bnnverify.model.folding import NeuronFractions, exact_fraction, fires_exactly
 from bnnverify.training.fronts import FrontSpec, InputLayer, PixelFront, QuantizerFront
+from bnnverify.training.ste import STE_KINDS, _kind_code, binarize, sign_pm1  # noqa: F401 (re-exported)
 
 __all__ = [
     "STE_KINDS",
@@ -62,59 +63,9 @@ __all__ = [
     "BNNModule",
 ]
 
-#: Straight-through estimators for the sign activation.
-STE_KINDS = ("ste", "approx_sign")
 #: Relative rounding bound of the float64 pre-activation below which eval
 #: mode decides a neuron exactly (a few ulps of the largest term is ~1e-15).
 EXACT_FALLBACK_REL = 1e-12
-
-
-def sign_pm1(x: torch.Tensor) -> torch.Tensor:
-    """``+1`` where ``x >= 0``, else ``-1`` (same dtype): the tie rule sign(0) = +1."""
-    one = torch.ones((), dtype=x.dtype, device=x.device)
-    return torch.where(x >= 0, one, -one)
-
-
-_APPROX_SIGN = 1
-_CLIPPED = 0
-
-
-class _SignSTE(torch.autograd.Function):
-    """Forward ``sign_pm1``; backward the surrogate's derivative (one autograd node)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, kind: int) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
-        ctx.kind = kind
-        return sign_pm1(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        if ctx.kind == _APPROX_SIGN:  # d/dx of 2x - x|x| on [-1, 1]: 2 - 2|x|, 0 outside
-            return grad * torch.clamp(2.0 - 2.0 * x.abs(), min=0.0), None
-        return grad * (x.abs() <= 1.0).to(grad.dtype), None
-
-
-def _kind_code(kind: str) -> int:
-    if kind == "ste":
-        return _CLIPPED
-    if kind == "approx_sign":
-        return _APPROX_SIGN
-    raise ModelError(f"ste: unknown estimator {kind!r}; valid: {', '.join(STE_KINDS)}")
-
-
-def binarize(x: torch.Tensor, kind: str = "ste") -> torch.Tensor:
-    """``sign_pm1(x)`` forward; backward the derivative of the ``kind`` surrogate.
-
-    ``"ste"``: clipped identity, gradient ``1`` on ``|x| <= 1``, else 0.
-    ``"approx_sign"``: ``2x + x^2`` on ``[-1, 0)``, ``2x - x^2`` on ``[0, 1)``,
-    ``±1`` outside, so the gradient is ``2 - 2|x|`` on ``[-1, 1]``, else 0.
-    """
-    code = _kind_code(kind)
-    if not x.requires_grad:
-        return sign_pm1(x)
-    return _SignSTE.apply(x, code)
 
 
 class BinaryLinear(nn.Module):
