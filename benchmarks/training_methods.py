@@ -1,7 +1,11 @@
 """The training-methods study of issue 13 (bnnverify.training.study), tables and plots.
 
 Usage:
-    python benchmarks/training_methods.py [--reduced] [--jobs 2] [--out benchmarks/results]
+    python benchmarks/training_methods.py [--reduced] [--jobs 2] [--out benchmarks/results] [--pixels-only]
+
+``--pixels-only`` runs only the 17-level digits part (``digits17``, first
+layers ``quantize`` and ``integer``, verified L∞ robustness) and writes
+``training_methods_pixels_<name>.md`` / ``.json``.
 
 Writes ``training_methods_<full|reduced>.md`` (the tables, the command, the
 machine's load average before and after, versions), ``..._<name>.json`` (every
@@ -34,6 +38,15 @@ def _versions() -> str:
 
     return (f"Python {platform.python_version()}, torch {torch.__version__}, numpy {numpy.__version__}, "
             f"dd {getattr(dd, '__version__', '?')}; {platform.platform()}")
+
+
+def _uptime() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "(uptime not available)"
 
 
 def plot_planes(result: dict, out: Path, name: str) -> list[Path]:
@@ -88,13 +101,39 @@ def main() -> None:
     ap.add_argument("--reduced", action="store_true", help="The few-minute version (2 seeds, few epochs).")
     ap.add_argument("--jobs", type=int, default=2, help="Parallel training processes (default 2).")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--pixels-only", action="store_true", help="Only the 17-level digits part.")
     args = ap.parse_args()
     cfg = reduced(REDUCED if args.reduced else FULL, jobs=args.jobs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    result = run_study(cfg, progress=lambda msg: print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True))
-    command = "python benchmarks/training_methods.py" + (" --reduced" if args.reduced else "") + f" --jobs {args.jobs}"
+    parts = ("pixels",) if args.pixels_only else ("methods", "planes", "pixels")
+    uptime = _uptime()
+    result = run_study(cfg, progress=lambda msg: print(f"[{time.perf_counter() - t0:7.1f} s] {msg}", flush=True),
+                       parts=parts)
+    command = ("python benchmarks/training_methods.py" + (" --reduced" if args.reduced else "")
+               + f" --jobs {args.jobs}" + (" --pixels-only" if args.pixels_only else ""))
+    if args.pixels_only:
+        name = f"pixels_{cfg.name}"
+        with atomic_write(out / f"training_methods_{name}.json", "w") as fh:
+            json.dump(result, fh)
+        header = [f"# Training methods on 17-level digits, measured exactly ({cfg.name} study)", "",
+                  f"Command: `{command}` (bnnverify/training/study.py, config `{cfg.name.upper()}`, part `pixels`).",
+                  "", f"Versions: {_versions()}.", "", f"`uptime` before the run: {uptime}", "",
+                  f"Wall time {result['wall_seconds']:.0f} s on {result['cpus']} CPUs (shared with other "
+                  f"developers' jobs), load average before {', '.join(f'{x:.2f}' for x in result['load_before'])}, "
+                  f"after {', '.join(f'{x:.2f}' for x in result['load_after'])}.", "",
+                  "VRA L∞ ε: the fraction of the test images that are correctly classified and *proved* robust "
+                  "(no image of the L∞ box of ε grey levels, clipped to 0..16, gets another class; argmax rule, "
+                  "ties to the lowest index; engine `auto` through the runner, every attack replayed); in "
+                  "brackets the images left undecided by the time limit — counted as not robust, never as robust.",
+                  "", ""]
+        from bnnverify.training.study import format_pixel_table
+
+        with atomic_write(out / f"training_methods_{name}.md", "w") as fh:
+            fh.write("\n".join(header) + format_pixel_table(result["pixels"], result["config"]) + "\n")
+        print(format_pixel_table(result["pixels"], result["config"]))
+        return
     with atomic_write(out / f"training_methods_{cfg.name}.json", "w") as fh:
         json.dump(result, fh)
     plots = plot_planes(result, out, cfg.name) if result["planes"] else []

@@ -35,6 +35,9 @@ class Exit(IntEnum):
 #: library names its parameter (``BNNVerifyError.param``), the CLI its flag.
 PARAM_MESSAGES: dict[str, str] = {
     "layer": "--layer: {message}",
+    "rbonn_variant": "{message} (--rbonn-variant paper|code)",
+    "input_layer": "{message} (--input-layer)",
+    "levels": "{message} (--levels)",
     "per_code": "--per-code: {message}",
     "hamming": "--hamming: {message}",
     "linf": "--linf: {message}",
@@ -508,7 +511,8 @@ def _fmt_float(x: float) -> Any:
 
 @main.command()
 @click.option("--dataset", "--data", "dataset", required=True, metavar="NAME_OR_NPZ",
-              help="ib12, digits, digits-thermo<L>, or a .npz with X (0/1) and y.")
+              help="ib12, var_u, digits, digits-thermo<L>, digits17 (integer pixels 0..16, for "
+                   "--input-layer quantize|integer), or a .npz with X (0/1) and y.")
 @click.option("--hidden", required=True, metavar="W1,W2,...", help="Hidden layer widths, e.g. 10,7,5,4,3.")
 @click.option("--epochs", type=click.IntRange(min=0), required=True)
 @click.option("--seed", type=int, required=True, help="Seed: same seed, same model.")
@@ -532,10 +536,16 @@ def _fmt_float(x: float) -> Any:
 @click.option("--batch-size", type=int, default=None, help="Mini-batch size (default 128).")
 @click.option("--torch-state", type=click.Path(dir_okay=False), default=None,
               help="Also save the torch state_dict here (for `bnnverify import torch`).")
+@click.option("--input-layer", type=click.Choice(["binary", "quantize", "integer"]), default="binary",
+              show_default=True,
+              help="What the first layer reads: 0/1 bits; integer features through a learned per-feature "
+                   "quantizer (batch norm + sign); or integer features through ±1 weights (batch norm + sign).")
+@click.option("--levels", type=click.IntRange(min=1), default=None, metavar="K",
+              help="--input-layer quantize: thresholds per feature (default 1; K > 1: a thermometer).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
 def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, rho, alpha, finetune_epochs,
-          rbonn_variant, lr, batch_size, torch_state, as_json) -> None:
+          rbonn_variant, lr, batch_size, torch_state, input_layer, levels, as_json) -> None:
     """Train a BNN with torch and export it exactly to a model file."""
     from bnnverify.files.modelio import save_model
     from bnnverify.training.binarizers import BinarizerOptions, get_binarizer
@@ -549,6 +559,8 @@ def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, 
             raise click.UsageError(f"{flag} applies to --binarizer {wants} only")
     if binarizer is not None and (ste is not None or scale):
         raise click.UsageError("give --binarizer or the old --ste/--scale flags, not both")
+    if levels is not None and input_layer != "quantize":
+        raise click.UsageError("--levels applies to --input-layer quantize only")
     opt_kw = {k: v for k, v in (("rho", rho), ("alpha", alpha), ("rbonn_variant", rbonn_variant)) if v is not None}
     try:
         options = BinarizerOptions(**opt_kw)
@@ -560,7 +572,8 @@ def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, 
         dataset, _int_list(hidden, "--hidden"), epochs=epochs, seed=seed, ste=ste, scale=scale,
         binarizer=binarizer, options=options, finetune_epochs=finetune_epochs,
         lr=DEFAULT_LR if lr is None else lr, batch_size=DEFAULT_BATCH_SIZE if batch_size is None else batch_size,
-        snapshots=snapshots, progress=progress_wanted(as_json),
+        snapshots=snapshots, progress=progress_wanted(as_json), input_layer=input_layer,
+        levels=1 if levels is None else levels,
     )
     save_model(res.model, out)
     if torch_state:
@@ -575,7 +588,8 @@ def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, 
             "out": str(out), "widths": list(res.model.widths), "train_accuracy": _fmt_float(res.train_accuracy),
             "test_accuracy": _fmt_float(res.test_accuracy), "min_margin": _fmt_float(res.min_margin),
             "snapshots": len(res.snapshots), "seconds": res.seconds, "binarizer": res.binarizer,
-            "sign_disagreements": res.sign_disagreements,
+            "sign_disagreements": res.sign_disagreements, "input_layer": res.input_layer,
+            "first_layer_margin": _fmt_float(res.front_margin),
         })
         return
     w = "-".join(str(x) for x in res.model.widths)
@@ -584,6 +598,9 @@ def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, 
     click.echo(f"train accuracy: {res.train_accuracy:.4f}")
     click.echo(f"test accuracy:  {res.test_accuracy:.4f}")
     click.echo(f"smallest folding margin: {res.min_margin:.3g} (distance of a real threshold to an integer)")
+    if res.input_layer != "binary":
+        click.echo(f"first layer ({res.input_layer}, {res.model.hidden[0].kind}) over integer features: "
+                   f"smallest margin {res.front_margin:.3g}")
     if res.sign_disagreements:
         click.echo(f"binary weights that differ from sign(latent): {res.sign_disagreements}")
     if res.snapshots:
@@ -733,15 +750,21 @@ def list_(what: str, as_json: bool) -> None:
 @click.option("--bn-eps", type=float, default=1e-5, show_default=True, help="BatchNorm eps used in training.")
 @click.option("--thermometer-levels", type=click.IntRange(min=1), default=None, metavar="L",
               help="Record that inputs are thermometer features of L bits.")
+@click.option("--rbonn-variant", type=click.Choice(["paper", "code"]), default=None,
+              help="rbonn files written before they recorded their variant: which correction trained them.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
-def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, as_json) -> None:
-    """Import a state_dict of bnnverify's torch BNN modules (exact batch-norm folding)."""
+def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, rbonn_variant, as_json) -> None:
+    """Import a state_dict of bnnverify's torch BNN modules (exact batch-norm folding).
+
+    The keys say the module: plain, lns or rbonn layers; a first layer over
+    integer features (front.*: a quantizer or ±1 weights over the pixels, ARCH
+    then starts with the number of features)."""
     from bnnverify.importers.torch_state import import_torch_state_report
     from bnnverify.files.modelio import save_model
 
     net, margin = import_torch_state_report(state_dict, _int_list(arch, "--arch"), eps=bn_eps,
-                                            thermometer_levels=thermometer_levels)
+                                            thermometer_levels=thermometer_levels, rbonn_variant=rbonn_variant)
     save_model(net, out)
     if as_json:
         emit_json({"out": str(out), "widths": list(net.widths), "min_margin": _fmt_float(margin)})

@@ -54,3 +54,58 @@ def test_tiny_plane_points_and_verdicts(tiny):
     for s in summarize_plane(result["planes"]):
         assert s["verdict"] in ("simultaneous", "two-phase", "no compression")
     assert "wall time" in format_tables(result)
+
+
+# --- the 17-level digits part ---------------------------------------------------------
+
+
+def _brute_robust(net, x, label, eps):
+    import itertools
+
+    from bnnverify import semantics
+
+    ranges = [range(max(int(lo), int(v) - eps), min(int(hi), int(v) + eps) + 1)
+              for v, lo, hi in zip(x, net.inputs.lo, net.inputs.hi)]
+    return all(semantics.classify(net, p) == label for p in itertools.product(*ranges))
+
+
+def test_pixel_robustness_equals_brute_force_on_small_integer_nets():
+    """Random 3-feature networks of both first-layer kinds over 0..6: every verdict against every image of the box."""
+    from bnnverify.encoders.integer_layers import IntegerInputs, IntegerThresholdLayer, QuantizeLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.training.study import pixel_robustness
+
+    rng = np.random.default_rng(7)
+    for trial in range(6):
+        if trial % 2:
+            first = QuantizeLayer(np.sort(rng.integers(0, 8, (3, 2)), axis=1))
+            n1 = 6
+        else:
+            first = IntegerThresholdLayer(rng.choice([-1, 1], (4, 3)).astype(np.int16), rng.integers(-6, 7, 4))
+            n1 = 4
+        hid = ThresholdLayer(rng.choice([-1, 1], (3, n1)).astype(np.int8), rng.integers(-2, 3, 3))
+        out = ArgmaxLayer(rng.choice([-1, 1], (3, 3)).astype(np.int8), rng.random(3) + 0.5, rng.random(3))
+        net = BNN((first, hid), out, inputs=IntegerInputs.pixels(3, 0, 6))
+        X = rng.integers(0, 7, (8, 3))
+        y = Evaluator(net).classify(X)
+        y[:2] = (y[:2] + 1) % 3  # two misclassified rows: attacked at every ε
+        rob = pixel_robustness(net, X, y, (1, 2), timeout=30)
+        for e in (1, 2):
+            want = sum(int(Evaluator(net).classify(x[None])[0] == lab and _brute_robust(net, x, lab, e))
+                       for x, lab in zip(X, y))
+            st = rob["status"][str(e)]
+            assert st["undecided"] == 0 and st["robust"] == want and st["robust"] + st["attacked"] == len(X)
+
+
+def test_pixels_task_trains_and_measures():
+    from dataclasses import replace
+
+    from bnnverify.training.study import format_pixel_table, pixels_task
+
+    cfg = replace(TINY, pixel_run=((6,), 1, 1, 0.01, 256), pixel_rows=3, pixel_timeout=10.0)
+    row = pixels_task(("lns", "quantize", 0, cfg))
+    assert row["first_layer"] == "quantize" and row["robustness"]["n"] == 3
+    s1, s2 = row["robustness"]["status"]["1"], row["robustness"]["status"]["2"]
+    assert s2["robust"] <= s1["robust"] and sum(s1.values()) == 3
+    assert "| quantize (quantize) | lns | 1 |" in format_pixel_table([row], {"pixel_run": [[6], 1, 1, 0.01, 256],
+                                                                           "pixel_timeout": 10.0})

@@ -37,6 +37,13 @@ are generated or loaded deterministically (no file is shipped, no network):
     scikit-learn's bundled 8x8 handwritten digits (1797 images, 10 classes,
     pixels 0..16), binarized: bit = ``[pixel >= 8]``; 64 bits.
 
+``digits17`` (aliases ``digits-pixels``, ``digits-grey``)
+    The same images at their native 17 grey levels: 64 *integer features*
+    ``p in 0..16`` (pixel f in row-major order of the 8x8 image), not bits —
+    the data of networks whose first layer reads integers (``bnnverify train
+    --input-layer quantize|integer``). ``feature_range = (0, 16)``,
+    ``image_shape = (8, 8)``.
+
 ``digits-thermo<L>`` (e.g. ``digits-thermo3``, 1 <= L <= 16)
     The same images with each pixel ``p`` quantized to the level
     ``l = floor((p*L + 8) / 16)`` (``p*L/16`` rounded half up, so
@@ -82,6 +89,7 @@ __all__ = [
     "VAR_U_NEAR",
     "VAR_U_ANTIPODAL",
     "ICOSAHEDRON",
+    "INTEGER_DATASETS",
     "thermometer_encode",
 ]
 
@@ -136,6 +144,8 @@ class Dataset:
     """A data set: (N, n) uint8 0/1 rows, (N,) int64 labels in ``0..n_classes-1``.
 
     ``thermometer_levels`` (L) says the rows are ``n / L`` thermometer features.
+    ``feature_range = (lo, hi)`` says the rows are *integer features* in
+    ``lo..hi`` (int64), not bits (``image_shape``: how they lie in an image).
     Arrays are read-only.
     """
 
@@ -144,12 +154,25 @@ class Dataset:
     y: np.ndarray
     n_classes: int
     thermometer_levels: int | None = None
+    feature_range: tuple[int, int] | None = None
+    image_shape: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         X0 = np.asarray(self.X)
-        if X0.size and ((X0 != 0) & (X0 != 1)).any():
-            raise DataError(f"data set {self.name}: X must hold 0/1 bits only")
-        X = np.array(X0, dtype=np.uint8, copy=True)
+        if self.feature_range is not None:
+            lo, hi = (int(v) for v in self.feature_range)
+            if lo > hi or self.thermometer_levels is not None:
+                raise DataError(f"data set {self.name}: feature_range {self.feature_range} must have lo <= hi "
+                                "and no thermometer levels")
+            if X0.size and (not np.issubdtype(X0.dtype, np.integer) or X0.min() < lo or X0.max() > hi):
+                raise DataError(f"data set {self.name}: X must hold integers in {lo}..{hi}")
+            object.__setattr__(self, "feature_range", (lo, hi))
+            dtype = np.int64
+        else:
+            if X0.size and ((X0 != 0) & (X0 != 1)).any():
+                raise DataError(f"data set {self.name}: X must hold 0/1 bits only")
+            dtype = np.uint8
+        X = np.array(X0, dtype=dtype, copy=True)
         y = np.array(self.y, dtype=np.int64, copy=True)
         if X.ndim != 2 or y.shape != (X.shape[0],):
             raise DataError(f"data set {self.name}: X must be (N, n) and y (N,), got {X.shape} and {y.shape}")
@@ -165,6 +188,11 @@ class Dataset:
     @property
     def n_inputs(self) -> int:
         return int(self.X.shape[1])
+
+    @property
+    def integer_features(self) -> bool:
+        """Whether the rows are integer features (``feature_range``) rather than bits."""
+        return self.feature_range is not None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -246,6 +274,17 @@ def _make_digits() -> tuple[np.ndarray, np.ndarray, int, int | None]:
     return (P >= DIGITS_BINARY_CUT).astype(np.uint8), y, 10, None
 
 
+def _make_digits17() -> tuple[np.ndarray, np.ndarray, int, int | None]:
+    P, y = _digits_raw()
+    return P, y, 10, None
+
+
+#: Built-in data sets of integer features: name -> (feature range, image shape).
+INTEGER_DATASETS: dict[str, tuple[tuple[int, int], tuple[int, ...]]] = {
+    "digits17": ((0, DIGITS_MAX), (8, 8)),
+}
+
+
 def thermometer_encode(levels: np.ndarray, L: int) -> np.ndarray:
     """Thermometer bits of integer levels: (N, F) levels in 0..L -> (N, F*L) bits ``1^l 0^(L-l)``.
 
@@ -273,6 +312,7 @@ DATASETS: dict[str, Callable[[], tuple[np.ndarray, np.ndarray, int, int | None]]
     "ib12": _make_ib12,
     "var_u": _make_var_u,
     "digits": _make_digits,
+    "digits17": _make_digits17,
 }
 #: Alternative names.
 ALIASES: dict[str, str] = {
@@ -281,6 +321,8 @@ ALIASES: dict[str, str] = {
     "tishby12": "var_u",
     "digits8x8": "digits",
     "sklearn-digits": "digits",
+    "digits-pixels": "digits17",
+    "digits-grey": "digits17",
 }
 _THERMO = re.compile(r"^digits-thermo(\d+)$")
 
@@ -335,11 +377,12 @@ def load_dataset(name: "str | os.PathLike[str]", split: str = "test") -> Dataset
         return load_data_file(name)
     key, make = _resolve(str(name))
     X, y, c, L = make()
+    rng, shape = INTEGER_DATASETS.get(key, (None, None))
     if split == "all":
-        return Dataset(key, X, y, c, L)
+        return Dataset(key, X, y, c, L, rng, shape)
     tr, te = stratified_split(y)
     idx = tr if split == "train" else te
-    return Dataset(f"{key}:{split}", X[idx], y[idx], c, L)
+    return Dataset(f"{key}:{split}", X[idx], y[idx], c, L, rng, shape)
 
 
 def load_data_file(path: "str | os.PathLike[str]") -> Dataset:

@@ -97,6 +97,7 @@ from torch import nn
 
 from bnnverify.encoders.registry import NameRegistry
 from bnnverify.errors import UsageError
+from bnnverify.training.fronts import FrontSpec
 from bnnverify.training.modules import BinaryLinear, BNNModule, sign_pm1
 
 __all__ = [
@@ -305,7 +306,7 @@ class LNSLinear(BinaryLinear):
 def to_lns(module: BNNModule, options: BinarizerOptions, generator: torch.Generator | None) -> BNNModule:
     """A fresh LNS module holding ``module``'s parameters (same binary network at the start)."""
     lns = BNNModule(module.widths, ste=module.ste, scale=False, generator=generator,
-                    linear=lambda a, b, g: LNSLinear(a, b, options, g))
+                    linear=lambda a, b, g: LNSLinear(a, b, options, g), front=module.front_spec)
     missing, unexpected = lns.load_state_dict(module.state_dict(), strict=False)
     if unexpected or any(".map_" not in k for k in missing):
         raise UsageError(f"lns: cannot fine-tune this module (missing {missing}, unexpected {unexpected})")
@@ -337,6 +338,8 @@ class RBONNLinear(BinaryLinear):
         self.u = nn.Parameter(torch.full((n_out,), float(options.rbonn_u_init)))
         self.register_buffer("mask", torch.zeros(n_out))
         self.register_buffer("prev_grad", torch.zeros(n_out, n_in))
+        #: the variant, in the state dict too (``code_variant``), so an import knows which correction to apply
+        self.register_buffer("code_variant", torch.tensor(options.rbonn_variant is RBONNVariant.CODE))
         self.variant = options.rbonn_variant
         self.lam = float(options.rbonn_lambda)
         self.k = max(1, math.ceil(float(options.rbonn_tau) * n_out))
@@ -379,13 +382,14 @@ class RBONNLinear(BinaryLinear):
 
 
 def build_module(spec: Binarizer, widths: Sequence[int], options: BinarizerOptions,
-                 generator: torch.Generator | None) -> BNNModule:
-    """A freshly initialised module for ``spec`` (``lns`` starts as its plain-sign baseline)."""
+                 generator: torch.Generator | None, front: "FrontSpec | None" = None) -> BNNModule:
+    """A freshly initialised module for ``spec`` (``lns`` starts as its plain-sign baseline);
+    ``front``: a first layer over integer features (:mod:`bnnverify.training.fronts`)."""
     factory: Callable | None = None
     if spec.rule is WeightRule.RBONN:
         def factory(a: int, b: int, g: torch.Generator | None) -> BinaryLinear:
             return RBONNLinear(a, b, options, g)
-    return BNNModule(widths, ste=spec.activation, scale=spec.scale, generator=generator, linear=factory)
+    return BNNModule(widths, ste=spec.activation, scale=spec.scale, generator=generator, linear=factory, front=front)
 
 
 def sign_disagreements(module: BNNModule) -> int:

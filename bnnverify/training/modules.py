@@ -50,6 +50,8 @@ from torch import nn
 
 from bnnverify.errors import ModelError
 from bnnverify.model.folding import NeuronFractions, exact_fraction, fires_exactly
+from bnnverify.training.fronts import FrontSpec, InputLayer, PixelFront, QuantizerFront
+from bnnverify.training.ste import STE_KINDS, _kind_code, binarize, sign_pm1  # noqa: F401 (re-exported)
 
 __all__ = [
     "STE_KINDS",
@@ -61,59 +63,9 @@ __all__ = [
     "BNNModule",
 ]
 
-#: Straight-through estimators for the sign activation.
-STE_KINDS = ("ste", "approx_sign")
 #: Relative rounding bound of the float64 pre-activation below which eval
 #: mode decides a neuron exactly (a few ulps of the largest term is ~1e-15).
 EXACT_FALLBACK_REL = 1e-12
-
-
-def sign_pm1(x: torch.Tensor) -> torch.Tensor:
-    """``+1`` where ``x >= 0``, else ``-1`` (same dtype): the tie rule sign(0) = +1."""
-    one = torch.ones((), dtype=x.dtype, device=x.device)
-    return torch.where(x >= 0, one, -one)
-
-
-_APPROX_SIGN = 1
-_CLIPPED = 0
-
-
-class _SignSTE(torch.autograd.Function):
-    """Forward ``sign_pm1``; backward the surrogate's derivative (one autograd node)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, kind: int) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
-        ctx.kind = kind
-        return sign_pm1(x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        if ctx.kind == _APPROX_SIGN:  # d/dx of 2x - x|x| on [-1, 1]: 2 - 2|x|, 0 outside
-            return grad * torch.clamp(2.0 - 2.0 * x.abs(), min=0.0), None
-        return grad * (x.abs() <= 1.0).to(grad.dtype), None
-
-
-def _kind_code(kind: str) -> int:
-    if kind == "ste":
-        return _CLIPPED
-    if kind == "approx_sign":
-        return _APPROX_SIGN
-    raise ModelError(f"ste: unknown estimator {kind!r}; valid: {', '.join(STE_KINDS)}")
-
-
-def binarize(x: torch.Tensor, kind: str = "ste") -> torch.Tensor:
-    """``sign_pm1(x)`` forward; backward the derivative of the ``kind`` surrogate.
-
-    ``"ste"``: clipped identity, gradient ``1`` on ``|x| <= 1``, else 0.
-    ``"approx_sign"``: ``2x + x^2`` on ``[-1, 0)``, ``2x - x^2`` on ``[0, 1)``,
-    ``±1`` outside, so the gradient is ``2 - 2|x|`` on ``[-1, 1]``, else 0.
-    """
-    code = _kind_code(kind)
-    if not x.requires_grad:
-        return sign_pm1(x)
-    return _SignSTE.apply(x, code)
 
 
 class BinaryLinear(nn.Module):
@@ -196,8 +148,14 @@ class HiddenBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return binarize(self.bn(self.linear(x)), self.ste)
 
-    def exact_params(self) -> tuple[np.ndarray, ...]:
-        """float64 arrays (gamma, alpha, mu, beta, var) per neuron: the stored values (alpha = 1 unscaled)."""
+    def exact_params(self, affine: tuple[float, float] | None = None) -> tuple[np.ndarray, ...]:
+        """float64 arrays (gamma, alpha, mu, beta, var) per neuron: the stored values (alpha = 1 unscaled).
+
+        ``affine = (scale, offset)``: the block reads normalised integer features
+        ``v = p * scale + offset`` (an ``integer`` first layer); then alpha is
+        ``alpha * scale`` and mu is ``mu - alpha * offset * r_j`` (``r_j`` the
+        row sum), in float64 — :func:`neuron_fractions` has them exactly.
+        """
         bn = self.bn
         g = bn.weight.detach().double().cpu().numpy()
         b = bn.bias.detach().double().cpu().numpy()
@@ -205,34 +163,54 @@ class HiddenBlock(nn.Module):
         var = bn.running_var.detach().double().cpu().numpy()
         a = self.linear.row_scale()
         alpha = np.ones_like(g) if a is None else a.detach().double().cpu().numpy()
+        if affine is not None:
+            scale, offset = affine
+            r = self.linear.int_weights().astype(np.float64).sum(axis=1)
+            mu = mu - alpha * offset * r
+            alpha = alpha * scale
         return g, alpha, mu, b, var
 
-    def eval_bits(self, s: np.ndarray) -> np.ndarray:
+    def eval_bits(self, s: np.ndarray, affine: tuple[float, float] | None = None) -> np.ndarray:
         """Eval-mode outputs (0/1 uint8, (N, m)) for ±1 float64 inputs ``s`` (N, n).
 
-        float64 pre-activation; within the rounding bound of 0, the exact rule.
+        With ``affine`` (an ``integer`` first layer), ``s`` holds the integer
+        features themselves. float64 pre-activation; within the rounding bound
+        of 0, the exact rule.
         """
         w = self.linear.int_weights().astype(np.float64)
         d = s @ w.T  # exact integers
-        g, a, mu, b, var = self.exact_params()
+        g, a, mu, b, var = self.exact_params(affine)
         sig = np.sqrt(var + float(self.bn.eps))
         t1 = g[None, :] * (a[None, :] * d - mu[None, :])
         t2 = (b * sig)[None, :]
         pre = t1 + t2
-        bound = EXACT_FALLBACK_REL * (np.abs(g[None, :]) * (np.abs(a[None, :] * d) + np.abs(mu[None, :])) + np.abs(t2))
-        out = (pre >= 0).astype(np.uint8)
-        near = np.abs(pre) <= bound
-        if near.any():
-            cache: dict[tuple[int, int], bool] = {}
-            fracs = {}
-            for r, j in zip(*np.nonzero(near)):
-                key = (int(j), int(d[r, j]))
-                if key not in cache:
-                    if j not in fracs:
-                        fracs[j] = neuron_fractions(self, int(j))
-                    cache[key] = fires_exactly(fracs[j], key[1])
-                out[r, j] = cache[key]
-        return out
+        mu_mag = np.abs(mu)
+        if affine is not None:  # mu - alpha offset r was rounded: bound by its terms' size
+            g0, a0, mu0, _, _ = self.exact_params(None)
+            mu_mag = np.abs(mu0) + np.abs(a0 * affine[1] * w.sum(axis=1))
+        bound = EXACT_FALLBACK_REL * (np.abs(g[None, :]) * (np.abs(a[None, :] * d) + mu_mag[None, :]) + np.abs(t2))
+        return decide(pre, bound, d, lambda j: neuron_fractions(self, j, affine=affine))
+
+
+def decide(pre: np.ndarray, bound: np.ndarray, d: np.ndarray, fractions_of) -> np.ndarray:
+    """0/1 decisions ``pre >= 0``, redone exactly (``fires_exactly``) where ``|pre| <= bound``.
+
+    ``d`` holds the integer argument of each decision, ``fractions_of(j)`` the
+    :class:`NeuronFractions` of column j.
+    """
+    out = (pre >= 0).astype(np.uint8)
+    near = np.abs(pre) <= bound
+    if near.any():
+        cache: dict[tuple[int, int], bool] = {}
+        fracs: dict[int, NeuronFractions] = {}
+        for r, j in zip(*np.nonzero(near)):
+            key = (int(j), int(d[r, j]))
+            if key not in cache:
+                if key[0] not in fracs:
+                    fracs[key[0]] = fractions_of(key[0])
+                cache[key] = fires_exactly(fracs[key[0]], key[1])
+            out[r, j] = cache[key]
+    return out
 
 
 class OutputBlock(nn.Module):
@@ -276,10 +254,18 @@ class BNNModule(nn.Module):
     State-dict keys: ``hidden.{i}.linear.weight``, ``hidden.{i}.linear.use_scale``,
     ``hidden.{i}.bn.{weight,bias,running_mean,running_var,num_batches_tracked}``,
     ``output.linear.weight``, ``output.linear.use_scale``, ``output.alpha``, ``output.beta``.
+
+    ``front`` (:class:`~bnnverify.training.fronts.FrontSpec`) makes the first
+    layer read ``n`` integer features (:mod:`bnnverify.training.fronts`): a
+    quantizer (``front.input_lo``, ``front.input_hi``, ``front.input_scale``,
+    ``front.input_offset``, ``front.levels`` = K, ``front.bn.*``; the next layer
+    reads its ``n*K`` bits) or an ``integer`` first hidden block over the
+    normalised features (the same ``front.*`` buffers, ``front.levels`` = 0).
+    Such a module takes the raw integer features, in training and eval mode.
     """
 
     def __init__(self, widths: Sequence[int], ste: str = "ste", scale: bool = False,
-                 generator: torch.Generator | None = None, linear=None) -> None:
+                 generator: torch.Generator | None = None, linear=None, front: FrontSpec | None = None) -> None:
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) < 2 or any(w < 1 for w in widths):
@@ -288,15 +274,33 @@ class BNNModule(nn.Module):
             raise ModelError(f"arch: need at least 2 classes, got {widths[-1]}")
         self.widths = tuple(widths)
         self.ste = ste
+        self.front_spec = front
+        ins = list(widths)
+        if front is not None:
+            if front.n != widths[0]:
+                raise ModelError(f"arch: the first layer reads {front.n} features, widths start with {widths[0]}")
+            if front.kind is InputLayer.QUANTIZE:
+                self.front = QuantizerFront(front, ste)
+                ins[0] = front.n_bits
+            else:
+                if len(widths) < 3:
+                    raise ModelError("arch: an integer first layer needs at least one hidden layer "
+                                     "(the output layer reads bits)")
+                self.front = PixelFront(front)
         # ``linear(n_in, n_out, generator)``, if given, builds every layer's BinaryLinear; the
         # layers are built in order (weights, then batch norm) from ``generator``.
         self.hidden = nn.ModuleList(
-            HiddenBlock(widths[i], widths[i + 1], ste, scale, generator,
-                        None if linear is None else linear(widths[i], widths[i + 1], generator))
+            HiddenBlock(ins[i], widths[i + 1], ste, scale, generator,
+                        None if linear is None else linear(ins[i], widths[i + 1], generator))
             for i in range(len(widths) - 2)
         )
-        self.output = OutputBlock(widths[-2], widths[-1], scale, generator,
-                                  None if linear is None else linear(widths[-2], widths[-1], generator))
+        self.output = OutputBlock(ins[-2], widths[-1], scale, generator,
+                                  None if linear is None else linear(ins[-2], widths[-1], generator))
+
+    @property
+    def input_layer(self) -> InputLayer:
+        """What the first layer reads."""
+        return InputLayer.BINARY if self.front_spec is None else self.front_spec.kind
 
     def linears(self) -> list[BinaryLinear]:
         """Every layer's BinaryLinear, first hidden layer to output."""
@@ -307,13 +311,25 @@ class BNNModule(nn.Module):
         if not self.training:
             s = x.detach().double().cpu().numpy()
             return torch.from_numpy(self._eval_trace(s)[1])
+        if self.front_spec is not None:
+            x = self.front(x)
         for block in self.hidden:
             x = block(x)
         return self.output(x)
 
     def _eval_trace(self, s: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Codes and scores; ``s`` is ±1 (binary) or the integer features (a front)."""
         codes = []
-        for block in self.hidden:
+        blocks = list(self.hidden)
+        if self.input_layer is InputLayer.QUANTIZE:
+            bits = quantizer_eval_bits(self.front, s)
+            codes.append(bits)
+            s = 2.0 * bits.astype(np.float64) - 1.0
+        elif self.input_layer is InputLayer.INTEGER:
+            bits = blocks.pop(0).eval_bits(s, affine=self.front.affine())
+            codes.append(bits)
+            s = 2.0 * bits.astype(np.float64) - 1.0
+        for block in blocks:
             bits = block.eval_bits(s)
             codes.append(bits)
             s = 2.0 * bits.astype(np.float64) - 1.0
@@ -321,16 +337,30 @@ class BNNModule(nn.Module):
 
     @torch.no_grad()
     def trace_bits(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-        """Eval-mode semantics on 0/1 rows: (hidden codes (N, m_l) uint8, float64 scores, classes)."""
+        """Eval-mode semantics on 0/1 rows (or integer feature rows, with a front):
+        (codes (N, m_l) uint8 — with a quantizer its bits first, in module order —, float64 scores, classes)."""
         X = np.asarray(X)
-        s = 2.0 * X.astype(np.float64) - 1.0
+        if self.front_spec is not None:
+            s = X.astype(np.float64)
+            lo, hi = self.front.input_lo.numpy(), self.front.input_hi.numpy()
+            if s.ndim != 2 or s.shape[1] != lo.shape[0] or (s != np.round(s)).any() or (s < lo).any() \
+                    or (s > hi).any():
+                raise ModelError(f"inputs: expected integer rows of {lo.shape[0]} features within their ranges")
+        else:
+            s = 2.0 * X.astype(np.float64) - 1.0
         codes, scores = self._eval_trace(s)
         classes = torch.argmax(torch.from_numpy(scores), dim=1).numpy().astype(np.int64)
         return codes, scores, classes
 
 
-def neuron_fractions(block: "HiddenBlock", j: int, where: str = "hidden block") -> NeuronFractions:
-    """Exact rationals of neuron ``j``'s stored floats (float32 -> float64 is exact)."""
+def neuron_fractions(block: "HiddenBlock", j: int, where: str = "hidden block",
+                     affine: tuple[float, float] | None = None) -> NeuronFractions:
+    """Exact rationals of neuron ``j``'s stored floats (float32 -> float64 is exact).
+
+    ``affine = (scale, offset)`` (an ``integer`` first layer over
+    ``v = p * scale + offset``): slope ``alpha * scale`` and mean
+    ``mu - alpha * offset * r_j``, in exact rationals.
+    """
     g, a, mu, b, var = block.exact_params()
     eps = float(block.bn.eps)
     S = exact_fraction(float(var[j]), f"{where} neuron {j} running_var") + exact_fraction(eps, f"{where} eps")
@@ -339,10 +369,46 @@ def neuron_fractions(block: "HiddenBlock", j: int, where: str = "hidden block") 
     alpha = exact_fraction(float(a[j]), f"{where} neuron {j} scale")
     if alpha < 0:
         raise ModelError(f"{where} neuron {j}: scale must be >= 0, got {float(alpha)}")
+    mean = exact_fraction(float(mu[j]), f"{where} neuron {j} running_mean")
+    if affine is not None:
+        scale = exact_fraction(affine[0], f"{where} input scale")
+        offset = exact_fraction(affine[1], f"{where} input offset")
+        r = int(block.linear.int_weights()[j].astype(np.int64).sum())
+        mean = mean - alpha * offset * r
+        alpha = alpha * scale
     return NeuronFractions(
         exact_fraction(float(g[j]), f"{where} neuron {j} bn.weight"),
         alpha,
-        exact_fraction(float(mu[j]), f"{where} neuron {j} running_mean"),
+        mean,
         exact_fraction(float(b[j]), f"{where} neuron {j} bn.bias"),
         S,
     )
+
+
+def quantizer_fractions(front: QuantizerFront, q: int, where: str = "quantizer") -> NeuronFractions:
+    """Exact rationals of quantizer bit ``q``: ``gamma (scale p - (mu - offset)) + beta sqrt(S) >= 0``."""
+    g, mu, b, var = front.bn_params()
+    scale, offset = front.affine()
+    S = exact_fraction(float(var[q]), f"{where} bit {q} running_var") + exact_fraction(float(front.bn.eps), f"{where} eps")
+    if S <= 0:
+        raise ModelError(f"{where} bit {q}: running_var + eps must be > 0, got {float(S)}")
+    return NeuronFractions(
+        exact_fraction(float(g[q]), f"{where} bit {q} bn.weight"),
+        exact_fraction(scale, f"{where} input scale"),
+        exact_fraction(float(mu[q]), f"{where} bit {q} running_mean") - exact_fraction(offset, f"{where} input offset"),
+        exact_fraction(float(b[q]), f"{where} bit {q} bn.bias"),
+        S,
+    )
+
+
+def quantizer_eval_bits(front: QuantizerFront, P: np.ndarray) -> np.ndarray:
+    """Eval-mode quantizer bits (0/1 uint8, (N, F*K), module order) of integer features ``P`` (N, F)."""
+    K = int(front.levels)
+    d = np.repeat(np.asarray(P, dtype=np.float64), K, axis=1)  # bit f*K+k reads p_f
+    g, mu, b, var = front.bn_params()
+    scale, offset = front.affine()
+    sig = np.sqrt(var + float(front.bn.eps))
+    pre = g[None, :] * (scale * d - (mu - offset)[None, :]) + (b * sig)[None, :]
+    bound = EXACT_FALLBACK_REL * (np.abs(g)[None, :] * (np.abs(scale * d) + np.abs(mu)[None, :] + abs(offset))
+                                  + np.abs(b * sig)[None, :])
+    return decide(pre, bound, d, lambda q: quantizer_fractions(front, q))

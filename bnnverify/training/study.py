@@ -28,6 +28,23 @@ Disagreements: on 12 bits the exact count over all 4096 inputs
 (:func:`bnnverify.check_equivalence`, enumeration); on digits the exact count
 over the data set's 1797 images and a SAT verdict over all 2^64 inputs.
 
+**17-level digits** (:func:`pixels_task`, one task per binarizer, first
+layer and seed): ``digits17`` (the 1797 digits at their native grey levels
+0..16, 64 integer features) trained with ``input_layer="quantize"`` (a
+learned per-pixel quantizer) and ``"integer"`` (±1 weights over the
+pixels) for each binarizer (``lns``: a plain baseline for ``epochs``, then
+``finetune`` epochs of fine-tuning; the others ``epochs + finetune``);
+train/test accuracy, the export's smallest margins, and verified robust
+accuracy at L∞ ε = 1 and 2 grey levels on ``pixel_rows`` test images spread
+evenly over the test split: an image counts as robust at ε only when it is
+correctly classified and :func:`bnnverify.engines.run.find_class` over
+``linf_box(x, eps, lo, hi)`` with the other classes proves that none is
+reached (the network's argmax rule, ties to the lowest index); a found
+image is replayed by the runner; a timeout or unknown is counted as
+*undecided*, never as robust. Robust at 2 implies robust at 1 and an
+attack at 1 is one at 2, so ε = 2 is asked first and ε = 1 only when it
+is not proved.
+
 **Information plane** (:func:`plane_task`, one task per binarizer,
 architecture and seed): Raj, Nayak & Kalyani (2020)'s claim that BNNs fit
 and compress simultaneously, retested on ``var_u`` under the exact-IB
@@ -69,6 +86,10 @@ __all__ = [
     "summarize_methods",
     "summarize_plane",
     "RESTART_ACCURACY",
+    "pixels_task",
+    "pixel_robustness",
+    "format_pixel_table",
+    "PIXEL_EPS",
     "PLATEAU_TOL",
 ]
 
@@ -82,6 +103,11 @@ RADII = (1, 2, 3)
 INFO_RADIUS = 3
 #: SAT time limit (s) of the whole-space equivalence question on 64-bit inputs.
 SAT_EQUIV_TIMEOUT = 60.0
+#: L∞ radii (grey levels) of the verified robust accuracy on 17-level digits.
+PIXEL_EPS = (1, 2)
+#: Default time limit (s) of one L∞ robustness question on 17-level digits (our choice: the
+#: measured questions take well under a second; a timeout is reported as undecided).
+PIXEL_TIMEOUT = 20.0
 #: Restarts allowed per information-plane run before it is recorded as failed to fit.
 MAX_RESTARTS = 3
 #: Seed offset of a restarted run (restart r uses seed + r * RESTART_SEED_STEP).
@@ -107,6 +133,15 @@ class StudyConfig:
     plane_lr: float = 1e-4
     plane_batch: int = 256
     jobs: int = 2
+    #: 17-level digits: (hidden widths, epochs, fine-tuning epochs, lr, batch size); None: not run
+    pixel_run: tuple | None = None
+    pixel_binarizers: tuple[str, ...] = ("ste", "approx_sign", "xnor", "lns", "rbonn")
+    pixel_input_layers: tuple[str, ...] = ("quantize", "integer")
+    pixel_seeds: tuple[int, ...] = (0,)
+    #: test images whose L∞ robustness is decided (None: all 360)
+    pixel_rows: int | None = None
+    #: seconds per robustness question (then: undecided)
+    pixel_timeout: float = PIXEL_TIMEOUT
 
 
 FULL = StudyConfig(
@@ -124,6 +159,9 @@ REDUCED = StudyConfig(
     ball_rows=20,
     plane_seeds=(0,), plane_archs=((10, 7, 5, 4, 3), (32, 16, 8)),
     plane_epochs=150, plane_every=5, plane_check_epoch=75,
+    # 20 images and 5 s per question: what a shared 2-core machine allows (the integer first
+    # layer's SAT questions often take longer; those are reported as undecided).
+    pixel_run=((64, 32), 8, 4, 0.01, 128), pixel_rows=20, pixel_timeout=5.0,
 )
 #: For tests: seconds, not minutes.
 TINY = StudyConfig(
@@ -265,6 +303,113 @@ def methods_task(args: tuple[str, int, StudyConfig]) -> list[dict[str, Any]]:
     return rows
 
 
+# --- 17-level digits ------------------------------------------------------------------
+
+
+def pixel_robustness(net, X: np.ndarray, y: np.ndarray, eps_values: Sequence[int] = PIXEL_EPS,
+                     timeout: float = PIXEL_TIMEOUT) -> dict[str, Any]:
+    """Verified L∞ robustness of ``net`` (integer inputs) on rows ``X``: per ε, robust / attacked / undecided.
+
+    Largest ε first: a proof there covers every smaller ε, an attack at a smaller ε is one at every
+    larger. Misclassified rows count as attacked at every ε (ε = 0 already).
+    """
+    from bnnverify.encoders.pixel_regions import linf_box
+    from bnnverify.engines.base import Limits, Outcome
+    from bnnverify.engines.run import find_class
+    from bnnverify.evaluation.evaluator import Evaluator
+
+    eps_values = sorted(int(e) for e in eps_values)
+    pred = Evaluator(net).classify(X)
+    lo, hi = net.inputs.lo, net.inputs.hi
+    status = {e: {"robust": 0, "attacked": 0, "undecided": 0} for e in eps_values}
+    seconds, engines = [], {}
+    for x, label, p in zip(X, y, pred):
+        if p != label:
+            for e in eps_values:
+                status[e]["attacked"] += 1
+            continue
+        others = [c for c in range(net.n_classes) if c != int(label)]
+        known: dict[int, str] = {}
+        for e in sorted(eps_values, reverse=True):
+            if e in known:
+                continue
+            t0 = time.perf_counter()
+            a = find_class(net, linf_box(x, e, lo, hi), others, limits=Limits(timeout=timeout))
+            seconds.append(time.perf_counter() - t0)
+            engines[a.choice.name] = engines.get(a.choice.name, 0) + 1
+            o = a.search.outcome
+            if o is Outcome.NONE:
+                for e2 in eps_values:
+                    if e2 <= e:
+                        known[e2] = "robust"
+            elif o is Outcome.FOUND:
+                for e2 in eps_values:
+                    if e2 >= e:
+                        known.setdefault(e2, "attacked")
+                known[e] = "attacked"
+            else:
+                known[e] = "undecided"
+        for e in eps_values:
+            status[e][known[e]] += 1
+    return {"n": int(len(X)), "status": {str(e): v for e, v in status.items()},
+            "questions": len(seconds), "seconds_total": float(sum(seconds)),
+            "seconds_max": float(max(seconds)) if seconds else 0.0, "engines": engines}
+
+
+def pixels_task(args: tuple[str, str, int, StudyConfig]) -> dict[str, Any]:
+    """Train one (binarizer, first layer, seed) on digits17 and measure it (see the module docstring)."""
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.training.train import train_bnn
+
+    binarizer, input_layer, seed, cfg = args
+    hidden, E, F, lr, bs = cfg.pixel_run
+    kw = dict(seed=seed, lr=lr, batch_size=bs, binarizer=binarizer, input_layer=input_layer)
+    if binarizer == "lns":
+        r = train_bnn("digits17", hidden, epochs=E, finetune_epochs=F, **kw)
+    else:
+        r = train_bnn("digits17", hidden, epochs=E + F, **kw)
+    te = load_dataset("digits17", "test")
+    idx = ball_indices(len(te), len(te) if cfg.pixel_rows is None else min(cfg.pixel_rows, len(te)))
+    t0 = time.perf_counter()
+    rob = pixel_robustness(r.model, te.X[idx], te.y[idx], PIXEL_EPS, cfg.pixel_timeout)
+    return {"binarizer": binarizer, "input_layer": input_layer, "seed": seed, "hidden": list(hidden),
+            "first_layer": r.model.hidden[0].kind, "train_acc": r.train_accuracy, "test_acc": r.test_accuracy,
+            "min_margin": r.min_margin, "first_layer_margin": r.front_margin, "train_seconds": r.seconds,
+            "differ_from_sign": r.sign_disagreements, "robustness": rob,
+            "robustness_seconds": time.perf_counter() - t0}
+
+
+def format_pixel_table(rows: Sequence[dict[str, Any]], cfg: dict[str, Any]) -> str:
+    """Markdown: per (first layer, binarizer), means over seeds; VRA with the undecided count beside it."""
+    hidden, E, F, lr, bs = cfg["pixel_run"]
+    n = rows[0]["robustness"]["n"] if rows else 0
+    lines = [f"### digits17 (17 grey levels, 64 integer features): hidden {tuple(hidden)}, {E}+{F} epochs "
+             f"(lr {lr}, batch {bs}); L∞ robustness on {n} test images, {cfg['pixel_timeout']:g} s per question", "",
+             "| first layer | binarizer | seeds | train acc | test acc | smallest margin (first layer / all) | "
+             + " | ".join(f"VRA L∞ {e} (undecided)" for e in PIXEL_EPS) + " | questions | s per question (max) |",
+             "|---|---|---|---|---|---|" + "---|" * len(PIXEL_EPS) + "---|---|"]
+    for il in dict.fromkeys(r["input_layer"] for r in rows):
+        for b in dict.fromkeys(r["binarizer"] for r in rows):
+            rs = [r for r in rows if r["input_layer"] == il and r["binarizer"] == b]
+            if not rs:
+                continue
+            vra = []
+            for e in PIXEL_EPS:
+                ok = _mean_sd([r["robustness"]["status"][str(e)]["robust"] / r["robustness"]["n"] for r in rs])
+                und = sum(r["robustness"]["status"][str(e)]["undecided"] for r in rs)
+                vra.append(f"{_pm(ok)} ({und})")
+            q = sum(r["robustness"]["questions"] for r in rs)
+            tot = sum(r["robustness"]["seconds_total"] for r in rs)
+            mx = max(r["robustness"]["seconds_max"] for r in rs)
+            lines.append(" | ".join([
+                f"| {il} ({rs[0]['first_layer']})", b, str(len(rs)), _pm(_mean_sd([r["train_acc"] for r in rs])),
+                _pm(_mean_sd([r["test_acc"] for r in rs])),
+                f"{min(r['first_layer_margin'] for r in rs):.2g} / {min(r['min_margin'] for r in rs):.2g}",
+                *vra, str(q), f"{tot / max(q, 1):.3f} ({mx:.2f})"]) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 # --- the information plane -------------------------------------------------------------
 
 
@@ -366,17 +511,22 @@ def _map(fn: Callable, tasks: list, jobs: int, progress: Callable[[str], None] |
     return out
 
 
-def run_study(cfg: StudyConfig, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run both parts of ``cfg``; the raw results, wall time and load average."""
+def run_study(cfg: StudyConfig, progress: Callable[[str], None] | None = None,
+              parts: Sequence[str] = ("methods", "planes", "pixels")) -> dict[str, Any]:
+    """Run the ``parts`` of ``cfg`` (methods, planes, pixels); the raw results, wall time and load average."""
     t0 = time.perf_counter()
     load_before = os.getloadavg()
-    mtasks = [(name, s, cfg) for name in cfg.methods_runs for s in cfg.seeds]
+    mtasks = [(name, s, cfg) for name in cfg.methods_runs for s in cfg.seeds] if "methods" in parts else []
     # the longest tasks first, so that two processes finish together
     mtasks.sort(key=lambda t: -cfg.methods_runs[t[0]][1] * (64 if t[0] == "digits" else 1))
-    ptasks = [(b, tuple(a), s, cfg) for a in cfg.plane_archs for b in cfg.plane_binarizers for s in cfg.plane_seeds]
+    ptasks = [(b, tuple(a), s, cfg) for a in cfg.plane_archs for b in cfg.plane_binarizers
+              for s in cfg.plane_seeds] if "planes" in parts else []
+    xtasks = [(b, il, s, cfg) for il in cfg.pixel_input_layers for b in cfg.pixel_binarizers
+              for s in cfg.pixel_seeds] if ("pixels" in parts and cfg.pixel_run is not None) else []
     methods = [row for rows in _map(methods_task, mtasks, cfg.jobs, progress) for row in rows]
     planes = _map(plane_task, ptasks, cfg.jobs, progress)
-    return {"config": _config_json(cfg), "methods": methods, "planes": planes,
+    pixels = _map(pixels_task, xtasks, cfg.jobs, progress)
+    return {"config": _config_json(cfg), "methods": methods, "planes": planes, "pixels": pixels,
             "wall_seconds": time.perf_counter() - t0, "load_before": list(load_before),
             "load_after": list(os.getloadavg()), "cpus": os.cpu_count()}
 
@@ -384,6 +534,8 @@ def run_study(cfg: StudyConfig, progress: Callable[[str], None] | None = None) -
 def _config_json(cfg: StudyConfig) -> dict[str, Any]:
     d = asdict(cfg)
     d["methods_runs"] = {k: list(v) for k, v in cfg.methods_runs.items()}
+    if cfg.pixel_run is not None:
+        d["pixel_run"] = [list(cfg.pixel_run[0]), *cfg.pixel_run[1:]]
     return d
 
 
@@ -548,4 +700,6 @@ def format_tables(result: dict[str, Any]) -> str:
                 " / ".join(f"{li['corr'][0]:.2f}" for li in s["layers"]),
                 ", ".join(s["verdicts"]), f"**{s['verdict']}**"]) + " |")
         lines.append("")
+    if result.get("pixels"):
+        lines.append(format_pixel_table(result["pixels"], cfg))
     return "\n".join(lines)

@@ -14,6 +14,12 @@ model is written after each epoch in ``snapshot_epochs`` (default: every
 epoch, including epoch 0 = before training) as ``DIR/epoch_0000.npz``, ...,
 with metadata ``epoch``, ``dataset``, ``seed``, ``ste``, ``hidden``, ``scale``,
 ``min_margin``.
+
+First layers over integer features (``input_layer="quantize"`` or
+``"integer"``, :mod:`bnnverify.training.fronts`) train on a data set of
+integer features (``digits17``: the digits at their 17 grey levels); the
+module normalises them to ``[0, 1]`` itself and the export declares the
+features (``input_lo/hi``, the normalisation, the image shape, layout ``HW``).
 """
 
 from __future__ import annotations
@@ -98,6 +104,10 @@ def evaluate_model(net: BNN, data: Dataset) -> Accuracy:
 
     Raises :class:`DataError` if the widths differ or a label is not a class of the model.
     """
+    if bool(getattr(data, "integer_features", False)) != bool(net.reads_integers):
+        what = "integer features" if net.reads_integers else "bits"
+        raise DataError(f"data set {data.name}: the model reads {what}, the data set holds "
+                        f"{'integer features' if data.integer_features else 'bits'}")
     if data.n_inputs != net.n_inputs:
         raise DataError(
             f"data set {data.name}: rows have {data.n_inputs} bits but the model has n_inputs={net.n_inputs}"
@@ -140,6 +150,10 @@ class TrainResult:
     sign_disagreements: int = 0
     #: lns from scratch: the exported baseline the fine-tuning started from
     start_model: BNN | None = field(default=None, compare=False, repr=False)
+    #: what the first layer reads (``binary``, ``quantize``, ``integer``)
+    input_layer: str = "binary"
+    #: the smallest folding margin of a first layer over integer features (inf without one)
+    front_margin: float = math.inf
 
 
 #: Adam's moment decay rates and denominator epsilon (Kingma & Ba's defaults).
@@ -222,6 +236,8 @@ def train_bnn(
     snapshot_epochs: Iterable[int] | None = None,
     progress: bool = False,
     test_data: Dataset | None = None,
+    input_layer: str = "binary",
+    levels: int = 1,
 ) -> TrainResult:
     """Train a BNN of hidden widths ``hidden`` and export it exactly.
 
@@ -238,6 +254,11 @@ def train_bnn(
     baseline for ``epochs`` epochs, then fine-tunes for ``finetune_epochs``
     (default: ``epochs``); with ``start`` it fine-tunes for ``epochs``.
     Snapshots number the epochs of both phases consecutively.
+
+    ``input_layer`` is ``binary`` (0/1 inputs, the default), ``quantize`` (a
+    learned per-feature quantizer with ``levels`` thresholds per feature) or
+    ``integer`` (a ±1 first layer over the normalised features); the last two
+    need a data set of integer features (``digits17``).
 
     >>> r = train_bnn("ib12", [6, 4], epochs=2, seed=0)
     >>> r.model.widths, 0.0 <= r.test_accuracy <= 1.0
@@ -257,7 +278,8 @@ def train_bnn(
         sign_disagreements,
         to_lns,
     )
-    from bnnverify.training.export import export_model
+    from bnnverify.training.export import export_report
+    from bnnverify.training.fronts import FrontSpec, InputLayer
     from bnnverify.training.modules import STE_KINDS, BNNModule
 
     if isinstance(dataset, Dataset):
@@ -290,6 +312,24 @@ def train_bnn(
         raise ModelError(f"lr: must be a positive number, got {lr}")
     if len(train) < 2:
         raise DataError(f"data set {train.name}: need at least 2 training examples, got {len(train)}")
+    try:
+        kind = InputLayer(str(getattr(input_layer, "value", input_layer)).lower())
+    except ValueError:
+        raise UsageError(f"input_layer: must be one of {', '.join(k.value for k in InputLayer)}, "
+                         f"got {input_layer!r}", param="input_layer") from None
+    if kind is InputLayer.BINARY:
+        if train.integer_features:
+            raise DataError(f"data set {train.name}: holds integer features (0..{train.feature_range[1]}); "
+                            "train it with input_layer quantize or integer, or use a data set of bits")
+        if levels != 1:
+            raise UsageError("levels: only a quantize first layer has thresholds per feature", param="levels")
+        front = None
+    else:
+        if not train.integer_features:
+            raise DataError(f"data set {train.name}: holds bits; the {kind.value} first layer reads integer "
+                            "features (e.g. digits17, the digits at their 17 grey levels)")
+        lo, hi = train.feature_range
+        front = FrontSpec(kind, train.n_inputs, lo, hi, levels=levels, shape=train.image_shape)
     n_classes = max(train.n_classes, 2)
     widths = (train.n_inputs, *hidden, n_classes)
     if start is not None and tuple(start.widths) != widths:
@@ -319,6 +359,10 @@ def train_bnn(
         "scale": str(bool(spec.scale)).lower(),
         **opts.describe(spec.rule),
     }
+    if front is not None:
+        meta_base["input_layer"] = kind.value
+        if kind is InputLayer.QUANTIZE:
+            meta_base["quantizer_levels"] = str(front.levels)
     if start is not None:
         meta_base["start"] = "module"
 
@@ -338,9 +382,14 @@ def train_bnn(
                                  param="start")
             if spec.rule is WeightRule.RBONN:
                 raise UsageError("start: rbonn trains from a fresh initialisation", param="start")
+            if module.front_spec != front:
+                raise UsageError(f"start: the module's first layer reads {module.input_layer.value}, "
+                                 f"training asks for {kind.value}", param="start")
         else:
-            module = build_module(spec if not lns else legacy_binarizer(spec.activation, False), widths, opts, gen)
-        Xt, yt = _to_pm1(train.X), torch.from_numpy(np.array(train.y, dtype=np.int64))
+            module = build_module(spec if not lns else legacy_binarizer(spec.activation, False), widths, opts, gen,
+                                  front=front)
+        Xt = _to_pm1(train.X) if front is None else torch.from_numpy(np.asarray(train.X, dtype=np.float32))
+        yt = torch.from_numpy(np.array(train.y, dtype=np.int64))
         N = len(train)
         loss_fn = torch.nn.CrossEntropyLoss()
         done = 0
@@ -349,7 +398,8 @@ def train_bnn(
             if snap_dir is None or epoch not in snap_set:
                 return
             module.eval()
-            net, margin = export_model(module, None, train.thermometer_levels)
+            rep = export_report(module, None, train.thermometer_levels)
+            net, margin = rep.net, rep.min_margin
             net = dataclasses.replace(net, metadata={**meta_base, "epoch": str(epoch), "min_margin": repr(margin)})
             written.append(save_model(net, snapshot_path(snap_dir, epoch)))
 
@@ -358,7 +408,7 @@ def train_bnn(
         for what, n_epochs in phases:
             if what == "finetune" and lns:
                 module.eval()
-                start_model, _ = export_model(module, {**meta_base, "phase": "start"}, train.thermometer_levels)
+                start_model = export_report(module, {**meta_base, "phase": "start"}, train.thermometer_levels).net
                 module = to_lns(module, opts, gen)
             linears = module.linears()
             params, factors = [], []
@@ -409,11 +459,12 @@ def train_bnn(
         bar.close()
         module.eval()
         meta = {**meta_base, "epochs": str(total_epochs), "lr": repr(float(lr)), "batch_size": str(batch_size)}
-        net, margin = export_model(module, meta, train.thermometer_levels)
+        final = export_report(module, meta, train.thermometer_levels)
+        net, margin = final.net, final.min_margin
         flips = sign_disagreements(module)
     finally:
         torch.set_num_threads(threads)
     train_acc = evaluate_model(net, train).accuracy
     test_acc = evaluate_model(net, test).accuracy if test is not None and len(test) else math.nan
     return TrainResult(net, train_acc, test_acc, margin, tuple(written), time.perf_counter() - t0, module,
-                       tuple(losses), spec.name, flips, start_model)
+                       tuple(losses), spec.name, flips, start_model, kind.value, final.front_margin)
