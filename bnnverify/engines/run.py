@@ -218,6 +218,10 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     Over integer features, ``space`` says what is counted: ``pixels`` (images of the region) or
     ``bits`` (distinct codes of a quantize first layer); the witness is an image either way.
     """
+    if space == "pixels" and getattr(net, "inputs", None) is not None:
+        weighted = _weighted(net, region, witness_of, method, limits)
+        if weighted is not None:
+            return weighted
     low = lowered([net], region, counting=True, space=space)
     if low is not None:
         a = class_counts(low.nets[0], low.region, witness_of, method=method, limits=limits)
@@ -247,6 +251,41 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     w, c = replay_class(net, region, w, witness_of, choice.name)
     if counts[c] < 1:
         raise InternalError(f"{choice.name} witness has class {c}, which it counted 0 times")
+    return CountAnswer(counts, Search(Outcome.FOUND, w, claimed=c), choice)
+
+
+def _weighted(net: Any, region: Any, witness_of: Sequence[int], method: str | None,
+              limits: Limits | None) -> CountAnswer | None:
+    """Pixel counts of a quantize network over a box by its weighted distinct codes (enumeration), or None."""
+    from bnnverify.engines.lowering import weighted_counts
+
+    name = ENGINES.resolve(None if method is None else str(method))
+    if name not in (AUTO, "enum"):
+        return None
+    lim = limits or Limits()
+    cap = policy.AUTO_ENUM_MAX_COUNT if name == AUTO else (lim.enum_limit or policy.ENUM_LIMIT)
+    classes = _check_classes(net, witness_of)
+
+    def check() -> None:
+        if lim.expired():
+            raise DeadlineExceeded(f"time limit {lim.timeout} s reached")
+
+    choice = Choice(ENGINES.get("enum"), ("auto: " if name == AUTO else "") +
+                    "enumeration of the distinct quantizer codes of the box, each weighted by its number of images")
+    try:
+        got = weighted_counts(net, region, classes, cap, check)
+    except DeadlineExceeded as e:
+        return CountAnswer(None, Search(Outcome.TIMEOUT, note=str(e)), choice)
+    if got is None:
+        return None
+    counts, w = got
+    if sum(counts) != region.size:
+        raise InternalError(f"weighted codes counted {sum(counts)} images, the region has {region.size}")
+    if w is None:
+        return CountAnswer(counts, Search(Outcome.NONE), choice)
+    w, c = replay_class(net, region, w, classes, choice.name)
+    if counts[c] < 1:
+        raise InternalError(f"weighted codes: witness of class {c}, which has no image")
     return CountAnswer(counts, Search(Outcome.FOUND, w, claimed=c), choice)
 
 
