@@ -7,9 +7,7 @@ threshold range and how many neurons are constant (a threshold ``≤ −n`` is
 always met, one ``> n`` never is, over dots ``d ∈ [−n, n]``).
 
 >>> import numpy as np
->>> import numpy as np
-
-from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+>>> from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
 >>> h = ThresholdLayer(np.ones((3, 4), dtype=np.int8), np.array([0, -5, 9]))
 >>> o = ArgmaxLayer(np.ones((2, 3), dtype=np.int8), np.ones(2), np.zeros(2))
 >>> s = summarize(BNN((h,), o))
