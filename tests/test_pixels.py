@@ -30,7 +30,9 @@ from bnnverify.questions.robustness import check_robustness
 from strategies import integer_networks, lowered_cases, pixel_regions
 
 ENGINES = ("enum", "bdd", "sat")
-SETTINGS = settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+#: Examples per property: the profile's (30 by default; ``HYPOTHESIS_PROFILE=thorough`` gives 600).
+EXAMPLES = settings.default.max_examples
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 
 def images(region) -> np.ndarray:
@@ -92,7 +94,7 @@ def test_the_order_encoding_keeps_every_code_and_class(case):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@SETTINGS
 @given(data=st.data())
 def test_engines_find_and_count_misclassified_images_like_brute_force(engine, data):
     net = data.draw(integer_networks())
@@ -122,7 +124,7 @@ def test_engines_find_and_count_misclassified_images_like_brute_force(engine, da
 
 
 @pytest.mark.parametrize("engine", ("enum", "bdd"))
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@SETTINGS
 @given(case=lowered_cases(two=True, modes=("pixels",)))
 def test_disagreements_between_two_integer_networks_are_counted_exactly(engine, case):
     (a, b), region, _ = case
@@ -135,7 +137,7 @@ def test_disagreements_between_two_integer_networks_are_counted_exactly(engine, 
     assert (found.search.outcome is Outcome.FOUND) == bool(want)
 
 
-@settings(max_examples=20, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@SETTINGS
 @given(data=st.data())
 def test_layer_labels_over_a_box_count_images_per_code(data):
     net = data.draw(integer_networks())
@@ -161,7 +163,7 @@ def _misclassified_within(net, x, rule, region_of, values):
     return None
 
 
-@settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@SETTINGS
 @given(data=st.data())
 def test_the_minimum_perturbation_is_the_brute_force_minimum_with_a_proof_below(data):
     net = data.draw(integer_networks(n_features=st.integers(1, 3), max_value=st.integers(1, 8)))
@@ -190,7 +192,7 @@ def test_the_minimum_perturbation_is_the_brute_force_minimum_with_a_proof_below(
         assert semantics.misclassified(semantics.forward(net, w).scores, semantics.classify(net, x), rule)
 
 
-@settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@SETTINGS
 @given(data=st.data())
 def test_tie_rules_count_like_their_definition(data):
     net = data.draw(integer_networks())
