@@ -1,0 +1,469 @@
+"""First-layer codes over a Hamming ball, counted by flip subsets of bit *types* (compiled with numba).
+
+Flipping input bit i changes first-layer neuron j's dot product by
+``d_ji = -2·W_ji·s(x_i)`` (``s(b) = 2b - 1``): by +2 or -2. Only the neurons
+whose margin ``m_j = W_j·s(x) - θ_j`` satisfies ``-2r <= m_j < 2r`` can change
+within radius ``r`` (the *unstable* ones, ``k`` of them); every other neuron
+keeps the centre's bit. Bits with the same column of ``d`` on the unstable
+neurons are interchangeable: a bit *type*, with a multiplicity ``n_t``.
+
+A member of the ball is a set F of ``f <= r`` flipped bits. With ``p_j`` the
+number of flipped bits that raise neuron j, its dot moves by ``4 p_j - 2 f``,
+so it fires iff ``p_j >= t_j(f) = ceil((2 f - m_j) / 4)``: always when
+``t_j(f) <= 0``, never when ``t_j(f) > f``. The kernel walks every multiset
+of types (type t taken ``c <= n_t`` times, weight ``C(n_t, c)``, total at most
+``r``) depth first, keeping ``p`` bit-sliced: ``ge[t]`` is the k-bit mask of
+neurons with ``p_j >= t`` (adding c copies of column ``col``:
+``ge[t] |= ge[t - c] & col``), so a member's code on the unstable neurons is
+``always[f] | OR_t (ge[t] & at[f, t])`` — a few word operations, whatever the
+width of the input. Codes are summed in an open-addressing hash table, so
+the answer is one exact count per distinct code, not one row per member.
+The work is the number of type multisets, :func:`type_multisets` (at most
+the ball's size: the members when every type has one bit).
+
+Measured (``benchmarks/results/scale.md``): the radius-3 ball around
+BNNQuanalyst's instance_0_784 on its 784-100-10 network (8.0·10^7 members,
+k = 14, 738 types) in under a second, where the numpy dynamic programme over
+types (:func:`bnnverify.engines.ball.ball_layer1`) took 53 s.
+
+The same function without numba (:func:`count_codes` with ``compiled=False``)
+runs the kernels as plain Python: the tests run both and compare them with
+each other, with the numpy programme and with :mod:`bnnverify.semantics`.
+Without numba installed, the Hamming-ball engine uses the numpy programme.
+
+>>> import numpy as np
+>>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
+>>> from bnnverify.encoders.regions import HammingBall
+>>> h = ThresholdLayer(np.array([[1, 1, 1]], dtype=np.int8), np.array([3]))
+>>> o = ArgmaxLayer(np.array([[1], [-1]], dtype=np.int8), np.ones(2), np.zeros(2))
+>>> plan = FlipPlan.of(BNN((h,), o), HammingBall(np.ones(3, np.uint8), 1))
+>>> codes, counts = count_codes(plan, compiled=False)
+>>> sorted(zip(codes[:, 0].tolist(), counts.tolist()))
+[(0, 3), (1, 1)]
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from math import comb
+
+import numpy as np
+
+from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.regions import HammingBall
+from bnnverify.errors import DeadlineExceeded, InternalError
+
+__all__ = [
+    "HAVE_NUMBA",
+    "MAX_UNSTABLE",
+    "FlipPlan",
+    "type_multisets",
+    "count_codes",
+    "find_flips",
+]
+
+try:  # numba is a dependency; without it the numpy programme answers instead
+    import numba as _numba
+except ImportError:  # pragma: no cover - exercised only where numba is missing
+    _numba = None
+
+
+def _kernel(fn):
+    """Compiled by numba (cached on disk, releasing the GIL) when it is installed; the plain Python
+    function stays reachable as ``.py_func`` either way."""
+    if _numba is None:  # pragma: no cover - exercised only where numba is missing
+        fn.py_func = fn
+        return fn
+    return _numba.njit(cache=True, nogil=True)(fn)
+
+#: Whether the compiled kernels are available.
+HAVE_NUMBA: bool = _numba is not None
+
+#: The kernel keeps a code of the unstable neurons in one int64 (the sign bit is
+#: the hash table's empty marker): at most this many unstable neurons.
+MAX_UNSTABLE: int = 63
+
+#: Work units (root types) per thread: small enough to check the deadline between
+#: them and to balance the threads (a root's subtree shrinks with its index).
+_CHUNKS_PER_THREAD: int = 16
+
+#: Initial hash-table size (log2); the table doubles when half full.
+_INITIAL_TABLE_BITS: int = 12
+
+_EMPTY = -1
+#: 2^64 / golden ratio, as a signed 64-bit integer (Knuth's multiplicative hashing).
+_GOLDEN = -7046029254386353131
+#: The product's bits 40..63 index tables of up to 2^24 slots (larger tables use the low bits too).
+_HASH_SHIFT = 40
+
+
+@dataclass(frozen=True)
+class FlipPlan:
+    """What the kernels need for one ball: the unstable neurons, the bit types and the firing masks.
+
+    ``cols[t]`` is type t's column (bit j set: flipping raises unstable neuron
+    j), ``mult[t]`` its number of bits, ``bits_of[t]`` those bits' indices;
+    ``always[f]`` the unstable neurons that fire after any f flips, ``at[f, t]``
+    those that fire after f flips iff ``p_j >= t``; ``fixed`` the centre's code.
+    """
+
+    radius: int
+    unstable: np.ndarray  # (k,) neuron indices
+    fixed: np.ndarray  # (m,) uint8, the centre's first-layer code
+    cols: np.ndarray  # (T,) int64 masks over the k unstable neurons
+    mult: np.ndarray  # (T,) int64
+    bits_of: tuple[np.ndarray, ...]
+    always: np.ndarray  # (r + 1,) int64
+    at: np.ndarray  # (r + 1, r + 1) int64
+    size: int  # the ball's exact size
+
+    @property
+    def k(self) -> int:
+        return len(self.unstable)
+
+    @classmethod
+    def of(cls, net: BNN, ball: HammingBall) -> "FlipPlan":
+        h = net.hidden[0]
+        s = 2 * ball.center.astype(np.int64) - 1
+        W = h.weights.astype(np.int64)
+        marg = W @ s - h.thresholds.astype(np.int64)
+        r = ball.effective_radius
+        mut = ball.mutable_indices
+        unstable = np.flatnonzero((marg >= -2 * r) & (marg < 2 * r))
+        k = len(unstable)
+        if k > MAX_UNSTABLE:
+            raise InternalError(f"flip kernel: {k} unstable neurons, beyond {MAX_UNSTABLE}")
+        fixed = (marg >= 0).astype(np.uint8)
+        raise_ = (W[np.ix_(unstable, mut)] * s[None, mut] < 0).T  # (mutable bits, k): flip adds +2
+        weights = np.left_shift(np.int64(1), np.arange(k, dtype=np.int64))
+        col_of_bit = (raise_.astype(np.int64) * weights[None, :]).sum(axis=1) if k else np.zeros(len(mut), np.int64)
+        cols, inv = np.unique(col_of_bit, return_inverse=True)
+        inv = inv.reshape(-1)
+        order = np.argsort(inv, kind="stable")
+        mult = np.bincount(inv, minlength=len(cols)).astype(np.int64)
+        bits_of = tuple(np.split(mut[order], np.cumsum(mult)[:-1])) if len(cols) else ()
+        always = np.zeros(r + 1, np.int64)
+        at = np.zeros((r + 1, r + 1), np.int64)
+        for j, mj in enumerate(marg[unstable].tolist()):
+            for f in range(r + 1):
+                t = -((mj - 2 * f) // 4)  # ceil((2f - m) / 4)
+                if t <= 0:
+                    always[f] |= 1 << j
+                elif t <= f:
+                    at[f, t] |= 1 << j
+        return cls(r, unstable, fixed, cols.astype(np.int64), mult, bits_of, always, at, ball.size)
+
+    def work(self) -> int:
+        """The number of type multisets the kernel visits (:func:`type_multisets`)."""
+        return type_multisets(self.mult, self.radius)
+
+    def full_codes(self, keys: np.ndarray) -> np.ndarray:
+        """First-layer codes (rows of bits) from the kernel's keys over the unstable neurons."""
+        codes = np.broadcast_to(self.fixed, (len(keys), len(self.fixed))).copy()
+        if self.k:
+            codes[:, self.unstable] = ((keys[:, None] >> np.arange(self.k, dtype=np.int64)[None, :]) & 1)
+        return codes
+
+    def keys_of(self, codes: np.ndarray) -> np.ndarray:
+        """The kernel's keys of first-layer codes (rows of bits): their bits on the unstable neurons."""
+        weights = np.left_shift(np.int64(1), np.arange(self.k, dtype=np.int64))
+        return (codes[:, self.unstable].astype(np.int64) * weights[None, :]).sum(axis=1)
+
+
+def type_multisets(mult: np.ndarray, radius: int) -> int:
+    """Exact number of multisets of at most ``radius`` elements taking type t at most ``mult[t]`` times
+    (the coefficients of ``prod_t (1 + z + ... + z^min(n_t, r))`` up to ``z^r``)."""
+    poly = [1] + [0] * radius
+    for n in np.asarray(mult).tolist():
+        top = min(int(n), radius)
+        new = poly[:]
+        for c in range(1, top + 1):
+            for d in range(radius - c + 1):
+                if poly[d]:
+                    new[d + c] += poly[d]
+        poly = new
+    return sum(poly)
+
+
+# --- the kernels (plain Python; compiled by numba when available) -------------------------
+
+
+@_kernel
+def _insert(keys, vals, used, key, w):
+    """Add ``w`` to ``key`` in the open-addressing table; returns the new number of used slots."""
+    mask = len(keys) - 1
+    h = ((key * _GOLDEN) >> _HASH_SHIFT) & mask  # Fibonacci hashing: the product's high bits
+    while True:
+        kk = keys[h]
+        if kk == key:
+            vals[h] += w
+            return used
+        if kk == _EMPTY:
+            keys[h] = key
+            vals[h] = w
+            return used + 1
+        h = (h + 1) & mask
+
+
+@_kernel
+def _grow(keys, vals):
+    nk = np.full(2 * len(keys), _EMPTY, np.int64)
+    nv = np.zeros(2 * len(keys), np.int64)
+    used = 0
+    for i in range(len(keys)):
+        if keys[i] != _EMPTY:
+            used = _insert(nk, nv, used, keys[i], vals[i])
+    return nk, nv
+
+
+@_kernel
+def _code(ge, f, always, at):
+    c = always[f]
+    for t in range(1, f + 1):
+        c |= ge[t] & at[f, t]
+    return c
+
+
+@_kernel
+def _count_roots(cols, mult, binom, always, at, radius, roots, table_bits):
+    """Exact counts of the unstable neurons' codes over every multiset of types whose smallest type
+    is in ``roots`` (the empty multiset, the centre, is not counted here)."""
+    T = len(cols)
+    R = radius
+    keys = np.full(1 << table_bits, _EMPTY, np.int64)
+    vals = np.zeros(1 << table_bits, np.int64)
+    used = 0
+    full = np.int64(-1)
+    # the path: type, copies, flips so far, weight, and ge[depth, 0..R]
+    typ = np.zeros(R + 1, np.int64)
+    cop = np.zeros(R + 1, np.int64)
+    flips = np.zeros(R + 1, np.int64)
+    wt = np.zeros(R + 1, np.int64)
+    ge = np.zeros((R + 1, R + 1), np.int64)
+    ge[0, 0] = full
+    wt[0] = 1
+    suffix = np.zeros(T + 1, np.int64)  # bits of types u >= t
+    for u in range(T - 1, -1, -1):
+        suffix[u] = suffix[u + 1] + mult[u]
+    n_slots = 4
+    while n_slots < 2 * T:
+        n_slots *= 2
+    lkeys = np.full(n_slots, _EMPTY, np.int64)  # the last flip's table: at most T keys, half full
+    lvals = np.zeros(n_slots, np.int64)
+    lused = np.zeros(T, np.int64)
+    for root in roots:
+        # depth 1: the root type with c copies, then the subtree of larger types
+        d = 1
+        typ[1] = root
+        cop[1] = 0
+        while d >= 1:
+            # next option at depth d: more copies of typ[d], else the next type
+            t = typ[d]
+            c = cop[d] + 1
+            fprev = flips[d - 1]
+            if c > mult[t] or fprev + c > R:
+                if d == 1:
+                    break
+                # next type at this depth
+                t += 1
+                if t >= T:
+                    d -= 1
+                    continue
+                typ[d] = t
+                cop[d] = 0
+                continue
+            cop[d] = c
+            f = fprev + c
+            col = cols[t]
+            for s in range(R + 1):
+                g = ge[d - 1, s]
+                if s >= c:
+                    g |= ge[d - 1, s - c] & col
+                else:
+                    g |= col
+                ge[d, s] = g
+            ge[d, 0] = full
+            w = wt[d - 1] * binom[t, c]
+            wt[d] = w
+            flips[d] = f
+            used = _insert(keys, vals, used, _code(ge[d], f, always, at), w)
+            if 2 * used > len(keys):
+                keys, vals = _grow(keys, vals)
+            if f < R and t + 1 < T:
+                if f + 1 == R:
+                    # the last flip: every later type once. Its code is D | (col & U): D the
+                    # neurons that fire whatever it is, U those that fire iff it raises them.
+                    gd = ge[d]
+                    D = always[R]
+                    U = np.int64(0)
+                    for s in range(1, R + 1):
+                        D |= gd[s] & at[R, s]
+                        U |= gd[s - 1] & ~gd[s] & at[R, s]
+                    if U == 0:
+                        used = _insert(keys, vals, used, D, w * suffix[t + 1])
+                    else:
+                        # sum the later types by col & U in a small table (L1), then flush
+                        n_loc = 0
+                        lmask = len(lkeys) - 1
+                        for u in range(t + 1, T):
+                            v = cols[u] & U
+                            h = ((v * _GOLDEN) >> _HASH_SHIFT) & lmask
+                            while lkeys[h] != v and lkeys[h] != _EMPTY:
+                                h = (h + 1) & lmask
+                            if lkeys[h] == v:
+                                lvals[h] += mult[u]
+                            else:
+                                lkeys[h] = v
+                                lvals[h] = mult[u]
+                                lused[n_loc] = h
+                                n_loc += 1
+                        for i in range(n_loc):
+                            h = lused[i]
+                            used = _insert(keys, vals, used, D | lkeys[h], w * lvals[h])
+                            if 2 * used > len(keys):
+                                keys, vals = _grow(keys, vals)
+                            lkeys[h] = _EMPTY
+                    if 2 * used > len(keys):
+                        keys, vals = _grow(keys, vals)
+                else:
+                    d += 1
+                    typ[d] = t + 1
+                    cop[d] = 0
+    n = 0
+    for i in range(len(keys)):
+        if keys[i] != _EMPTY:
+            n += 1
+    out_k = np.zeros(n, np.int64)
+    out_v = np.zeros(n, np.int64)
+    n = 0
+    for i in range(len(keys)):
+        if keys[i] != _EMPTY:
+            out_k[n] = keys[i]
+            out_v[n] = vals[i]
+            n += 1
+    return out_k, out_v
+
+
+@_kernel
+def _find(cols, mult, always, at, radius, targets):
+    """The first multiset of types (as copies per type) whose code is in ``targets`` (sorted), or
+    an all-zero vector when none is (the centre itself is checked by the caller)."""
+    T = len(cols)
+    R = radius
+    out = np.zeros(T, np.int64)
+    full = np.int64(-1)
+    typ = np.zeros(R + 1, np.int64)
+    cop = np.zeros(R + 1, np.int64)
+    flips = np.zeros(R + 1, np.int64)
+    ge = np.zeros((R + 1, R + 1), np.int64)
+    ge[0, 0] = full
+    if T == 0 or R == 0:
+        return out
+    d = 1
+    typ[1] = 0
+    cop[1] = 0
+    while d >= 1:
+        t = typ[d]
+        c = cop[d] + 1
+        fprev = flips[d - 1]
+        if c > mult[t] or fprev + c > R:
+            t += 1
+            if t >= T:
+                d -= 1
+                continue
+            typ[d] = t
+            cop[d] = 0
+            continue
+        cop[d] = c
+        f = fprev + c
+        col = cols[t]
+        for s in range(R + 1):
+            g = ge[d - 1, s]
+            if s >= c:
+                g |= ge[d - 1, s - c] & col
+            else:
+                g |= col
+            ge[d, s] = g
+        ge[d, 0] = full
+        flips[d] = f
+        code = _code(ge[d], f, always, at)
+        i = np.searchsorted(targets, code)
+        if i < len(targets) and targets[i] == code:
+            for e in range(1, d + 1):
+                out[typ[e]] = cop[e]
+            return out
+        if f < R and t + 1 < T:
+            d += 1
+            typ[d] = t + 1
+            cop[d] = 0
+    return out
+
+
+def _binomials(mult: np.ndarray, radius: int) -> np.ndarray:
+    top = int(mult.max()) if len(mult) else 0
+    if top and comb(top, min(top, radius)) >= 1 << 62:
+        raise InternalError("flip kernel: binomial beyond int64")
+    return np.array([[comb(int(n), c) for c in range(radius + 1)] for n in mult.tolist()], np.int64).reshape(
+        len(mult), radius + 1)
+
+
+def _threads() -> int:
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                      os.cpu_count() or 1))
+
+
+def count_codes(plan: FlipPlan, *, compiled: bool = True, threads: int | None = None,
+                deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact counts of the first-layer codes over the ball: the distinct codes as (P, m) bits and their
+    counts (int64, summing to the ball's size). ``compiled=False`` runs the kernels as plain Python
+    (for tests on small balls); ``deadline`` (a ``perf_counter()`` time) is checked between work units."""
+    if compiled and not HAVE_NUMBA:
+        raise InternalError("flip kernel: numba is not installed")
+    count = _count_roots if compiled else _count_roots.py_func
+    T, R = len(plan.cols), plan.radius
+    binom = _binomials(plan.mult, R)
+    centre = int(plan.always[0])
+    if T == 0 or R == 0:
+        keys, vals = np.array([centre], np.int64), np.array([1], np.int64)
+    else:
+        n_threads = threads or _threads()
+        n_units = min(T, n_threads * _CHUNKS_PER_THREAD) if compiled else 1
+        units = [np.arange(u, T, n_units, dtype=np.int64) for u in range(n_units)]
+
+        def run(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            if deadline is not None and time.perf_counter() > deadline:
+                raise DeadlineExceeded("Hamming-ball counting: time limit reached")
+            return count(plan.cols, plan.mult, binom, plan.always, plan.at, R, roots, _INITIAL_TABLE_BITS)
+
+        if n_threads > 1 and n_units > 1:
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                parts = list(pool.map(run, units))
+        else:
+            parts = [run(u) for u in units]
+        keys = np.concatenate([p[0] for p in parts] + [np.array([centre], np.int64)])
+        vals = np.concatenate([p[1] for p in parts] + [np.array([1], np.int64)])
+    uniq, inv = np.unique(keys, return_inverse=True)
+    counts = np.zeros(len(uniq), np.int64)
+    np.add.at(counts, inv.reshape(-1), vals)
+    if int(counts.sum()) != plan.size:
+        raise InternalError(f"flip kernel: counts add up to {int(counts.sum())}, not the ball's {plan.size}")
+    return plan.full_codes(uniq), counts
+
+
+def find_flips(plan: FlipPlan, center: np.ndarray, codes: np.ndarray, *, compiled: bool = True) -> np.ndarray | None:
+    """A member of the ball whose first-layer code is one of ``codes`` (rows of bits), or None."""
+    targets = np.unique(plan.keys_of(codes))
+    if np.isin(int(plan.always[0]), targets):
+        return center.copy()
+    find = _find if compiled and HAVE_NUMBA else _find.py_func
+    copies = find(plan.cols, plan.mult, plan.always, plan.at, plan.radius, targets)
+    if not copies.any():
+        return None
+    x = center.copy()
+    for t in np.flatnonzero(copies).tolist():
+        idx = plan.bits_of[t][: int(copies[t])]
+        x[idx] ^= 1
+    return x
