@@ -192,10 +192,17 @@ def type_multisets(mult: np.ndarray, radius: int) -> int:
 
 
 @_kernel
+def _slot(key, mask):
+    """The first slot of ``key`` in a table of ``mask + 1`` slots: Fibonacci hashing (the
+    wrapped product's high bits)."""
+    return ((key * _GOLDEN) >> _HASH_SHIFT) & mask
+
+
+@_kernel
 def _insert(keys, vals, used, key, w):
     """Add ``w`` to ``key`` in the open-addressing table; returns the new number of used slots."""
     mask = len(keys) - 1
-    h = ((key * _GOLDEN) >> _HASH_SHIFT) & mask  # Fibonacci hashing: the product's high bits
+    h = _slot(key, mask)
     while True:
         kk = keys[h]
         if kk == key:
@@ -310,7 +317,7 @@ def _count_roots(cols, mult, binom, always, at, radius, roots, table_bits):
                         lmask = len(lkeys) - 1
                         for u in range(t + 1, T):
                             v = cols[u] & U
-                            h = ((v * _GOLDEN) >> _HASH_SHIFT) & lmask
+                            h = _slot(v, lmask)
                             while lkeys[h] != v and lkeys[h] != _EMPTY:
                                 h = (h + 1) & lmask
                             if lkeys[h] == v:
@@ -442,7 +449,8 @@ def count_codes(plan: FlipPlan, *, compiled: bool = True, threads: int | None = 
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
                 parts = list(pool.map(run, units))
         else:
-            parts = [run(u) for u in units]
+            with np.errstate(over="ignore"):  # plain Python: numpy scalars wrap like the compiled code
+                parts = [run(u) for u in units]
         keys = np.concatenate([p[0] for p in parts] + [np.array([centre], np.int64)])
         vals = np.concatenate([p[1] for p in parts] + [np.array([1], np.int64)])
     uniq, inv = np.unique(keys, return_inverse=True)
@@ -455,6 +463,10 @@ def count_codes(plan: FlipPlan, *, compiled: bool = True, threads: int | None = 
 
 def find_flips(plan: FlipPlan, center: np.ndarray, codes: np.ndarray, *, compiled: bool = True) -> np.ndarray | None:
     """A member of the ball whose first-layer code is one of ``codes`` (rows of bits), or None."""
+    codes = np.asarray(codes, np.uint8).reshape(-1, len(plan.fixed))
+    stable = np.ones(len(plan.fixed), bool)
+    stable[plan.unstable] = False
+    codes = codes[(codes[:, stable] == plan.fixed[stable][None, :]).all(axis=1)]  # the others are no member's
     targets = np.unique(plan.keys_of(codes))
     if np.isin(int(plan.always[0]), targets):
         return center.copy()
