@@ -199,7 +199,7 @@ class BallEngine(EngineBase):
     """Per-layer (code, label) counts over Hamming balls by the flip-type programme."""
 
     name = "ball"
-    summary = "Hamming balls: exact per-code counts by a dynamic programme over flipped-bit types"
+    summary = "Hamming balls: exact per-code counts by flipped-bit types (compiled kernel, numpy programme without numba)"
     capabilities = frozenset({Capability.LAYER_LABELS, Capability.CLASS_COUNTS})
     region_kinds = frozenset({"hamming"})
 

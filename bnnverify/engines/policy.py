@@ -26,9 +26,10 @@ The thresholds come from ``benchmarks/results/questions.md`` and
   784-100-10: kernel ~1 s, BDD 89 s with 8 GiB, over the 1 GiB budget by
   default), so beyond :data:`AUTO_BALL_MIN` members ``auto`` takes the kernel
   first, estimating its work exactly (:func:`ball_estimate`: the neurons
-  that can change, the bit types, the type multisets) and saying so; a ball
-  whose work is beyond the kernel's bound is refused by it and goes to the
-  next engine; without numba the numpy programme comes after the BDD as before
+  that can change, the bit types, the type multisets) and saying so; on a
+  ball whose work is beyond the kernel's bound it gives up at once
+  (``BudgetExceeded``) and the runner hands the count to the next engine;
+  without numba the numpy programme comes after the BDD as before
   (radius-3 ball of 100-50-20-10: programme 2.1 s, BDD 30 s);
 * other information questions: enumeration up to the enumeration engine's
   limit, else the BDD.
@@ -39,7 +40,7 @@ The thresholds come from ``benchmarks/results/questions.md`` and
 >>> prefer(Capability.CLASS_COUNTS, Whole(40))
 ('bdd', 'enum', 'ganak', 'ball')
 >>> import numpy as np
->>> prefer(Capability.CLASS_COUNTS, HammingBall(np.zeros(100, np.uint8), 3))[0]  # 166,751 members
+>>> prefer(Capability.CLASS_COUNTS, HammingBall(np.zeros(100, np.uint8), 5))[0]  # 7.9·10^7 members
 'ball'
 """
 
@@ -75,10 +76,12 @@ AUTO_ENUM_MAX_DECIDE: int = 1 << 20
 AUTO_ENUM_MAX_COUNT: int = 1 << 22
 
 #: ``auto`` counts Hamming balls of more members than this with the compiled Hamming-ball
-#: kernel first (when numba is installed); smaller ones by enumeration, which answers them in
-#: milliseconds and sees its witness (measured in ``benchmarks/results/scale.md``: 2^16 members
-#: of 784-100-10 enumerate in ~0.05 s).
-AUTO_BALL_MIN: int = 1 << 16
+#: kernel first (when numba is installed), smaller ones by enumeration, which sees its witness
+#: and needs neither numba's import nor its kernels (~1 s together, once per process). Measured
+#: (``benchmarks/results/scale.md``, whole CLI runs): 784-100-10 radius 2 (3.1·10^5 members)
+#: enumeration 0.44 s, kernel 1.64 s; 100-50-20-10 radius 4 (4.1·10^6 ≈ 2^22) enumeration
+#: 0.86 s, kernel 1.23 s; radius 5 (7.9·10^7) kernel 4.8 s, enumeration ~20 times the radius-4 time.
+AUTO_BALL_MIN: int = AUTO_ENUM_MAX_COUNT
 
 #: The most members enumeration takes at all (an explicit ``enum`` on a larger
 #: region answers ``unknown``), and the information measures' enumeration bound.
@@ -114,7 +117,7 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
     kernel_ball = isinstance(region, HammingBall) and size > AUTO_BALL_MIN and _have_kernel()
     if capability is Capability.CLASS_COUNTS:
         if kernel_ball:
-            return ("ball", "enum", "bdd", "ganak") if size <= AUTO_ENUM_MAX_COUNT else ("ball", "bdd", "enum", "ganak")
+            return ("ball", "bdd", "enum", "ganak")
         if size <= AUTO_ENUM_MAX_COUNT:
             return ("enum", "bdd", "ball", "ganak")
         # a ball beyond enumeration: the BDD first (faster where it fits), then the flip-type programme
