@@ -62,8 +62,12 @@ def test_kernel_counts_equal_brute_force_and_the_numpy_programme(case):
     plan = FlipPlan.of(net, ball)
     assert as_dict(*count_codes(plan, compiled=False)) == want
     assert as_dict(*ball_layer1(net, ball, 10**6, kernel=False)) == want
+    for fence in (0, 63):  # the last flip type by type, and always by bitsets
+        assert as_dict(*count_codes(plan, compiled=False, fence=fence)) == want
     if HAVE_NUMBA:
         assert as_dict(*count_codes(plan, threads=2)) == want
+        assert as_dict(*count_codes(plan, threads=2, fence=0)) == want
+        assert as_dict(*count_codes(plan, threads=2, fence=63)) == want
         assert as_dict(*ball_layer1(net, ball, 10**6, kernel=True)) == want
 
 
@@ -75,7 +79,9 @@ def test_kernel_on_wider_balls_equals_brute_force(case):
     net, ball = case
     if not net.hidden:
         return
-    assert as_dict(*count_codes(FlipPlan.of(net, ball), threads=2)) == brute_codes(net, ball)
+    want = brute_codes(net, ball)
+    for fence in (None, 0, 63):
+        assert as_dict(*count_codes(FlipPlan.of(net, ball), threads=2, fence=fence)) == want
 
 
 @given(balls(), st.data())
@@ -125,3 +131,27 @@ def test_kernel_plan_refuses_too_many_changing_neurons():
     codes, counts = ball_layer1(net, ball, 10**6)  # the numpy programme answers instead
     assert int(counts.sum()) == ball.size
     assert as_dict(codes, counts) == brute_codes(net, ball)
+
+
+@needs_numba
+def test_auto_hands_a_ball_beyond_the_kernels_work_bound_to_the_next_engine(monkeypatch):
+    """The kernel gives up at once (BudgetExceeded) on a ball with more type multisets than MAX_BALL_WORK:
+    auto then counts with the next engine, the reason says so, and the counts are still exact."""
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.engines import ball as ball_engine
+    from bnnverify.engines import policy, run
+
+    rng = np.random.default_rng(5)
+    pm = lambda m, n: np.where(rng.random((m, n)) < 0.5, 1, -1).astype(np.int8)  # noqa: E731
+    n = 14
+    net = BNN((ThresholdLayer(pm(6, n), rng.integers(-2, 3, 6)),), ArgmaxLayer(pm(3, 6), np.ones(3), np.zeros(3)))
+    ball = HammingBall(rng.integers(0, 2, n).astype(np.uint8), 3)
+    monkeypatch.setattr(policy, "AUTO_BALL_MIN", 1)  # auto: the kernel first
+    want = run.class_counts(net, ball, method="enum").counts
+    ans = run.class_counts(net, ball)
+    assert ans.choice.name == "ball" and ans.counts == want
+    monkeypatch.setattr(ball_engine, "MAX_BALL_WORK", 1)
+    ans = run.class_counts(net, ball)
+    assert ans.choice.name != "ball" and "ball gave up" in ans.choice.reason and ans.counts == want
+    asked = run.class_counts(net, ball, method="ball")  # asked for by name: no hand-over, no partial count
+    assert asked.counts is None and "flip-type combinations" in asked.search.note

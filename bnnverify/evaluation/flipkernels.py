@@ -81,7 +81,72 @@ def _code(ge, f, always, at):
 
 
 @_kernel
-def _count_roots(cols, mult, binom, always, at, radius, roots, table_bits):
+def _popcount(x):
+    """Population count of a uint64 (SWAR; LLVM turns the idiom into one instruction)."""
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@_kernel
+def _fence_counts(keys, vals, used, S, first_bit, D, U, w, stack, branch, vcode, fence):
+    """The last flip by bitsets: for every pattern v of the fence neurons U, the number of later bits
+    whose column restricted to U is v is the popcount of an intersection of the neurons' bitsets
+    ``S[j]`` (bits in type order; the last row marks the bits that exist) over the bits from
+    ``first_bit`` on. Adds ``w * count`` to ``D | v``
+    for every nonzero count (a depth-first walk over U's neurons, pruned at empty intersections)."""
+    nw = S.shape[1]
+    k = S.shape[0] - 1
+    w0 = first_bit >> 6
+    nu = 0
+    for j in range(k):
+        if (U >> j) & 1:
+            fence[nu] = j
+            nu += 1
+    for q in range(w0, nw):
+        stack[0, q] = S[k, q]
+    stack[0, w0] &= np.uint64(0xFFFFFFFFFFFFFFFF) << np.uint64(first_bit & 63)
+    branch[0] = 0
+    vcode[0] = 0
+    d = 0
+    while d >= 0:
+        if d == nu:
+            cnt = 0
+            for q in range(w0, nw):
+                cnt += _popcount(stack[d, q])
+            used = _insert(keys, vals, used, D | vcode[d], w * np.int64(cnt))
+            if 2 * used > len(keys):
+                keys, vals = _grow(keys, vals)
+            d -= 1
+            continue
+        b = branch[d]
+        if b == 2:
+            d -= 1
+            continue
+        branch[d] = b + 1
+        j = fence[d]
+        nz = np.uint64(0)
+        if b == 0:
+            for q in range(w0, nw):
+                x = stack[d, q] & S[j, q]
+                stack[d + 1, q] = x
+                nz |= x
+            vcode[d + 1] = vcode[d] | (np.int64(1) << j)
+        else:
+            for q in range(w0, nw):
+                x = stack[d, q] & ~S[j, q]
+                stack[d + 1, q] = x
+                nz |= x
+            vcode[d + 1] = vcode[d]
+        if nz != 0:
+            d += 1
+            branch[d] = 0
+    return keys, vals, used
+
+
+@_kernel
+def _count_roots(cols, mult, binom, always, at, radius, roots, table_bits, S, start, fence_max):
     """Exact counts of the unstable neurons' codes over every multiset of types whose smallest type
     is in ``roots`` (the empty multiset, the centre, is not counted here)."""
     T = len(cols)
@@ -107,6 +172,11 @@ def _count_roots(cols, mult, binom, always, at, radius, roots, table_bits):
     lkeys = np.full(n_slots, _EMPTY, np.int64)  # the last flip's table: at most T keys, half full
     lvals = np.zeros(n_slots, np.int64)
     lused = np.zeros(T, np.int64)
+    k = S.shape[0] - 1
+    stack = np.zeros((k + 1, S.shape[1]), np.uint64)  # the bitset walk of the last flip
+    branch = np.zeros(k + 1, np.int64)
+    vcode = np.zeros(k + 1, np.int64)
+    fence = np.zeros(k + 1, np.int64)
     for root in roots:
         # depth 1: the root type with c copies, then the subtree of larger types
         d = 1
@@ -155,8 +225,14 @@ def _count_roots(cols, mult, binom, always, at, radius, roots, table_bits):
                     for s in range(1, R + 1):
                         D |= gd[s] & at[R, s]
                         U |= gd[s - 1] & ~gd[s] & at[R, s]
+                    nu = 0
+                    for j in range(k):
+                        nu += (U >> j) & 1
                     if U == 0:
                         used = _insert(keys, vals, used, D, w * suffix[t + 1])
+                    elif nu <= fence_max:
+                        keys, vals, used = _fence_counts(keys, vals, used, S, start[t + 1], D, U, w, stack, branch,
+                                                         vcode, fence)
                     else:
                         # sum the later types by col & U in a small table (L1), then flush
                         n_loc = 0

@@ -16,7 +16,10 @@ of types (type t taken ``c <= n_t`` times, weight ``C(n_t, c)``, total at most
 neurons with ``p_j >= t`` (adding c copies of column ``col``:
 ``ge[t] |= ge[t - c] & col``), so a member's code on the unstable neurons is
 ``always[f] | OR_t (ge[t] & at[f, t])`` — a few word operations, whatever the
-width of the input. Codes are summed in an open-addressing hash table, so
+width of the input. The last flip (every later type once) only matters on the
+neurons on their *fence* (one raising flip from firing); when there are at most
+:data:`FENCE_MAX` of them, their patterns over the later bits are counted by
+popcounts of intersections of per-neuron bitsets, else type by type. Codes are summed in an open-addressing hash table, so
 the answer is one exact count per distinct code, not one row per member.
 The work is the number of type multisets, :func:`type_multisets` (at most
 the ball's size: the members when every type has one bit).
@@ -76,6 +79,11 @@ HAVE_NUMBA: bool = _NUMBA_SPEC is not None
 #: The kernel keeps a code of the unstable neurons in one int64 (the sign bit is
 #: the hash table's empty marker): at most this many unstable neurons.
 MAX_UNSTABLE: int = 63
+
+#: The last flip is counted by bitset intersections (one walk over the patterns of the neurons it
+#: can still decide) when at most this many neurons are on their fence, else type by type in a
+#: small hash table; measured on the radius-4 ball of 784-100-10 (``benchmarks/results/scale.md``).
+FENCE_MAX: int = 6  # radius 4: 61 s with 6, 117 s type by type, 169 s with 10 (load 1.3 rising to 6)
 
 #: Work units (root types) per thread: small enough to check the deadline between
 #: them and to balance the threads (a root's subtree shrinks with its index).
@@ -170,6 +178,22 @@ def type_multisets(mult: np.ndarray, radius: int) -> int:
     return sum(poly)
 
 
+def _bitsets(plan: FlipPlan) -> tuple[np.ndarray, np.ndarray]:
+    """Per unstable neuron, the bitset of the mutable bits (in type order) whose flip raises it, and
+    a last row marking the bits that exist: (k + 1, words) uint64; the first bit position of every
+    type, (T + 1,) int64."""
+    start = np.concatenate([[0], np.cumsum(plan.mult)]).astype(np.int64)
+    n_bits = int(start[-1])
+    raises = ((plan.cols[:, None] >> np.arange(plan.k, dtype=np.int64)[None, :]) & 1).astype(bool)  # (T, k)
+    per_bit = np.repeat(raises, plan.mult, axis=0).T  # (k, bits)
+    words = max(1, (n_bits + 63) // 64)
+    padded = np.zeros((plan.k + 1, words * 64), bool)
+    padded[: plan.k, :n_bits] = per_bit
+    padded[plan.k, :n_bits] = True
+    S = np.packbits(padded, axis=1, bitorder="little").view(np.uint64).reshape(plan.k + 1, words)
+    return np.ascontiguousarray(S), start
+
+
 def _kernels():
     """The kernel module (importing it compiles or loads the kernels when numba is installed)."""
     from bnnverify.evaluation import flipkernels
@@ -191,10 +215,11 @@ def _threads() -> int:
 
 
 def count_codes(plan: FlipPlan, *, compiled: bool = True, threads: int | None = None,
-                deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                deadline: float | None = None, fence: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact counts of the first-layer codes over the ball: the distinct codes as (P, m) bits and their
     counts (int64, summing to the ball's size). ``compiled=False`` runs the kernels as plain Python
-    (for tests on small balls); ``deadline`` (a ``perf_counter()`` time) is checked between work units."""
+    (for tests on small balls); ``deadline`` (a ``perf_counter()`` time) is checked between work units;
+    ``fence`` overrides :data:`FENCE_MAX` (the tests run 0: never the bitsets, and 63: always)."""
     if compiled and not HAVE_NUMBA:
         raise InternalError("flip kernel: numba is not installed")
     kernels = _kernels()
@@ -209,10 +234,13 @@ def count_codes(plan: FlipPlan, *, compiled: bool = True, threads: int | None = 
         n_units = min(T, n_threads * _CHUNKS_PER_THREAD) if compiled else 1
         units = [np.arange(u, T, n_units, dtype=np.int64) for u in range(n_units)]
 
+        S, start = _bitsets(plan)
+
         def run(roots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if deadline is not None and time.perf_counter() > deadline:
                 raise DeadlineExceeded("Hamming-ball counting: time limit reached")
-            return count(plan.cols, plan.mult, binom, plan.always, plan.at, R, roots, kernels.INITIAL_TABLE_BITS)
+            return count(plan.cols, plan.mult, binom, plan.always, plan.at, R, roots, kernels.INITIAL_TABLE_BITS,
+                         S, start, FENCE_MAX if fence is None else fence)
 
         if n_threads > 1 and n_units > 1:
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
