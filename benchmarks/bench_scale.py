@@ -5,7 +5,7 @@ Usage (from the repository root):
     python benchmarks/bench_scale.py [--quick] [--limit 150]
 
 writes ``benchmarks/results/scale.md`` (``--quick``: the cases whose defaults
-take seconds only). For every question of the issue's table (BNNQuanalyst's
+take seconds only, to ``benchmarks/results/scale_quick.md``). For every question of the issue's table (BNNQuanalyst's
 own models and instances, read from ../shared/anchors/bnnquanalyst) it runs,
 each as its own process with a wall-clock limit:
 
@@ -38,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ANCHORS = Path(os.environ.get("BNNVERIFY_ANCHORS", ROOT.parent / "shared" / "anchors" / "bnnquanalyst"))
 RESULTS = ROOT / "benchmarks" / "results" / "scale.md"
+#: ``--quick`` writes here, so the full table stays.
+RESULTS_QUICK = ROOT / "benchmarks" / "results" / "scale_quick.md"
 #: Default wall-clock limit of one run (seconds): the issue's radius-4 floor is 120 s.
 DEFAULT_LIMIT = 150.0
 #: Limit for the engines the issue already measured as far slower (BDD, numpy programme) on the large cases.
@@ -91,7 +93,7 @@ def _timed(cmd: list[str], limit: float) -> dict:
         d = json.loads(p.stdout.strip().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):
         last = (p.stderr.strip().splitlines() or ["?"])[-1]
-        return {"status": f"exit {p.returncode}: {last[:90]}", "load": load, "wall": wall}
+        return {"status": f"exit {p.returncode}: {last.replace('bnnverify: ', '')[:70]}", "load": load, "wall": wall}
     return {"status": "ok", "wall": wall, "load": load, "json": d, "exit": p.returncode}
 
 
@@ -216,8 +218,9 @@ def main() -> None:
     for label, _, _, _, runs, _, _, reason in rows:
         loads = ", ".join(f"{k} {v['load']:.1f}" for k, v in runs.items())
         lines.append(f"* {label}: {reason or '—'} (load: {loads})")
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS}")
+    out = RESULTS_QUICK if a.quick else RESULTS
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

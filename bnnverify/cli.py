@@ -1264,7 +1264,7 @@ def _fmt_bits(x: float) -> str:
                    "(default with a region), or the class given by another model file.")
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
-                   "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
+                   "flipped-bit types), or auto (the Hamming-ball kernel for balls beyond 2^18 members, else enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
 @click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
