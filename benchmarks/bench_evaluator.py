@@ -7,7 +7,8 @@ Usage (from the repository root):
 writes ``benchmarks/results/evaluator.md``. Workloads:
 
 1. a 784-512-512-10 network (random ±1 weights, thresholds in -3..3) on
-   10,000 random inputs: the bit-packed evaluator (1 and 2 threads), the same
+   10,000 random inputs: the bit-packed evaluator (1 and 2 threads; its numpy
+   loop and, with numba, its compiled XOR-popcount kernel), the same
    network as torch float32 matrix products on the CPU (default threads and
    ``torch.set_num_threads(1)``), and a naive numpy XOR/popcount loop;
 2. the same network on batches of 1, 10 and 100 inputs (evaluator vs torch);
@@ -19,7 +20,10 @@ writes ``benchmarks/results/evaluator.md``. Workloads:
    ``mnist_bnn_2_blk_16_25_20_10``, and on ``mnist_bnn_1_blk_784_100_10`` the
    radius-2 ball around ``instance_0_784`` (307,721 inputs) and the 2^20 cube
    of ``fixed_set_file_random_784_20``: ``enum_class_counts`` vs a plain
-   brute force (``region.members()`` rows through ``Evaluator.classify``).
+   brute force (``region.members()`` rows through ``Evaluator.classify``);
+5. the Hamming-ball kernel (``bnnverify/evaluation/flips.py``) on the radius-2
+   and radius-3 balls around ``instance_0_784`` of ``mnist_bnn_1_blk_784_100_10``:
+   members per second (each member's first-layer code, counted per code).
 
 Each figure is the best of ``--repeat`` wall-clock runs (after one warm-up
 that is not counted, except where stated: the enumeration figures include
@@ -46,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bnnverify.engines.enumeration import enum_class_counts  # noqa: E402
 from bnnverify.evaluation.evaluator import DEFAULT_CHUNK, Evaluator  # noqa: E402
+from bnnverify.evaluation.flips import HAVE_NUMBA  # noqa: E402
 from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer  # noqa: E402
 from bnnverify.encoders.regions import HammingBall, Whole  # noqa: E402
 
@@ -178,6 +183,31 @@ BOUND_SMALL_TORCH = {1: "torch op dispatch overhead per layer", 10: "torch op di
                      100: "BLAS float32 FMA throughput + dispatch"}
 
 
+#: What bounds the compiled XOR-popcount kernel (bnnverify/evaluation/xorpop.py).
+BOUND_COMPILED = ("vectorised XOR + llvm.ctpop over 64-bit lanes, neuron loop innermost (~0.6 ns per word-op "
+                  "with packing and firing); the rest: packing inputs and codes")
+
+
+def bench_ball_kernel(table: Table, repeat: int) -> None:
+    """Members per second of the Hamming-ball kernel (first-layer codes of every member, counted)."""
+    if not HAVE_NUMBA:
+        return
+    from bnnverify.encoders.regions import HammingBall
+    from bnnverify.evaluation.flips import FlipPlan, count_codes
+    from bnnverify.importers.bnnquanalyst import import_bnnquanalyst, read_instance
+
+    net = import_bnnquanalyst(ANCHORS / "models" / "mnist_bnn_1_blk_784_100_10")
+    x = np.asarray(read_instance(ANCHORS / "inputs" / "instance_0_784.txt"), np.uint8)
+    for r in (2, 3):
+        ball = HammingBall(x, r)
+        plan = FlipPlan.of(net, ball)
+        t, cpu, _ = best_of(lambda: count_codes(plan), repeat)
+        table.add(f"mnist_bnn_1_blk_784_100_10, Hamming r={r} ball (instance_0_784)",
+                  "Hamming-ball kernel (first-layer codes of every member, 2 threads)", ball.size, t, cpu,
+                  f"{plan.k} neurons can change, {len(plan.cols)} bit types: {plan.work()} type multisets, "
+                  "a few word operations and one hash-table add each")
+
+
 def bench_large(table: Table, repeat: int, rng: np.random.Generator) -> None:
     import torch
 
@@ -185,12 +215,20 @@ def bench_large(table: Table, repeat: int, rng: np.random.Generator) -> None:
     X = rng.integers(0, 2, (N_INPUTS, 784), dtype=np.uint8)
     work = f"784-512-512-10, {N_INPUTS:,} inputs"
     ref = Evaluator(net).classify(X)
+    ref = Evaluator(net, compiled=False).classify(X)
     for threads in (1, 2):
-        ev = Evaluator(net, threads=threads)
+        ev = Evaluator(net, threads=threads, compiled=False)
         t, cpu, got = best_of(lambda: ev.classify(X), repeat)
         assert np.array_equal(got, ref)
-        table.add(work, f"bnnverify Evaluator, {threads} thread{'s' if threads > 1 else ''}", N_INPUTS, t, cpu,
-                  BOUND_POPCOUNT + ("; 2 threads share 2 busy cores" if threads > 1 else ""))
+        table.add(work, f"bnnverify Evaluator, numpy loop, {threads} thread{'s' if threads > 1 else ''}", N_INPUTS,
+                  t, cpu, BOUND_POPCOUNT + ("; 2 threads share 2 busy cores" if threads > 1 else ""))
+        if HAVE_NUMBA:
+            ev = Evaluator(net, threads=threads, compiled=True)
+            t, cpu, got = best_of(lambda: ev.classify(X), repeat)
+            assert np.array_equal(got, ref) and np.array_equal(ev.trace(X[:999]).dots,
+                                                               Evaluator(net, compiled=False).trace(X[:999]).dots)
+            table.add(work, f"bnnverify Evaluator, compiled kernel, {threads} thread{'s' if threads > 1 else ''}",
+                      N_INPUTS, t, cpu, BOUND_COMPILED)
     run = torch_forward(net)
     Xt = torch.tensor(X, dtype=torch.float32)
     default_threads = torch.get_num_threads()
@@ -339,6 +377,7 @@ def main(argv: list[str] | None = None) -> None:
     bench_large(table, args.repeat, rng)
     bench_twenty(table, args.repeat, rng)
     bench_bnnquanalyst(table, args.repeat)
+    bench_ball_kernel(table, args.repeat)
     breakdown = kernel_breakdown(args.repeat, rng)
     print(breakdown)
     after = uptime()

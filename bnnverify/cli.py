@@ -773,7 +773,42 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, rbonn_varian
                    f"smallest folding margin {margin:.3g}; wrote {out}")
 
 
-# --- section: count (BDD engine) -------------------------------------------
+class EngineName(click.ParamType):
+    """An engine of the registry (or an alias, any case) or ``auto``, read when the command runs.
+
+    The choices are the registry's at that moment, so an engine registered at
+    run time is offered with no edit here.
+    """
+
+    name = "engine"
+
+    def _names(self) -> tuple[str, ...]:
+        from bnnverify.engines.registry import ENGINES
+
+        return ENGINES.names(auto=True)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self._names()) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from bnnverify.engines.registry import ENGINES
+        from bnnverify.errors import EngineError
+
+        try:
+            return ENGINES.resolve(str(value))
+        except EngineError as e:
+            self.fail(str(e), param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in self._names() if n.startswith(incomplete.lower())]
+
+
+_METHODS = EngineName()
+
+
+# --- section: count (any counting engine, by the policy) -------------------
 
 
 @main.command("count")
@@ -781,38 +816,59 @@ def import_torch(state_dict, arch, out, bn_eps, thermometer_levels, rbonn_varian
 @region_options
 @click.option("--per-code", type=int, default=None, metavar="LAYER",
               help="Also report the number of reachable codes of hidden layer LAYER (1-based).")
+@click.option("--method", "--engine", "method", type=_METHODS, default="auto", show_default=True,
+              help="An engine that counts (enum, bdd, ball: Hamming balls, ganak) or auto: the policy picks by "
+                   "the region (for Hamming balls, by the neurons that can change and the flipped-bit types) "
+                   "and hands the question on when an engine runs out of budget.")
 @click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact integers).")
 @handle_errors
 @centre_options
 @budget_options
-def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, timeout, budget, as_json,
+def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, method, timeout, budget, as_json,
           centre) -> None:
-    """Exact number of inputs of the region per class (BDD engine)."""
+    """Exact number of inputs of the region per class (the engine the policy picks, or --method)."""
     import time
 
-    from bnnverify.engines.bdd import as_budget, count_report
+    from bnnverify.engines import run
+    from bnnverify.engines.base import Limits
+    from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded
 
     net = load_model_arg(model)
     region = region_from_options(net, region_kind=region_kind, hamming=hamming, linf=linf,
                                  input_spec=input_spec, mutable=mutable, free=free, center=centre_bits(net, centre))
-    deadline = None if timeout is None else time.perf_counter() + timeout
+    if per_code is not None and not 1 <= per_code <= len(net.hidden):
+        raise DataError(f"layer {per_code} is not a hidden layer of the model (1..{len(net.hidden)})", param="per_code")
+    t0 = time.perf_counter()
     with Progress(as_json, "counting") as bar:
-        rep = count_report(net, region, per_code=per_code, budget=as_budget(budget, deadline, bar.callback()))
-    asked = asked_for("count", [(model, net)], centre[1] if centre else input_ref(input_spec), method="bdd",
-                      timeout=timeout,
-                      budget=None if budget is None else repr(budget))
-    echo_result({**rep.as_dict(), "region": region.describe(), "method": "bdd"}, asked, as_json)
+        limits = Limits(timeout=timeout, budget=budget, started=t0, progress=bar.callback())
+        ans = run.class_counts(net, region, (), method=method, limits=limits)
+        if ans.counts is None:
+            raise (DeadlineExceeded if ans.search.outcome.value == "timeout" else BudgetExceeded)(
+                f"{ans.search.note} ({ans.choice.reason})")
+        codes = None
+        if per_code is not None:
+            counter, _ = run.layer_labels(net, region, "model", method=method, limits=limits)
+            codes = len({t for t, _ in counter.pair_counts(per_code)})
+    seconds = time.perf_counter() - t0
+    asked = asked_for("count", [(model, net)], centre[1] if centre else input_ref(input_spec), method=method,
+                      timeout=timeout, budget=None if budget is None else repr(budget))
+    rep = {"region_size": region.size, "class_counts": {str(c): n for c, n in enumerate(ans.counts)},
+           "seconds": seconds}
+    if codes is not None:
+        rep["codes"] = codes
+    echo_result({**rep, "region": region.describe(), "method": ans.choice.name, "reason": ans.choice.reason},
+                asked, as_json)
     if as_json:
         return
-    cc = rep.counts
-    click.echo(f"region: {region.describe()['kind']}, {cc.region_size} inputs")
-    width = len(str(max(cc.counts))) if cc.counts else 1
-    for c, n in enumerate(cc.counts):
+    click.echo(f"region: {region.describe()['kind']}, {region.size} inputs")
+    width = len(str(max(ans.counts))) if ans.counts else 1
+    for c, n in enumerate(ans.counts):
         click.echo(f"  class {c}: {n:>{width}}")
-    if rep.codes is not None:
-        click.echo(f"reachable codes of hidden layer {rep.layer}: {rep.codes}")
-    click.echo(f"({rep.seconds:.2f} s)")
+    if codes is not None:
+        click.echo(f"reachable codes of hidden layer {per_code}: {codes}")
+    click.echo(f"method: {ans.choice.name} ({ans.choice.reason})")
+    click.echo(f"({seconds:.2f} s)")
 
 
 # --- section: export-cnf (CNF engine) --------------------------------------
@@ -860,39 +916,6 @@ def export_cnf(model, region_kind, hamming, linf, input_spec, mutable, free, cla
 
 # --- section: robustness, equivalence (questions) --------------------------
 
-class EngineName(click.ParamType):
-    """An engine of the registry (or an alias, any case) or ``auto``, read when the command runs.
-
-    The choices are the registry's at that moment, so an engine registered at
-    run time is offered with no edit here.
-    """
-
-    name = "engine"
-
-    def _names(self) -> tuple[str, ...]:
-        from bnnverify.engines.registry import ENGINES
-
-        return ENGINES.names(auto=True)
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(self._names()) + "]"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from bnnverify.engines.registry import ENGINES
-        from bnnverify.errors import EngineError
-
-        try:
-            return ENGINES.resolve(str(value))
-        except EngineError as e:
-            self.fail(str(e), param, ctx)
-
-    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
-        from click.shell_completion import CompletionItem
-
-        return [CompletionItem(n) for n in self._names() if n.startswith(incomplete.lower())]
-
-
-_METHODS = EngineName()
 
 
 def _exit_for(verdict) -> int:
@@ -1370,7 +1393,7 @@ def _fmt_bits(x: float) -> str:
                    "(default with a region), or the class given by another model file.")
 @click.option("--method", type=_METHODS, default="auto", show_default=True,
               help="Region counts: enumerate with the evaluator, BDD, ball (Hamming balls: exact programme over "
-                   "flipped-bit types), or auto (enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
+                   "flipped-bit types), or auto (the Hamming-ball kernel for balls beyond 2^18 members, else enumerate up to 10^7 members, then ball for Hamming balls, else BDD).")
 @click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors

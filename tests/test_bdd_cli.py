@@ -1,10 +1,11 @@
-"""``bnnverify count``: exact per-class counts, JSON shape, budgets, bad input."""
+"""``bnnverify count``: exact per-class counts by the policy's engine or --method, JSON shape, budgets, bad input."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from strategies import all_inputs
 
@@ -12,6 +13,7 @@ from bnnverify.files.modelio import save_model
 from bnnverify.evaluation.evaluator import Evaluator, code_keys
 from bnnverify.cli import Exit, main
 from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+from bnnverify.encoders.regions import HammingBall
 
 
 def _net(n: int = 10, seed: int = 0) -> BNN:
@@ -27,20 +29,51 @@ def _run(*args):
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def test_count_whole_json_matches_enumeration(tmp_path):
+@pytest.mark.parametrize("method", ["auto", "bdd", "enum"])
+def test_count_whole_json_matches_enumeration(tmp_path, method):
     net = _net()
     model = save_model(net, tmp_path / "m.npz")
-    r = _run("count", model, "--region", "whole", "--per-code", 2, "--json")
+    r = _run("count", model, "--region", "whole", "--per-code", 2, "--json", "--method", method)
     assert r.exit_code == 0, r.output
     d = json.loads(r.output)
-    assert set(d) == {"schema", "region_size", "class_counts", "seconds", "codes", "region", "method", "asked"}
-    assert d["region"] == {"kind": "whole", "n": 10, "size": 1024} and d["method"] == "bdd"
+    assert set(d) == {"schema", "region_size", "class_counts", "seconds", "codes", "region", "method", "reason",
+                      "asked"}
+    # auto: the policy's engine (1024 members: enumeration), and it says why
+    assert d["region"] == {"kind": "whole", "n": 10, "size": 1024} and d["method"] == ("enum" if method == "auto"
+                                                                                       else method)
+    assert d["reason"].startswith("auto: enumeration" if method == "auto" else f"asked for {method}")
     X = all_inputs(10)
     tr = Evaluator(net).trace(X)
     assert d["region_size"] == 1024
     assert d["class_counts"] == {str(c): int(v) for c, v in enumerate(np.bincount(tr.classes, minlength=3))}
     assert d["codes"] == len(set(code_keys(tr.codes[1])))
     assert isinstance(d["seconds"], float)
+
+
+@pytest.mark.parametrize("method", ["auto", "ball", "bdd", "enum"])
+def test_count_large_ball_goes_through_the_policy(tmp_path, method, monkeypatch):
+    """A Hamming ball beyond AUTO_BALL_MIN members (lowered here, so brute force stays quick): auto counts
+    it with the Hamming-ball engine and says why; every engine gives the brute-force counts."""
+    from bnnverify.engines import policy
+    from bnnverify.evaluation.flips import HAVE_NUMBA
+
+    monkeypatch.setattr(policy, "AUTO_BALL_MIN", 1 << 16)
+    AUTO_BALL_MIN = policy.AUTO_BALL_MIN
+
+    n = 26
+    net = _net(n=n, seed=3)
+    model = save_model(net, tmp_path / "m.npz")
+    x = np.random.default_rng(4).integers(0, 2, n).astype(np.uint8)
+    ball = HammingBall(x, 5)  # 83,682 members
+    assert ball.size > AUTO_BALL_MIN
+    r = _run("count", model, "--hamming", 5, "--input", "".join(map(str, x)), "--json", "--method", method)
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    X = np.concatenate(list(ball.members()))
+    assert d["class_counts"] == {str(c): int(v) for c, v in enumerate(np.bincount(Evaluator(net).classify(X),
+                                                                                  minlength=3))}
+    if method == "auto" and HAVE_NUMBA:
+        assert d["method"] == "ball" and "first-layer neurons can change" in d["reason"], d["reason"]
 
 
 def test_count_hamming_text_and_mutable(tmp_path):
@@ -63,8 +96,10 @@ def test_count_hamming_text_and_mutable(tmp_path):
 
 def test_count_budget_exit_3_and_bad_input_exit_2(tmp_path):
     model = save_model(_net(seed=2), tmp_path / "m.npz")
-    r = _run("count", model, "--region", "whole", "--max-nodes", 5)
+    r = _run("count", model, "--region", "whole", "--max-nodes", 5, "--method", "bdd")
     assert r.exit_code == Exit.UNDECIDED and "budget" in r.output
+    r = _run("count", model, "--region", "whole", "--max-nodes", 5)  # auto: an engine the budget does not stop
+    assert r.exit_code == 0 and "method: enum" in r.output, r.output
     r = _run("count", model, "--hamming", 2, "--input", "0101")
     assert r.exit_code == Exit.BAD_INPUT and "4 bits" in r.output
     r = _run("count", model, "--region", "whole", "--per-code", 7)

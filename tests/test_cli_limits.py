@@ -27,7 +27,7 @@ CENTRE = "01" * 7
 COMMANDS = {
     "robustness": ["robustness", "{m}", "--input", CENTRE, "--region", "whole", "--method", "bdd", "--count"],
     "equivalence": ["equivalence", "{m}", "{m}", "--region", "whole", "--method", "bdd", "--count"],
-    "count": ["count", "{m}", "--region", "whole"],
+    "count": ["count", "{m}", "--region", "whole", "--method", "bdd"],
     "info": ["info", "{m}", "--region", "whole", "--method", "bdd"],
     "codes": ["codes", "{m}", "--region", "whole", "--layer", "1", "--method", "bdd"],
 }

@@ -2,18 +2,32 @@
 
 Only the first-layer neurons whose margin is within reach of the radius can
 change; input bits with the same column on those neurons are
-interchangeable, so a dynamic programme over these bit *types* counts
-subsets of flips with exact binomials (:func:`ball_layer1`). Every later
-layer is a function of the first layer's code, so the distinct codes go
-through the rest of the network weighted by their counts. Measured
-(``benchmarks/results/information.md``): the radius-3 ball around
-instance_0_100 (166,751 members) in 2.1 s where the BDD takes 30 s; radius 5
-on 784-50×4 (2.45·10^12 members) in 36 s.
+interchangeable (bit *types*), so subsets of flips are counted by type with
+exact binomials. Two implementations, which the tests compare with each
+other and with brute force on the semantics:
+
+* the compiled kernel (:mod:`bnnverify.evaluation.flips`, numba): a depth-first
+  walk over the multisets of types, bit-sliced per-neuron counts, codes
+  summed in a hash table — the default wherever numba is installed and at
+  most :data:`~bnnverify.evaluation.flips.MAX_UNSTABLE` neurons can change;
+  it refuses (``BudgetExceeded``) a ball with more than :data:`MAX_BALL_WORK`
+  type multisets, so ``auto`` goes on to the next engine;
+* the numpy dynamic programme (:func:`ball_layer1` with ``kernel=False``):
+  states (clamped dot products of the changing neurons, flips used) merged
+  after every type, bounded by ``max_states``.
+
+Every later layer is a function of the first layer's code, so the distinct
+codes go through the rest of the network weighted by their counts.
+Measured (``benchmarks/results/scale.md``): the radius-3 ball of 784-100-10
+around instance_0_784 (8.0·10^7 members) in ~1 s with the kernel (numpy
+programme: 53 s); radius 4 (1.6·10^10 members) in ~90 s; the radius-5 ball
+of 100-50-20-10 (7.9·10^7) in ~4 s.
 
 It answers per-layer (code, label) counts, with the label the network's
 class or a constant (a label network needs the inputs themselves), and the
-per-class counts they add up to; a witness of a counted class comes from the
-SAT engine (the programme counts members, it never sees one).
+per-class counts they add up to; the kernel also finds a member of a counted
+class (a walk that stops at the first flip set with a wanted code); with the
+numpy programme that witness comes from the SAT engine.
 
 >>> import numpy as np
 >>> from bnnverify.encoders.layers import BNN, ThresholdLayer, ArgmaxLayer
@@ -37,12 +51,52 @@ from bnnverify.encoders.regions import HammingBall
 from bnnverify.engines.base import Capability, EngineBase, Limits, Support
 from bnnverify.errors import BudgetExceeded, DataError, InternalError
 from bnnverify.evaluation.evaluator import Evaluator, pack_bits
+from bnnverify.evaluation.flips import HAVE_NUMBA, MAX_UNSTABLE, FlipPlan, count_codes, find_flips
 from bnnverify.information.codecounts import Labels, RowCounter
 
-__all__ = ["MAX_BALL_STATES", "ball_layer1", "ball_counter", "BallEngine", "ENGINE"]
+__all__ = ["MAX_BALL_STATES", "MAX_BALL_WORK", "ball_layer1", "ball_counter", "kernel_plan", "BallEngine",
+           "ENGINE"]
+
+#: The most type multisets the compiled kernel walks before it gives up (BudgetExceeded): measured
+#: (``benchmarks/results/scale.md``) 1.5·10^10 of them (the radius-4 ball of 784-100-10) in ~90 s on
+#: one busy core of this machine, so this bounds a count to about five minutes.
+MAX_BALL_WORK: int = 5 * 10**10
 
 
-def ball_layer1(net: BNN, ball: HammingBall, max_states: int) -> tuple[np.ndarray, np.ndarray]:
+def kernel_plan(net: BNN, ball: HammingBall) -> FlipPlan | None:
+    """The compiled kernel's plan for ``ball``, or None when the kernel cannot take it (numba missing,
+    no hidden layer, more than MAX_UNSTABLE neurons within reach of the radius)."""
+    if not HAVE_NUMBA or not net.hidden:
+        return None
+    h = net.hidden[0]
+    s = 2 * ball.center.astype(np.int64) - 1
+    marg = h.weights.astype(np.int64) @ s - h.thresholds.astype(np.int64)
+    r = ball.effective_radius
+    if int(((marg >= -2 * r) & (marg < 2 * r)).sum()) > MAX_UNSTABLE:
+        return None
+    return FlipPlan.of(net, ball)
+
+
+def ball_layer1(net: BNN, ball: HammingBall, max_states: int, *, kernel: bool | None = None,
+                deadline: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Exact counts of the first hidden layer's codes over a Hamming ball, without enumerating it:
+    by the compiled kernel when it takes the ball (``kernel=None``: whenever it can; ``True``: it
+    must), else by the numpy programme below (``kernel=False``: always)."""
+    if kernel is not False:
+        plan = kernel_plan(net, ball)
+        if plan is not None:
+            work = plan.work()
+            if work > MAX_BALL_WORK:
+                raise BudgetExceeded(f"Hamming-ball kernel: {work} flip-type combinations to visit "
+                                     f"({plan.k} neurons within reach, {len(plan.cols)} bit types), "
+                                     f"beyond {MAX_BALL_WORK}")
+            return count_codes(plan, deadline=deadline)
+        if kernel:
+            raise InternalError("the Hamming-ball kernel does not take this ball")
+    return _programme(net, ball, max_states)
+
+
+def _programme(net: BNN, ball: HammingBall, max_states: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact counts of the first hidden layer's codes over a Hamming ball, without enumerating it.
 
     Flipping input bit i changes neuron j's dot product by ``d_ji = -2·W_ji·s(x_i)``.
@@ -116,7 +170,8 @@ _BALL_MAX_SIZE = 1 << 62
 
 
 def ball_counter(net: BNN, ball: HammingBall, labels: Labels, const_label: int | None = None,
-                     max_states: int = MAX_BALL_STATES) -> RowCounter:
+                 max_states: int = MAX_BALL_STATES, *, kernel: bool | None = None,
+                 deadline: float | None = None) -> RowCounter:
     """Exact per-layer (code, label) counts over a Hamming ball by :func:`ball_layer1`.
 
     Every later layer and the class are functions of the first layer's code,
@@ -128,7 +183,10 @@ def ball_counter(net: BNN, ball: HammingBall, labels: Labels, const_label: int |
         raise DataError("method 'ball' cannot use a label model (it never sees the inputs); use enum or bdd")
     if ball.size >= _BALL_MAX_SIZE:
         raise BudgetExceeded(f"Hamming-ball counting: the ball has {ball.size} members, beyond 2^62")
-    codes1, counts = ball_layer1(net, ball, max_states)
+    return _count_rows(net, *ball_layer1(net, ball, max_states, kernel=kernel, deadline=deadline), const_label)
+
+
+def _count_rows(net: BNN, codes1: np.ndarray, counts: np.ndarray, const_label: int | None) -> RowCounter:
     rest = BNN(net.hidden[1:], net.output)
     tr = Evaluator(rest).trace(codes1)
     y = tr.classes if const_label is None else np.full(len(counts), const_label, np.int64)
@@ -141,7 +199,7 @@ class BallEngine(EngineBase):
     """Per-layer (code, label) counts over Hamming balls by the flip-type programme."""
 
     name = "ball"
-    summary = "Hamming balls: exact per-code counts by a dynamic programme over flipped-bit types"
+    summary = "Hamming balls: exact per-code counts by flipped-bit types (compiled kernel, numpy programme without numba)"
     capabilities = frozenset({Capability.LAYER_LABELS, Capability.CLASS_COUNTS})
     region_kinds = frozenset({"hamming"})
 
@@ -154,15 +212,27 @@ class BallEngine(EngineBase):
 
     def layer_labels(self, net: BNN, region: HammingBall, labels: Labels, const_label: int | None,
                      limits: Limits) -> RowCounter:
-        return ball_counter(net, region, labels, const_label)
+        return ball_counter(net, region, labels, const_label, deadline=limits.deadline)
 
     def class_counts(self, net: BNN, region: HammingBall, witness_of, limits: Limits):
         from bnnverify.encoders.results import ClassCounts
         from bnnverify.engines.sat import counted_witness
 
-        rc = ball_counter(net, region, "model")
-        cc = ClassCounts(region.size, [int(rc.label_counts.get(c, 0)) for c in range(net.n_classes)])
-        return cc, counted_witness(net, region, cc, witness_of, limits)
+        codes1, counts = ball_layer1(net, region, MAX_BALL_STATES, deadline=limits.deadline)
+        classes = Evaluator(BNN(net.hidden[1:], net.output)).classify(codes1)
+        per_class = np.zeros(net.n_classes, dtype=object)
+        np.add.at(per_class, classes, counts.astype(object))
+        cc = ClassCounts(region.size, [int(v) for v in per_class])
+        wanted = [c for c in witness_of if cc.counts[c] > 0]
+        if not wanted:
+            return cc, None
+        plan = kernel_plan(net, region)
+        if plan is None:  # the numpy programme never sees a member: SAT finds one
+            return cc, counted_witness(net, region, cc, witness_of, limits)
+        w = find_flips(plan, region.center, codes1[np.isin(classes, wanted)])
+        if w is None:
+            raise InternalError(f"Hamming-ball kernel counted members of classes {wanted} but finds none")
+        return cc, w
 
 
 ENGINE = BallEngine()

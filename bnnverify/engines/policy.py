@@ -19,15 +19,29 @@ The thresholds come from ``benchmarks/results/questions.md`` and
   its member count: 0.3–4 s on balls of 10^2–10^5 members (enumeration:
   milliseconds), over 60 s on a radius-4 ball of 4·10^6 members
   (enumeration: 1.2 s), 12 s on a 2^24-member cube (enumeration: 22 s);
-* information: enumeration up to the enumeration engine's limit, then the
-  Hamming-ball programme for balls (radius-3 ball of 100-50-20-10: ``ball``
-  2.1 s, BDD 30 s), else the BDD.
+* Hamming balls, counts and information (``benchmarks/results/scale.md``):
+  the compiled Hamming-ball kernel walks multisets of flipped-bit types at
+  ~10^8 per second where enumeration evaluates ~10^6–10^7 members per second
+  and the BDD of a ball grows like (distinct columns)^radius (radius 3 of
+  784-100-10: kernel ~1 s, BDD 89 s with 8 GiB, over the 1 GiB budget by
+  default), so beyond :data:`AUTO_BALL_MIN` members ``auto`` takes the kernel
+  first, estimating its work exactly (:func:`ball_estimate`: the neurons
+  that can change, the bit types, the type multisets) and saying so; on a
+  ball whose work is beyond the kernel's bound it gives up at once
+  (``BudgetExceeded``) and the runner hands the count to the next engine;
+  without numba the numpy programme comes after the BDD as before
+  (radius-3 ball of 100-50-20-10: programme 2.1 s, BDD 30 s);
+* other information questions: enumeration up to the enumeration engine's
+  limit, else the BDD.
 
 >>> from bnnverify.encoders.regions import Whole
 >>> prefer(Capability.FIND_CLASS, Whole(10)), prefer(Capability.FIND_CLASS, Whole(40))
 (('enum', 'sat', 'bdd'), ('sat', 'bdd', 'enum'))
 >>> prefer(Capability.CLASS_COUNTS, Whole(40))
 ('bdd', 'enum', 'ganak', 'ball')
+>>> import numpy as np
+>>> prefer(Capability.CLASS_COUNTS, HammingBall(np.zeros(100, np.uint8), 5))[0]  # 7.9·10^7 members
+'ball'
 """
 
 from __future__ import annotations
@@ -45,7 +59,10 @@ __all__ = [
     "AUTO_ENUM_MAX_COUNT",
     "ENUM_LIMIT",
     "AUTO_ENUM_MAX_REASON",
+    "AUTO_BALL_MIN",
+    "AUTO_BALL_MIN_INFO",
     "Choice",
+    "ball_estimate",
     "prefer",
     "choices",
     "choose",
@@ -58,6 +75,21 @@ AUTO_ENUM_MAX_DECIDE: int = 1 << 20
 #: ``auto`` counts regions of at most this many members by enumeration and
 #: larger ones with the BDD (see the module docstring).
 AUTO_ENUM_MAX_COUNT: int = 1 << 22
+
+#: ``auto`` counts Hamming balls of more members than this with the compiled Hamming-ball
+#: kernel first (when numba is installed), smaller ones by enumeration, which sees its witness
+#: and needs neither numba's import nor its kernels (~1 s together, once per process). Measured
+#: (``benchmarks/results/scale.md``, whole CLI runs): 784-100-10 radius 2 (3.1·10^5 members)
+#: enumeration 0.44 s, kernel 1.64 s; 100-50-20-10 radius 4 (4.1·10^6 ≈ 2^22) enumeration
+#: 0.86 s, kernel 1.23 s; radius 5 (7.9·10^7) kernel 4.8 s, enumeration ~20 times the radius-4 time.
+AUTO_BALL_MIN: int = AUTO_ENUM_MAX_COUNT
+
+#: The same for information (per-layer code counts): enumeration pays for the distinct codes of
+#: every layer, so the kernel wins earlier. Measured (same table, ``info``): 100-50-20-10 radius 3
+#: (1.7·10^5 members) enumeration 0.89 s, kernel ~1.4 s; 784-100-10 radius 2 (3.1·10^5)
+#: enumeration 1.83 s, kernel ~1.1 s; 100-50-20-10 radius 4 (4.1·10^6) enumeration 7.56 s,
+#: kernel ~1.6 s.
+AUTO_BALL_MIN_INFO: int = 1 << 18
 
 #: The most members enumeration takes at all (an explicit ``enum`` on a larger
 #: region answers ``unknown``), and the information measures' enumeration bound.
@@ -90,7 +122,11 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
     size = region.size
     if capability in (Capability.FIND_CLASS, Capability.FIND_DISAGREEMENT):
         return ("enum", "sat", "bdd") if size <= AUTO_ENUM_MAX_DECIDE else ("sat", "bdd", "enum")
+    ball_min = AUTO_BALL_MIN_INFO if capability is Capability.LAYER_LABELS else AUTO_BALL_MIN
+    kernel_ball = isinstance(region, HammingBall) and size > ball_min and _have_kernel()
     if capability is Capability.CLASS_COUNTS:
+        if kernel_ball:
+            return ("ball", "bdd", "enum", "ganak")
         if size <= AUTO_ENUM_MAX_COUNT:
             return ("enum", "bdd", "ball", "ganak")
         # a ball beyond enumeration: the BDD first (faster where it fits), then the flip-type programme
@@ -98,6 +134,8 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
     if capability is Capability.DISAGREEMENTS:
         return ("enum", "bdd") if size <= AUTO_ENUM_MAX_COUNT else ("bdd", "enum")
     if capability is Capability.LAYER_LABELS:
+        if kernel_ball and not label_net:
+            return ("ball", "enum", "bdd") if size <= ENUM_LIMIT else ("ball", "bdd", "enum")
         if size <= ENUM_LIMIT:
             return ("enum", "bdd", "ball")
         if isinstance(region, HammingBall) and not label_net:
@@ -115,6 +153,24 @@ def prefer(capability: Capability, region: Any, *, label_net: bool = False) -> t
     raise EngineError(f"no policy for {capability!r}")  # pragma: no cover - every capability is listed
 
 
+def _have_kernel() -> bool:
+    from bnnverify.evaluation.flips import HAVE_NUMBA
+
+    return HAVE_NUMBA
+
+
+def ball_estimate(net: Any, region: Any) -> str:
+    """What the Hamming-ball kernel will do on ``region``: the neurons that can change, the bit types
+    and the exact number of type multisets it walks (its work), for ``auto``'s reason."""
+    from bnnverify.engines.ball import kernel_plan
+
+    plan = kernel_plan(net, region) if isinstance(region, HammingBall) and not isinstance(net, tuple) else None
+    if plan is None:
+        return "the numpy programme over flipped-bit types"
+    return (f"only {plan.k} first-layer neurons can change within radius {plan.radius}, "
+            f"{len(plan.cols)} bit types: {plan.work()} type multisets to walk")
+
+
 def _reason_work(region: Any) -> int:
     """Evaluations a sufficient reason costs by enumeration: members × free bits."""
     from bnnverify.engines.terms import free_bits
@@ -126,7 +182,7 @@ def _reason_work(region: Any) -> int:
         return region.size
 
 
-def _why(capability: Capability, region: Any, name: str) -> str:
+def _why(capability: Capability, region: Any, name: str, net: Any = None) -> str:
     size = region.size
     if len(prefer(capability, region)) == 1:
         return f"auto: {name}, the engine for {capability.value} questions"
@@ -136,7 +192,9 @@ def _why(capability: Capability, region: Any, name: str) -> str:
     if name == "enum":
         return f"auto: enumeration, the region has {size} members"
     if name == "ball":
-        return f"auto: Hamming-ball programme, the ball has {size} members (beyond enumeration)"
+        return (f"auto: Hamming-ball kernel, the ball has {size} members but {ball_estimate(net, region)}"
+                if net is not None and size > min(AUTO_BALL_MIN, AUTO_BALL_MIN_INFO) and _have_kernel() else
+                f"auto: Hamming-ball programme, the ball has {size} members (beyond enumeration)")
     limit = AUTO_ENUM_MAX_DECIDE if not capability.counts else AUTO_ENUM_MAX_COUNT
     return f"auto: {name}, the region has {size} members (enumeration takes up to {limit})"
 
@@ -170,7 +228,7 @@ def choices(
         engine = registry.get(n)
         s = engine.supports(net, region, capability)
         if s:
-            why = (_why(capability, region, n) if not refusals and not out else
+            why = (_why(capability, region, n, net) if not refusals and not out else
                    f"auto: {n}" + (", the only engine that takes it after: " + "; ".join(refusals) if refusals else ""))
             out.append(Choice(engine, why))
         else:

@@ -20,6 +20,10 @@ How it is made fast (semantics unchanged; ``benchmarks/bench_evaluator.py``):
   broadcast operands of short rows are buffered, tripling the XOR's cost);
 * small batches use one broadcast XOR / popcount / reduction per layer;
 * ``threads > 1`` evaluates blocks on a thread pool (numpy releases the GIL);
+* large batches (:data:`COMPILED_MIN_WORK` word operations and more) use the
+  compiled XOR-popcount kernel (:mod:`bnnverify.evaluation.xorpop`, numba)
+  for every stage when numba is installed (``compiled=False``: never); the
+  popcounts are the same integers, everything else is unchanged;
 * enumeration helpers: :class:`InputTables` (first-layer dots of integer-coded
   inputs from per-chunk tables), :meth:`Evaluator.finish` /
   :meth:`Evaluator.finish_fires` (run the rest of the network from the first
@@ -38,6 +42,7 @@ How it is made fast (semantics unchanged; ``benchmarks/bench_evaluator.py``):
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,6 +116,16 @@ FRONT_BLOCK_ELEMENTS = 1 << 23
 
 #: Integer-coded inputs: at most this many input bits (codes are uint64).
 MAX_CODED_BITS = 63
+
+#: Batches of at least this many (row, neuron, 64-bit word) operations in all use the compiled
+#: XOR-popcount kernel when numba is installed: numba's import and the kernel's cache load cost
+#: ~1 s once per process, which the numpy loop (~0.7 ns per operation) spends on ~10^9 of them;
+#: measured in ``benchmarks/results/evaluator.md`` (784-512-512-10: 1.1·10^4 operations per row).
+COMPILED_MIN_WORK = 1 << 30
+
+#: Once the kernel is loaded in this process, batches of at least this many operations use it
+#: (below, the numpy loop's few calls cost no more than the kernel's dispatch).
+COMPILED_WARM_MIN_WORK = 1 << 20
 
 #: Byte popcounts of this many words are summed in uint8 (3 * 64 <= 255)
 #: before one widening add into the accumulator.
@@ -312,7 +327,8 @@ class Evaluator:
     the GIL in its loops). Results do not depend on either.
     """
 
-    def __init__(self, net: BNN, chunk: int = DEFAULT_CHUNK, *, threads: int = 1) -> None:
+    def __init__(self, net: BNN, chunk: int = DEFAULT_CHUNK, *, threads: int = 1,
+                 compiled: bool | None = None) -> None:
         if int(chunk) < 1:
             raise DataError(f"chunk: must be a positive number of rows, got {chunk}")
         if int(threads) < 1:
@@ -320,6 +336,7 @@ class Evaluator:
         self.net = net
         self.chunk = int(chunk)
         self.threads = int(threads)
+        self.compiled = compiled  # None: the compiled kernel for large batches when numba is installed
         # The front: leading layers of kinds other than ``threshold`` (over integer features,
         # or ``linear``) are computed with numpy integer arithmetic (``numpy_layer``); the
         # bit-packed stages start at the first ``threshold`` layer.
@@ -362,13 +379,16 @@ class Evaluator:
         finally:
             self._workspaces.append(ws)
 
-    def _popcounts(self, index: int, XT: np.ndarray, ws: _Workspace) -> np.ndarray:
+    def _popcounts(self, index: int, XT: np.ndarray, ws: _Workspace, kernel: Callable | None = None) -> np.ndarray:
         """(N, m) popcounts of ``x XOR w`` for stage ``index`` (maybe a transposed view).
 
-        ``XT`` is the (words, N) uint64 block of packed inputs of the stage.
+        ``XT`` is the (words, N) uint64 block of packed inputs of the stage; ``kernel`` the compiled
+        XOR-popcount kernel, if the batch uses it.
         """
         st = self._stages[index]
         words, N = XT.shape
+        if kernel is not None:
+            return kernel(XT, st.wrows, ws.get((index, "acc"), (N, st.m), st.acc))
         if words * st.m * N <= self._one_shot:
             x = np.bitwise_xor(XT.T[:, :, None], st.wrows[None, :, :])
             return np.add.reduce(np.bitwise_count(x), axis=1, dtype=st.acc)
@@ -412,14 +432,31 @@ class Evaluator:
         scores = self._scale[None, :] * dots.astype(np.float64) + self._bias[None, :]
         return np.argmax(scores, axis=1).astype(np.int64)
 
-    def _run(self, XT: np.ndarray, ws: _Workspace, start: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    def _run(self, XT: np.ndarray, ws: _Workspace, start: int = 0,
+             kernel: Callable | None = None) -> tuple[list[np.ndarray], np.ndarray]:
         """Codes (N, words) of hidden stages ``start..`` and the output popcounts (N, c)."""
         codes = []
         cur = XT
         for i in range(start, len(self._stages) - 1):
-            code, cur = self._fire(i, self._popcounts(i, cur, ws), ws)
+            code, cur = self._fire(i, self._popcounts(i, cur, ws, kernel), ws)
             codes.append(code)
-        return codes, self._popcounts(len(self._stages) - 1, cur, ws)
+        return codes, self._popcounts(len(self._stages) - 1, cur, ws, kernel)
+
+    def _kernel_for(self, N: int) -> Callable | None:
+        """The compiled XOR-popcount kernel if a batch of ``N`` rows uses it (see COMPILED_MIN_WORK)."""
+        if self.compiled is False:
+            return None
+        work = N * sum(st.words * st.m for st in self._stages)
+        loaded = "bnnverify.evaluation.xorpop" in sys.modules
+        if not self.compiled and work < (COMPILED_WARM_MIN_WORK if loaded else COMPILED_MIN_WORK):
+            return None
+        from bnnverify.evaluation.flips import HAVE_NUMBA
+
+        if not HAVE_NUMBA:
+            return None
+        from bnnverify.evaluation.xorpop import popcounts
+
+        return popcounts
 
     def _tabled(self, index: int, limit: int) -> bool:
         """Whether stage ``index`` gets a lookup table when tables of up to ``limit`` rows are
@@ -625,10 +662,11 @@ class Evaluator:
         XT = _pack_inputs(X, self._stages[0].words)
         codes = [pack_bits(c) for c in front] + [np.empty((N, st.out_words), np.uint64) for st in self._stages[:-1]]
         dots = np.empty((N, self.net.n_classes), np.int64)
+        kernel = self._kernel_for(N)
 
         def work(s: int, e: int) -> None:
             with self._workspace() as ws:  # pc lives in the workspace: use it before release
-                cs, pc = self._run(XT[:, s:e], ws)
+                cs, pc = self._run(XT[:, s:e], ws, kernel=kernel)
                 dots[s:e] = self._output_dots(pc)
             for l, c in enumerate(cs):
                 codes[len(front) + l][s:e] = c
@@ -644,10 +682,11 @@ class Evaluator:
         N = len(X)
         XT = _pack_inputs(X, self._stages[0].words)
         classes = np.empty(N, np.int64)
+        kernel = self._kernel_for(N)
 
         def work(s: int, e: int) -> None:
             with self._workspace() as ws:  # pc lives in the workspace: use it before release
-                _, pc = self._run(XT[:, s:e], ws)
+                _, pc = self._run(XT[:, s:e], ws, kernel=kernel)
                 classes[s:e] = self._classes_of_dots(self._output_dots(pc))
 
         self._map_blocks(N, work)

@@ -143,9 +143,11 @@ def info_from_rows(net: BNN, X: np.ndarray, *, labels: Labels = "model", y: np.n
 def resolve_method(region: Region, method: "str | Method" = "auto", *, allow_ball: bool = False) -> "Method | str":
     """The engine that counts per-code information over ``region`` (by the one policy).
 
-    ``auto``: enumeration up to :data:`ENUM_LIMIT` members; beyond, the
-    Hamming-ball programme for Hamming balls (if ``allow_ball``, i.e. no label
-    network), else the BDD. An explicit engine that cannot count this region
+    ``auto``: the policy's order (:func:`bnnverify.engines.policy.prefer`): the
+    Hamming-ball kernel for Hamming balls beyond ``AUTO_BALL_MIN_INFO`` members
+    (if ``allow_ball``, i.e. no label network, and numba is installed), else
+    enumeration up to :data:`ENUM_LIMIT` members; beyond, the Hamming-ball
+    programme for Hamming balls, else the BDD. An explicit engine that cannot count this region
     is refused by name.
     """
     from bnnverify.engines.base import Capability, lacks
