@@ -73,7 +73,7 @@ def main() -> None:
         code, ev, _ = bnnverify("eval", path, "--dataset", "digits17", "--json", limit=600)
         acc = ev.get("accuracy") if ev else None
         models[first] = path
-        lines.append(f"* `{first}` model: 64-{HIDDEN}-10, trained in {time.perf_counter() - t0:.1f} s, "
+        lines.append(f"* `{first}` model: 64 pixels -> {first} first layer -> {HIDDEN} -> 10, trained in {time.perf_counter() - t0:.1f} s, "
                      f"test accuracy {acc}")
     lines += ["", f"## 1. Robustness at L∞ eps (first {a.images} test images; seconds, limit {a.limit:g} s)", "",
               "| first layer | eps | engine | robust | not robust | undecided | mean s | max s |",
