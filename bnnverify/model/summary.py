@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
 from bnnverify.encoders.layers import BNN
 
 __all__ = [
@@ -55,6 +57,12 @@ class LayerKind(str, Enum):
     """What a layer computes."""
 
     THRESHOLD = "threshold"
+    LINEAR = "linear"
+    QUANTIZE = "quantize"
+    INTEGER_THRESHOLD = "integer-threshold"
+    CONV = "conv"
+    MAXPOOL = "maxpool"
+    INTEGER_CONV = "integer-conv"
     ARGMAX = "argmax"
 
 
@@ -129,10 +137,51 @@ class Summary:
     total: Totals
 
 
+#: A conv / maxpool layer's constant neurons are counted on its linear view up to this many entries.
+_CONSTANT_VIEW_MAX_ENTRIES = 1 << 22
+
+
+def _other_layer(h, i: int) -> LayerSummary:
+    """A layer of a kind other than ``threshold``: its stored integers; ±1 parameters are the
+    ±1 weights it stores (a convolution's kernel is shared by every position)."""
+    n, m = h.n_inputs, h.n_outputs
+    kind = LayerKind(h.kind)
+    if h.kind == "conv":
+        binary, other = int(h.weights.size), int(h.thresholds.size)
+    elif h.kind == "maxpool":
+        binary, other = 0, int(h.polarity.size)
+    else:
+        arrays = h.arrays()
+        binary = 0
+        other = int(sum(a.size for k, a in arrays.items() if a.dtype.kind in "iu" and a.ndim >= 1))
+    t = getattr(h, "thresholds", None)
+    if h.kind == "linear":
+        t = h.bounds
+    on = off = 0
+    lin = None
+    if h.kind == "linear":
+        lin = h
+    elif h.kind in ("conv", "maxpool") and m * n <= _CONSTANT_VIEW_MAX_ENTRIES:
+        lin = h.as_linear()
+    if lin is not None:
+        c = lin.coefficients
+        pos, neg = np.where(c > 0, c, 0).sum(axis=1), np.where(c < 0, c, 0).sum(axis=1)
+        on, off = int((lin.bounds <= neg).sum()), int((lin.bounds > pos).sum())
+    return LayerSummary(
+        name=f"layer{i}", number=i + 1, kind=kind, inputs=n, neurons=m, binary_params=binary,
+        other_params=other, packed_bits=binary * BITS_BINARY + other * BITS_THRESHOLD,
+        float32_bits=(binary + other) * BITS_FLOAT32,
+        threshold_min=int(t.min()) if t is not None and t.size else None,
+        threshold_max=int(t.max()) if t is not None and t.size else None, always_on=on, never_on=off)
+
+
 def summarize(net: BNN) -> Summary:
     """The :class:`Summary` of ``net`` (pure: reads the network, changes nothing)."""
     layers = []
     for i, h in enumerate(net.hidden):
+        if h.kind != "threshold":
+            layers.append(_other_layer(h, i))
+            continue
         n, m = h.n_inputs, h.n_outputs
         t = h.thresholds
         layers.append(
