@@ -540,7 +540,7 @@ def train(dataset, hidden, arch, epochs, seed, out, snapshots, binarizer, ste, s
     if arch is not None:
         from bnnverify.commands.conv_train import train_conv_command
 
-        return train_conv_command(dataset, arch, epochs, seed, out, lr, batch_size, torch_state, as_json,
+        return train_conv_command(emit_json, dataset, arch, epochs, seed, out, lr, batch_size, torch_state, as_json,
                                   unused={"--snapshots": snapshots, "--binarizer": binarizer, "--ste": ste,
                                           "--scale": scale or None, "--rho": rho, "--alpha": alpha,
                                           "--finetune-epochs": finetune_epochs, "--rbonn-variant": rbonn_variant})
@@ -1852,7 +1852,8 @@ def run_queries_cmd(query_file, model_spec, root, timeout, budget, as_json) -> N
 
 from bnnverify.commands import register as _register_commands  # noqa: E402  (ONNX, VNN-COMP: bnnverify/commands/)
 
-_register_commands(main, import_group)
+_register_commands(main, import_group, emit_json=emit_json, handle_errors=handle_errors,
+                   load_model_arg=load_model_arg)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -98,3 +98,64 @@ def test_model_file_layout_must_be_a_string():
     arrays["layer0_layout"] = np.array(3)
     with pytest.raises(ModelError, match="layer0_layout"):
         model_from_arrays(arrays)
+
+
+# --- training (bnnverify train --arch) ---------------------------------------------------------
+
+def test_trained_conv_module_is_exported_exactly():
+    import torch
+
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.training.conv import train_conv
+
+    res = train_conv("digits", "conv4k3p1,maxpool2,8,10", epochs=2, seed=1)
+    assert [h.kind for h in res.model.hidden] == ["conv", "maxpool", "threshold"]
+    d = load_dataset("digits", "all")
+    with torch.no_grad():
+        torch_classes = res.module(torch.from_numpy(2.0 * d.X.astype(np.float32) - 1)).argmax(1).numpy()
+    assert res.min_margin > 1e-6  # far from a float tie: float32 torch and the exact rule must agree
+    assert Evaluator(res.model).classify(d.X).tolist() == torch_classes.tolist()
+    assert [semantics.classify(res.model, x) for x in d.X[:25]] == torch_classes[:25].tolist()
+
+
+@pytest.mark.parametrize("arch, match", [("conv4k3", "class count"), ("10,conv4k3,10", "before the dense"),
+                                         ("conv4k3p3,10", "pad < kernel"), ("convx,10", "is not conv")])
+def test_bad_arch_is_refused(arch, match):
+    from bnnverify.errors import UsageError
+    from bnnverify.training.conv import parse_arch
+
+    with pytest.raises(UsageError, match=match):
+        parse_arch(arch)
+
+
+def test_cli_train_conv_then_count_and_robustness(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "bnnverify", *args], capture_output=True, text=True)
+
+    model = tmp_path / "c.npz"
+    out = cli("train", "--dataset", "digits", "--arch", "conv4k3,maxpool2,10", "--epochs", "1", "--seed", "0",
+              "--out", str(model), "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["layers"] == ["conv", "maxpool"]
+    assert cli("train", "--dataset", "digits", "--arch", "conv4k3,10", "--hidden", "5", "--epochs", "1",
+               "--seed", "0", "--out", str(model)).returncode == 2
+    from bnnverify.data.datasets import load_dataset
+    from bnnverify.files.modelio import load_model
+
+    x = load_dataset("digits", "test").X[0]
+    np.save(tmp_path / "x.npy", x.reshape(8, 8))
+    net = load_model(model)
+    counted = cli("count", str(model), "--input", str(tmp_path / "x.npy"), "--hamming", "1", "--json")
+    assert counted.returncode == 0, counted.stderr
+    brute = [semantics.classify(net, np.where(np.arange(64) == i, 1 - x, x)) for i in range(64)] + [
+        semantics.classify(net, x)]
+    got = json.loads(counted.stdout)
+    per = got.get("class_counts") or got.get("counts")
+    assert per is not None and [int(per[str(c)] if isinstance(per, dict) else per[c]) for c in range(10)] == [
+        brute.count(c) for c in range(10)]
+    rob = cli("robustness", str(model), "--input", str(tmp_path / "x.npy"), "--hamming", "1", "--json")
+    assert rob.returncode == (0 if len(set(brute)) == 1 else 1), rob.stderr

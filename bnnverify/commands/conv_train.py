@@ -10,10 +10,9 @@ import click
 __all__ = ["train_conv_command"]
 
 
-def train_conv_command(dataset: str, arch: str, epochs: int, seed: int, out: str, lr: float | None,
+def train_conv_command(emit_json: Any, dataset: str, arch: str, epochs: int, seed: int, out: str, lr: float | None,
                        batch_size: int | None, torch_state: str | None, as_json: bool,
                        unused: dict[str, Any]) -> None:
-    from bnnverify.cli import emit_json
     from bnnverify.files.modelio import save_model
     from bnnverify.training.conv import train_conv
     from bnnverify.training.train import DEFAULT_BATCH_SIZE, DEFAULT_LR

@@ -20,8 +20,7 @@ def _range(text: str) -> tuple[int, int]:
     return lo, hi
 
 
-def register(main: Any, import_group: Any) -> None:
-    from bnnverify.cli import emit_json, handle_errors, load_model_arg
+def register(main: Any, import_group: Any, *, emit_json: Any, handle_errors: Any, load_model_arg: Any) -> None:
 
     @import_group.command("onnx")
     @click.argument("onnx_file", type=click.Path())
