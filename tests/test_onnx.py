@@ -303,6 +303,19 @@ def test_vnncomp_cli_and_instances_csv(tmp_path):
                           "--out-dir", str(tmp_path / "res")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert status in (tmp_path / "res" / "summary.md").read_text()
+    imp = subprocess.run([sys.executable, "-m", "bnnverify", "import", "onnx", str(tmp_path / "m.onnx"),
+                          "--out", str(tmp_path / "m.npz")], capture_output=True, text=True)
+    assert imp.returncode == 0, imp.stderr
+    x = np.arange(9).reshape(1, 1, 3, 3) * 30  # the graph's input shape, with its batch dimension
+    np.save(tmp_path / "x.npy", x)
+    pred = subprocess.run([sys.executable, "-m", "bnnverify", "predict", str(tmp_path / "m.npz"), "--input",
+                           str(tmp_path / "x.npy"), "--json"], capture_output=True, text=True)
+    assert pred.returncode == 0, pred.stderr
+    assert json.loads(pred.stdout.splitlines()[-1])["class"] == semantics.classify(net, x.reshape(-1))
+    np.save(tmp_path / "bad.npy", np.full((1, 3, 3), 0.5))
+    pred = subprocess.run([sys.executable, "-m", "bnnverify", "predict", str(tmp_path / "m.npz"), "--input",
+                           str(tmp_path / "bad.npy")], capture_output=True, text=True)
+    assert pred.returncode == 2 and "bad.npy" in pred.stderr and "not an integer" in pred.stderr
     bad = subprocess.run([sys.executable, "-m", "bnnverify", "import", "onnx", str(tmp_path / "robust.vnnlib"),
                           "--out", str(tmp_path / "x.npz")], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a readable ONNX model" in bad.stderr

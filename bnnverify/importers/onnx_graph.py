@@ -470,7 +470,12 @@ class _Importer:
 
     def op_Shape(self, node: Any, ins: list[str]) -> None:
         v = self.value(node, ins[0])
-        shape = _phys_shape(v.shape, v.perm) if hasattr(v, "perm") else v.shape
+        if isinstance(v, (_Ternary, _Shifted, _Cmp)):
+            v = v.pre
+        if isinstance(v, _Pre) and v.pool is not None:
+            shape = v.pool["out_shape"]
+        else:
+            shape = _phys_shape(v.shape, v.perm) if hasattr(v, "perm") else v.shape
         self.consts[node.output[0]] = np.array((1, *shape), np.int64)
 
     def op_Transpose(self, node: Any, ins: list[str]) -> None:
@@ -529,6 +534,11 @@ class _Importer:
             return
         if not isinstance(v, _Pre):
             raise self.refuse(node, f"arithmetic on {type(v).__name__}")
+        if v.pool is not None:  # after a max-pooling only per-channel constants (the map is the pooled one)
+            try:
+                np.broadcast_to(c, (1, v.shape[0], 1, 1))
+            except ValueError:
+                raise self.refuse(node, "a per-position constant after a max-pooling") from None
         c = _to_logical(c, _phys_shape(v.shape, v.perm), v.perm, node)
         P, Q, R = v.P, v.Q, v.R
         if op == "Add":
@@ -565,8 +575,6 @@ class _Importer:
             raise self.refuse(node, "batch norm of something other than a pre-activation")
         if v.sqrt_used:
             raise self.refuse(node, "a second batch norm before a sign")
-        if v.pool is not None:
-            pass  # max then BN: handled below only for a positive scale
         if len(v.shape) > 1 and v.perm[0] != 0:
             raise self.refuse(node, "batch norm over a transposed map")
         parts = []
@@ -693,15 +701,15 @@ class _Importer:
             self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs)
             return
         if isinstance(v, _Pre) and v.pool is None and v.source[0] in ("conv", "intconv") and v.perm == (0, 1, 2):
-            if any(x < 0 for x in v.P.reshape(-1)) and v.sqrt_used is False and False:
-                pass
             geo = _conv_geometry(node, v.shape, kernel)
             neg = [o for o in range(v.shape[0]) if any(x < 0 for x in v.P[o].reshape(-1))]
             if neg:  # max of a*d + b with a < 0 is a min over d: flip the channel's sign convention
                 raise self.refuse(node, f"max-pooling a pre-activation with a negative slope (channel {neg[0]}): "
                                         "a min-pooling of the dot products")
+            out_shape = (v.shape[0], *_out_hw(geo, kernel))
             self.vals[node.output[0]] = _Pre(**{**v.__dict__, "pool": {"kernel": kernel, "stride": geo["stride"],
-                                                                      "pads": geo["pads"], "node": node.name}})
+                                                                      "pads": geo["pads"], "node": node.name,
+                                                                      "out_shape": out_shape}})
             return
         raise self.refuse(node, "max-pooling of a value other than activations or a conv pre-activation")
 
