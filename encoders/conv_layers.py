@@ -130,6 +130,16 @@ class _Geometry:
         return C * H * W
 
     def windows(self, channels: bool) -> np.ndarray:
+        """The index table (cached: the geometry is immutable; the array is read-only)."""
+        key = ("windows", channels)
+        cache = self.__dict__.setdefault("_cache", {})
+        if key not in cache:
+            a = self._windows(channels)
+            a.setflags(write=False)
+            cache[key] = a
+        return cache[key]
+
+    def _windows(self, channels: bool) -> np.ndarray:
         """Index table ``(P, C*kh*kw)`` (``channels``: the kernel's (c, i, j) order) or
         ``(C, P, kh*kw)``: the flat input index of each window position, ``n_in`` where padded."""
         C, H, W = self.shape
@@ -147,7 +157,15 @@ class _Geometry:
         return idx.reshape(C, Ho * Wo, kh * kw)
 
     def out_index(self, O: int) -> np.ndarray:
-        """``(O, P)``: the flat output index of channel o at position p (row-major positions)."""
+        """``(O, P)``: the flat output index of channel o at position p (row-major positions; cached)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if ("out", O) not in cache:
+            a = self._out_index(O)
+            a.setflags(write=False)
+            cache[("out", O)] = a
+        return cache[("out", O)]
+
+    def _out_index(self, O: int) -> np.ndarray:
         Ho, Wo = self.out_hw
         o = np.arange(O)[:, None]
         p = np.arange(Ho * Wo)[None, :]
@@ -270,6 +288,8 @@ class ConvLayer(_Windowed):
             raise ModelError(f"{where}: must be {w.shape[0]} integers (one per output channel), got "
                              f"{getattr(t, 'dtype', type(t).__name__)} shape {getattr(t, 'shape', None)}")
         K = int(np.prod(w.shape[1:]))
+        if 2 * K + 3 >= _FLOAT32_EXACT:
+            raise ModelError(f"{self.name}_weights: a kernel of {K} entries is beyond the exact float32 patch products")
         object.__setattr__(self, "thresholds", frozen(np.clip(t.astype(np.int64), -K - 1, K + 1)))
 
     @property
@@ -292,17 +312,22 @@ class ConvLayer(_Windowed):
         """Output bits of rows ``V`` (N, n) of 0/1 bits: patches times the kernel, never a dense matrix."""
         g = self.geometry
         idx = g.windows(channels=True)  # (P, K)
-        Wm = self.weights.reshape(self.out_channels, -1).astype(np.int64)
-        wsum = (idx < g.n_in).astype(np.int64) @ Wm.T  # (P, O): sum of the weights on valid positions
-        lim = self.thresholds[None, :] + wsum  # 2 sum w x >= theta + sum w
+        cache = g.__dict__.setdefault("_cache", {})
+        if "conv" not in cache:
+            Wm = self.weights.reshape(self.out_channels, -1).astype(np.int64)
+            wsum = (idx < g.n_in).astype(np.int64) @ Wm.T  # (P, O): sum of the weights on valid positions
+            lim = self.thresholds[None, :] + wsum  # 2 sum w x >= theta + sum w
+            # |2 W.x| and |lim| <= 2K + 3 < 2^24: float32 products and comparisons are exact
+            cache["conv"] = (Wm.T.astype(np.float32), lim.astype(np.float32) / np.float32(2))
+        WfT, half = cache["conv"]
         out_idx = g.out_index(self.out_channels)
-        V = np.asarray(V).astype(np.uint8)
+        V = np.asarray(V, dtype=np.uint8)
         out = np.empty((V.shape[0], self.n_outputs), np.uint8)
         step = max(1, _FORWARD_BLOCK_ENTRIES // max(1, idx.size))
         for s in range(0, V.shape[0], step):
-            P = _gather(V[s:s + step], idx)  # (b, P, K) 0/1
-            d = _dot_patches(P, Wm, idx.shape[1] + 1)  # (b, P, O)
-            out[s:s + step][:, out_idx.T] = (2 * d >= lim[None]).astype(np.uint8)
+            P = _gather(V[s:s + step], idx).astype(np.float32)  # (b, P, K) 0/1
+            d = P @ WfT  # (b, P, O) exact integers
+            out[s:s + step][:, out_idx.T] = d >= half[None]  # W.x >= (theta + sum W) / 2, halves exact
         return out
 
     def as_linear(self) -> LinearLayer:
@@ -385,14 +410,23 @@ class MaxPoolLayer(_Windowed):
         """Output bits of rows ``V`` (N, n) of 0/1 bits."""
         g = self.geometry
         idx = g.windows(channels=False)  # (C, P, k)
-        need = np.where(self.polarity[:, None] > 0, 1, (idx < g.n_in).sum(axis=2))  # (C, P)
-        out_idx = g.out_index(self.out_channels)  # (C, P)
-        V = np.asarray(V).astype(np.uint8)
+        cache = g.__dict__.setdefault("_cache", {})
+        if "pool" not in cache:
+            need = np.where(self.polarity[:, None] > 0, 1, (idx < g.n_in).sum(axis=2))  # (C, P)
+            # windows in output order, so the result needs no scatter
+            order = np.argsort(g.out_index(self.out_channels).reshape(-1))
+            cache["pool"] = (idx.reshape(-1, idx.shape[2])[order], need.reshape(-1)[order].astype(np.uint8))
+        flat_idx, need = cache["pool"]
+        V = np.asarray(V, dtype=np.uint8)
         out = np.empty((V.shape[0], self.n_outputs), np.uint8)
-        step = max(1, _FORWARD_BLOCK_ENTRIES // max(1, idx.size))
+        step = max(1, _FORWARD_BLOCK_ENTRIES // max(1, flat_idx.size))
         for s in range(0, V.shape[0], step):
-            S = _gather(V[s:s + step], idx).sum(axis=3, dtype=np.int64)  # (b, C, P)
-            out[s:s + step][:, out_idx] = (S >= need[None]).astype(np.uint8)
+            b = V[s:s + step]
+            Vp = np.concatenate([b, np.zeros((b.shape[0], 1), np.uint8)], axis=1)
+            S = np.zeros((b.shape[0], flat_idx.shape[0]), np.uint8 if flat_idx.shape[1] < 256 else np.int64)
+            for j in range(flat_idx.shape[1]):  # one gather per window position (a reduction over a tiny axis is slow)
+                S += Vp[:, flat_idx[:, j]]
+            np.greater_equal(S, need[None], out=out[s:s + step], casting="unsafe")
         return out
 
     def as_linear(self) -> LinearLayer:

@@ -612,7 +612,7 @@ class Evaluator:
         for s in range(0, len(V), step):
             v = V[s:s + step]
             for i, h in enumerate(self._front):
-                v = numpy_layer(h, v)
+                v = h.forward(v) if hasattr(h, "forward") else numpy_layer(h, v)  # conv kinds: uint8 patch kernels
                 outs[i].append(v.astype(np.uint8))
         codes = [np.concatenate(o) if o else np.zeros((0, h.n_outputs), np.uint8)
                  for o, h in zip(outs, self._front)]
