@@ -608,7 +608,8 @@ class Evaluator:
         if not self._front:
             return [], V
         outs: list[list[np.ndarray]] = [[] for _ in self._front]
-        step = max(1, FRONT_BLOCK_ELEMENTS // max(1, max(h.n_inputs * h.n_outputs for h in self._front)))
+        step = max(1, FRONT_BLOCK_ELEMENTS // max(1, max(getattr(h, "row_cost", h.n_inputs * h.n_outputs)
+                                                         for h in self._front)))
         for s in range(0, len(V), step):
             v = V[s:s + step]
             for i, h in enumerate(self._front):
