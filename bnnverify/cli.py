@@ -513,7 +513,9 @@ def _fmt_float(x: float) -> Any:
 @click.option("--dataset", "--data", "dataset", required=True, metavar="NAME_OR_NPZ",
               help="ib12, var_u, digits, digits-thermo<L>, digits17 (integer pixels 0..16, for "
                    "--input-layer quantize|integer), or a .npz with X (0/1) and y.")
-@click.option("--hidden", required=True, metavar="W1,W2,...", help="Hidden layer widths, e.g. 10,7,5,4,3.")
+@click.option("--hidden", default=None, metavar="W1,W2,...", help="Hidden layer widths, e.g. 10,7,5,4,3.")
+@click.option("--arch", default=None, metavar="BLOCKS",
+              help="Instead of --hidden: a convolutional network, e.g. conv16k3p1,maxpool2,10 (see bnnverify.training.conv).")
 @click.option("--epochs", type=click.IntRange(min=0), required=True)
 @click.option("--seed", type=int, required=True, help="Seed: same seed, same model.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
@@ -544,9 +546,20 @@ def _fmt_float(x: float) -> Any:
               help="--input-layer quantize: thresholds per feature (default 1; K > 1: a thermometer).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors
-def train(dataset, hidden, epochs, seed, out, snapshots, binarizer, ste, scale, rho, alpha, finetune_epochs,
+def train(dataset, hidden, arch, epochs, seed, out, snapshots, binarizer, ste, scale, rho, alpha, finetune_epochs,
           rbonn_variant, lr, batch_size, torch_state, input_layer, levels, as_json) -> None:
     """Train a BNN with torch and export it exactly to a model file."""
+    if (hidden is None) == (arch is None):
+        raise click.UsageError("give --hidden (a dense network) or --arch (a convolutional one)")
+    if arch is not None:
+        from bnnverify.commands.conv_train import train_conv_command
+
+        return train_conv_command(emit_json, dataset, arch, epochs, seed, out, lr, batch_size, torch_state, as_json,
+                                  unused={"--snapshots": snapshots, "--binarizer": binarizer, "--ste": ste,
+                                          "--input-layer": None if input_layer == "binary" else input_layer,
+                                          "--levels": levels,
+                                          "--scale": scale or None, "--rho": rho, "--alpha": alpha,
+                                          "--finetune-epochs": finetune_epochs, "--rbonn-variant": rbonn_variant})
     from bnnverify.files.modelio import save_model
     from bnnverify.training.binarizers import BinarizerOptions, get_binarizer
     from bnnverify.training.train import DEFAULT_BATCH_SIZE, DEFAULT_LR, train_bnn
@@ -1990,6 +2003,11 @@ def run_queries_cmd(query_file, model_spec, root, timeout, budget, as_json) -> N
         click.echo(f"  ({out['seconds']:.2f} s)")
     sys.exit(Exit.UNDECIDED if undecided else Exit.HOLDS)
 
+
+from bnnverify.commands import register as _register_commands  # noqa: E402  (ONNX, VNN-COMP: bnnverify/commands/)
+
+_register_commands(main, import_group, emit_json=emit_json, handle_errors=handle_errors,
+                   load_model_arg=load_model_arg)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -16,6 +16,13 @@ or — for a network that declares ``inputs`` — integer features ``p_f`` in
 * ``linear`` (hidden, over bits *as 0/1*): ``y_j = 1`` iff ``sum_i C[j][i] * x_i >= b_j``.
 * ``quantize`` (first layer, integers): bit ``f*K + k`` is ``1`` iff ``p_f >= C[f][k]``.
 * ``integer-threshold`` (first layer, integers): ``y_j = 1`` iff ``sum_f W[j][f] * p_f >= theta_j``.
+* ``conv`` (hidden, a map of spins ``C x H x W`` stored flat in ``layout``):
+  ``y[o, r, q] = 1`` iff ``sum W[o][c][i][j] * s(x[c, r*sh - top + i, q*sw - left + j]) >= theta_o``,
+  the sum over the window positions inside the map (a padded position adds 0).
+* ``maxpool`` (hidden, bits): ``y[c, r, q]`` is the OR (polarity +1) or the AND
+  (polarity -1) of the bits of channel c in the window (padded positions take no part).
+* ``integer-conv`` (first layer, integers): ``y[o, r, q] = 1`` iff
+  ``sum W[o][c][i][j] * p[c, .., ..] >= theta[o][r][q]`` over the window inside the map.
 * ``argmax`` (output): ``score_c = alpha_c * (W[c] . s(x)) + beta_c`` in IEEE
   double arithmetic (Python floats: one rounded multiply, then one rounded
   add — no fused multiply-add), the class is the *smallest* index among the
@@ -127,6 +134,65 @@ def integer_threshold_rule(layer: Any, p: Sequence[int]) -> tuple[int, ...]:
     )
 
 
+def _flat(layout: str, C: int, H: int, W: int, c: int, h: int, w: int) -> int:
+    """Index of feature (c, h, w) of a C x H x W map stored flat: CHW (channels first) or HWC."""
+    return (c * H + h) * W + w if layout == "CHW" else (h * W + w) * C + c
+
+
+def _windows(layer: Any, channels: int):
+    """Per output neuron (in output order): (channel o, the (c, input index, i, j) it reads)."""
+    C, H, W = (int(v) for v in layer.shape)
+    kh, kw = (int(v) for v in layer.geometry.kernel)
+    sh, sw = (int(v) for v in layer.stride)
+    top, left, bottom, right = (int(v) for v in layer.pads)
+    Ho = (H + top + bottom - kh) // sh + 1
+    Wo = (W + left + right - kw) // sw + 1
+    out: dict[int, tuple[int, int, int, list[tuple[int, int, int, int]]]] = {}
+    for o in range(channels):
+        for r in range(Ho):
+            for q in range(Wo):
+                reads = []
+                for c in ([o] if layer.kind == "maxpool" else range(C)):
+                    for i in range(kh):
+                        for j in range(kw):
+                            h, w = r * sh - top + i, q * sw - left + j
+                            if 0 <= h < H and 0 <= w < W:
+                                reads.append((c, _flat(layer.layout, C, H, W, c, h, w), i, j))
+                out[_flat(layer.layout, channels, Ho, Wo, o, r, q)] = (o, r, q, reads)
+    return [out[k] for k in range(len(out))]
+
+
+def conv_rule(layer: Any, bits: Sequence[int]) -> tuple[int, ...]:
+    """``conv``: a ±1 kernel over the spins of each window (padded positions add nothing)."""
+    s = spins(bits)
+    W, theta = layer.weights.tolist(), layer.thresholds.tolist()
+    return tuple(
+        1 if sum(int(W[o][c][i][j]) * s[k] for c, k, i, j in reads) >= int(theta[o]) else 0
+        for o, _, _, reads in _windows(layer, len(W))
+    )
+
+
+def maxpool_rule(layer: Any, bits: Sequence[int]) -> tuple[int, ...]:
+    """``maxpool``: the max (OR, polarity +1) or min (AND, polarity -1) of the spins of each window."""
+    s = spins(bits)
+    pol = layer.polarity.tolist()
+    out = []
+    for o, _, _, reads in _windows(layer, len(pol)):
+        vals = [s[k] for _, k, _, _ in reads]
+        v = max(vals) if int(pol[o]) == 1 else min(vals)
+        out.append(1 if v == 1 else 0)
+    return tuple(out)
+
+
+def integer_conv_rule(layer: Any, p: Sequence[int]) -> tuple[int, ...]:
+    """``integer-conv``: an integer kernel over the features of each window, one threshold per neuron."""
+    W, theta = layer.weights.tolist(), layer.thresholds.tolist()
+    return tuple(
+        1 if sum(int(W[o][c][i][j]) * int(p[k]) for c, k, i, j in reads) >= int(theta[o][r][q]) else 0
+        for o, r, q, reads in _windows(layer, len(W))
+    )
+
+
 def argmax_scores(layer: Any, bits: Sequence[int]) -> tuple[float, ...]:
     """``argmax``: ``alpha_c * (W[c] . s(x)) + beta_c`` per class, in IEEE doubles."""
     s = spins(bits)
@@ -155,6 +221,9 @@ RULES: Mapping[str, Callable[[Any, Sequence[int]], tuple[int, ...]]] = {
     "linear": linear_rule,
     "quantize": quantize_rule,
     "integer-threshold": integer_threshold_rule,
+    "conv": conv_rule,
+    "maxpool": maxpool_rule,
+    "integer-conv": integer_conv_rule,
 }
 
 #: Output layer kinds: bits in, one score per class out.

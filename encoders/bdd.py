@@ -107,6 +107,7 @@ import numpy as np
 from .bdd_count import ExactCounter, exact_count, iter_level_paths
 from .cardinality_bdd import BallBuilder, node, agreement_threshold, ball_threshold_bdd, counter_bdd
 from .errors import BudgetExceeded, DeadlineExceeded, InternalError, RegionError, UsageError
+from .conv_layers import linear_view
 from .layers import BNN, ArgmaxLayer, beats, numpy_layer
 from .linear_bdd import linear_bdd
 from .regions import Cube, HammingBall, LevelBox, LevelL0, LinfBox, Region, Whole
@@ -485,7 +486,8 @@ class BDDCompiler:
 
     def compile(self, net: BNN, region: Region, *, prefix: str = "t", first_layer: str = "auto") -> "NetworkBDD":
         """Compile ``net`` over ``region`` (layer images, class sets) in this manager."""
-        return NetworkBDD(self, net, region, prefix=prefix, first_layer=first_layer)
+        # conv / maxpool layers are compiled through their exact linear views
+        return NetworkBDD(self, linear_view(net), region, prefix=prefix, first_layer=first_layer)
 
     def scratch(self, width: int) -> list[str]:
         """``width`` scratch variables at the bottom of the order (below the inputs), reused."""

@@ -59,6 +59,7 @@ from .cardinality_cnf import (
     unary_counter,
 )
 from .errors import DeadlineExceeded, ModelError, RegionError, UsageError
+from .conv_layers import linear_view
 from .layers import BNN, ArgmaxLayer, beats
 from .regions import Cube, HammingBall, LevelBox, LevelL0, LinfBox, Region, Whole
 
@@ -528,7 +529,7 @@ def encode(
     """
     if isinstance(nets, BNN):
         nets = [nets]
-    nets = list(nets)
+    nets = [linear_view(net) for net in nets]  # conv / maxpool: their exact linear views
     enc = resolve_encoding(encoding)
     n = region.n
     for i, net in enumerate(nets):

@@ -51,9 +51,13 @@ __all__ = [
     "LinearLayer",
     "BITS",
     "INTEGERS",
+    "ConvLayer",
+    "MaxPoolLayer",
+    "IntegerConvLayer",
 ]
 
 from .integer_layers import IntegerInputs, IntegerThresholdLayer, LinearLayer, QuantizeLayer
+from .conv_layers import ConvLayer, IntegerConvLayer, MaxPoolLayer
 from .layer_base import BITS, HIDDEN, INTEGERS, OUTPUT, ArrayKey, Layer, check_pm1_weights as _check_weights, frozen as _frozen
 
 
@@ -407,7 +411,8 @@ class BNN:
 #: rule joins ``bnnverify.semantics.RULES``); engines say by name whether they take it.
 LAYER_KINDS: Mapping[str, type] = {
     cls.kind: cls
-    for cls in (ThresholdLayer, LinearLayer, QuantizeLayer, IntegerThresholdLayer, ArgmaxLayer)
+    for cls in (ThresholdLayer, LinearLayer, QuantizeLayer, IntegerThresholdLayer, ConvLayer, MaxPoolLayer,
+                IntegerConvLayer, ArgmaxLayer)
 }
 
 
@@ -428,6 +433,8 @@ def numpy_layer(layer: Any, v: np.ndarray) -> np.ndarray:
     if layer.kind == "quantize":
         c = layer.thresholds
         return (v[:, :, None] >= c[None, :, :]).reshape(v.shape[0], -1).astype(np.int64)
+    if layer.kind in ("conv", "maxpool", "integer-conv"):
+        return layer.forward(v).astype(np.int64)
     raise ModelError(f"{layer.name}: no numpy rule for layer kind {layer.kind!r}")
 
 

@@ -132,6 +132,8 @@ def _cut_points(nets: Sequence[BNN], lo: np.ndarray, hi: np.ndarray, mode: str) 
 
 
 def _first_layer(layer: Any, lo: np.ndarray, cuts: list[np.ndarray], L: int) -> LinearLayer:
+    if hasattr(layer, "as_dense"):  # integer-conv: its exact integer-threshold view
+        layer = layer.as_dense()
     F = len(cuts)
     m = layer.n_outputs
     if m * F * L > MAX_LOWERED_ENTRIES:

@@ -32,7 +32,7 @@ from bnnverify.engines.base import Capability, Limits, Outcome
 from bnnverify.engines.policy import choose
 from bnnverify.engines.registry import ENGINES
 from bnnverify.errors import EngineError
-from strategies import lowered_cases, nasty_networks, nasty_regions, networks, regions
+from strategies import conv_networks, lowered_cases, nasty_networks, nasty_regions, networks, regions
 
 #: Examples per capability and engine: half the profile's (30 by default: enough to
 #: meet ties, constant layers and every region kind, the whole registry in seconds;
@@ -64,6 +64,15 @@ def net_region(draw, engine, two: bool = False, integer: bool = True):
         if low.region.kind in engine.region_kinds and low.region.size <= MAX_LOWERED_MEMBERS:
             nets = low.nets
             return (nets[0], nets[1], low.region) if two else (nets[0], low.region)
+    if "conv" in engine.layer_kinds and draw(st.integers(0, 3)) == 0:
+        # a convolutional network (conv / maxpool layers; the other of a pair is dense)
+        net = draw(conv_networks(MAX_INPUTS))
+        other = draw(networks(n_inputs=st.just(net.n_inputs), n_hidden=st.integers(1, 2),
+                              width=st.integers(1, 4))) if two else None
+        kinds = [k for k in ("whole", "cube", "hamming", "hamming_mask") if k.split("_")[0] in engine.region_kinds]
+        region = draw(regions(net, kinds=tuple(kinds))) if kinds else Whole(net.n_inputs)
+        if region.kind in engine.region_kinds:
+            return (net, other, region) if two else (net, region)
     L = draw(st.sampled_from([None, None, 1, 2]))
     kinds = [k for k in ("whole", "cube", "hamming", "linf") if k in engine.region_kinds]
     if L is not None and "linf" not in kinds:

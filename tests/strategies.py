@@ -288,7 +288,11 @@ def lowered_cases(draw, two: bool = False, modes=("pixels", "cuts")):
     ``linear`` first layer over a LevelBox / LevelL0): what every bit engine is handed."""
     from bnnverify.encoders.order import lower
 
-    kind = draw(st.sampled_from(["quantize", "integer-threshold"]))
+    kind = draw(st.sampled_from(["quantize", "integer-threshold"] + ([] if two else ["integer-conv"])))
+    if kind == "integer-conv":
+        net = draw(integer_conv_networks())
+        region = draw(pixel_regions(net))
+        return [net], region, lower([net], region, "pixels")
     net = draw(integer_networks(kind=st.just(kind)))
     other = None
     if two:
@@ -298,3 +302,90 @@ def lowered_cases(draw, two: bool = False, modes=("pixels", "cuts")):
     nets = [net] if other is None else [net, other]
     mode = draw(st.sampled_from([m for m in modes if m == "pixels" or kind == "quantize"]))
     return nets, region, lower(nets, region, mode)
+
+
+# --- convolutional networks ------------------------------------------------------------
+
+@st.composite
+def conv_stacks(draw, max_inputs: int = 7, shape=None, layout=None):
+    """Random ``conv`` / ``maxpool`` layers over a small map of bits (stride, pads, both layouts,
+    both pooling polarities), as a tuple of hidden layers and the map's (C, H, W) and layout."""
+    from bnnverify.encoders.conv_layers import LAYOUTS, ConvLayer, MaxPoolLayer
+
+    if shape is None:
+        C = draw(st.integers(1, 2))
+        H = draw(st.integers(1, 3))
+        W = draw(st.integers(1, max(1, max_inputs // (C * H))))
+        shape = (C, H, W)
+    layout = layout or draw(st.sampled_from(LAYOUTS))
+    layers = []
+    cur = tuple(shape)
+    for _ in range(draw(st.integers(1, 2))):
+        C, H, W = cur
+        kh, kw = draw(st.integers(1, H + 1)), draw(st.integers(1, W + 1))
+        pads = [draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)),
+                draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))]
+        while kh > H + pads[0] + pads[2]:
+            pads[2] += 1
+        while kw > W + pads[1] + pads[3]:
+            pads[3] += 1
+        if max(pads[0], pads[2]) >= kh or max(pads[1], pads[3]) >= kw:
+            kh, kw, pads = 1, 1, [0, 0, 0, 0]
+        stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        name = f"layer{len(layers)}"
+        if draw(st.booleans()):
+            O = draw(st.integers(1, 3))
+            w = draw(pm1((O, C * kh * kw))).reshape(O, C, kh, kw)
+            K = C * kh * kw
+            t = np.array(draw(st.lists(st.integers(-K - 1, K + 1), min_size=O, max_size=O)), dtype=np.int64)
+            layer = ConvLayer(w, t, shape=cur, stride=stride, pads=pads, layout=layout, name=name)
+        else:
+            pol = np.array(draw(st.lists(st.sampled_from([1, -1]), min_size=C, max_size=C)), dtype=np.int8)
+            layer = MaxPoolLayer((kh, kw), pol, shape=cur, stride=stride, pads=pads, layout=layout, name=name)
+        layers.append(layer)
+        cur = layer.out_shape
+        if layer.n_outputs > 3 * max_inputs:
+            break
+    return tuple(layers), tuple(shape), layout
+
+
+@st.composite
+def conv_networks(draw, max_inputs: int = 7, n_classes=st.integers(1, 3)):
+    """A random convolutional BNN over bits: conv / maxpool layers, maybe a threshold layer, argmax."""
+    layers, _, _ = draw(conv_stacks(max_inputs))
+    layers = list(layers)
+    if draw(st.booleans()):
+        layers.append(draw(threshold_layers(layers[-1].n_outputs, draw(st.integers(1, 4)), name=f"layer{len(layers)}")))
+    out = draw(argmax_layers(layers[-1].n_outputs, draw(n_classes)))
+    return BNN(tuple(layers), out)
+
+
+@st.composite
+def integer_conv_networks(draw, n_classes=st.integers(2, 3)):
+    """A random network over integer features whose first layer is ``integer-conv`` (then maybe a
+    ``conv`` / ``maxpool`` stack), as the ONNX importer writes for a first convolution over pixels."""
+    from bnnverify.encoders.conv_layers import LAYOUTS, IntegerConvLayer
+    from bnnverify.encoders.layers import IntegerInputs
+
+    C, H, W = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    F = C * H * W
+    lo = np.array(draw(st.lists(st.integers(-2, 2), min_size=F, max_size=F)), dtype=np.int64)
+    hi = lo + np.array(draw(st.lists(st.integers(0, 3), min_size=F, max_size=F)), dtype=np.int64)
+    layout = draw(st.sampled_from(LAYOUTS))
+    kh, kw = draw(st.integers(1, H)), draw(st.integers(1, W))
+    pads = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)), draw(st.integers(0, kh - 1)),
+            draw(st.integers(0, kw - 1)))
+    O = draw(st.integers(1, 2))
+    w = np.array(draw(st.lists(st.integers(-2, 2), min_size=O * C * kh * kw, max_size=O * C * kh * kw)),
+                 dtype=np.int16).reshape(O, C, kh, kw)
+    Ho, Wo = H + pads[0] + pads[2] - kh + 1, W + pads[1] + pads[3] - kw + 1
+    span = int(np.abs(w).sum() * 5 + 1)
+    t = np.array(draw(st.lists(st.integers(-span, span), min_size=O * Ho * Wo, max_size=O * Ho * Wo)),
+                 dtype=np.int64).reshape(O, Ho, Wo)
+    first = IntegerConvLayer(w, t, shape=(C, H, W), pads=pads, layout=layout, name="layer0")
+    layers = [first]
+    if draw(st.booleans()):
+        rest, _, _ = draw(conv_stacks(shape=first.out_shape, layout=layout))
+        layers += [type(l).from_arrays(l.arrays(), f"layer{i + 1}") for i, l in enumerate(rest)]
+    out = draw(argmax_layers(layers[-1].n_outputs, draw(n_classes)))
+    return BNN(tuple(layers), out, inputs=IntegerInputs(lo, hi))

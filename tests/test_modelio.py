@@ -187,7 +187,7 @@ def test_the_documented_error_messages_are_the_real_ones(tmp_path):
         "key 'layer0_weights' must have int8, got float32": {"layer0_weights": _np.ones((4, 6), _np.float32)},
         "layer0_weights: weights must be exactly +1 or -1; entry [3, 5] is 0":
             {"layer0_weights": _np.where(_np.arange(24).reshape(4, 6) == 23, 0, 1).astype(_np.int8)},
-        "key 'layer1_kind' is 'lstm', not a hidden layer kind (threshold, linear, quantize, integer-threshold)": {"layer1_kind": _np.array("lstm")},
+        "key 'layer1_kind' is 'lstm', not a hidden layer kind (threshold, linear, quantize, integer-threshold, conv, maxpool, integer-conv)": {"layer1_kind": _np.array("lstm")},
         "key 'n_inputs' is 7 but 'layer0_weights' has 6 columns": {"n_inputs": _np.array(7)},
         "hidden layers must be numbered 0..k without gaps; missing layer1":
             {"layer1_weights": None, "layer1_thresholds": None, "layer2_weights": _np.ones((3, 4), _np.int8),

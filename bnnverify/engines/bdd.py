@@ -346,7 +346,7 @@ class BDDEngine(EngineBase):
     name = "bdd"
     aliases = ("cudd", "bdd-cudd")
     summary = "compile the classes into BDDs (dd.cudd): exact counts and proofs"
-    layer_kinds = frozenset({"threshold", "linear", "argmax"})
+    layer_kinds = frozenset({"threshold", "linear", "conv", "maxpool", "argmax"})
     region_kinds = frozenset({"whole", "cube", "hamming", "linf", "level-l0"})
     capabilities = frozenset(Capability)
 

@@ -467,7 +467,7 @@ class EnumEngine(EngineBase):
     capabilities = frozenset({Capability.FIND_CLASS, Capability.CLASS_COUNTS, Capability.FIND_DISAGREEMENT,
                               Capability.DISAGREEMENTS, Capability.LAYER_LABELS, Capability.JOINT_COUNTS,
                               Capability.RADIUS, Capability.SUFFICIENT_REASON})
-    layer_kinds = frozenset({"threshold", "linear", "argmax"})
+    layer_kinds = frozenset({"threshold", "linear", "conv", "maxpool", "argmax"})
     region_kinds = frozenset({"whole", "cube", "hamming", "linf", "level-l0"})
     why_not = {c: "it needs the BDD of a class (use bdd or auto)"
                for c in (Capability.MIN_SUFFICIENT_REASON, Capability.PRIME_IMPLICANTS, Capability.SHAPLEY,

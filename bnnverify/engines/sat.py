@@ -520,7 +520,7 @@ class SatEngine(EngineBase):
     name = "sat"
     aliases = ("solver",)
     summary = "CNF (PySAT cardinality encodings) and a SAT solver: decides, does not count"
-    layer_kinds = frozenset({"threshold", "linear", "argmax"})
+    layer_kinds = frozenset({"threshold", "linear", "conv", "maxpool", "argmax"})
     region_kinds = frozenset({"whole", "cube", "hamming", "linf", "level-l0"})
     capabilities = frozenset({Capability.FIND_CLASS, Capability.FIND_DISAGREEMENT, Capability.RADIUS,
                               Capability.SUFFICIENT_REASON})

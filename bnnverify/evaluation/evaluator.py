@@ -645,11 +645,12 @@ class Evaluator:
         if not self._front:
             return [], V
         outs: list[list[np.ndarray]] = [[] for _ in self._front]
-        step = max(1, FRONT_BLOCK_ELEMENTS // max(1, max(h.n_inputs * h.n_outputs for h in self._front)))
+        step = max(1, FRONT_BLOCK_ELEMENTS // max(1, max(getattr(h, "row_cost", h.n_inputs * h.n_outputs)
+                                                         for h in self._front)))
         for s in range(0, len(V), step):
             v = V[s:s + step]
             for i, h in enumerate(self._front):
-                v = numpy_layer(h, v)
+                v = h.forward(v) if hasattr(h, "forward") else numpy_layer(h, v)  # conv kinds: uint8 patch kernels
                 outs[i].append(v.astype(np.uint8))
         codes = [np.concatenate(o) if o else np.zeros((0, h.n_outputs), np.uint8)
                  for o, h in zip(outs, self._front)]

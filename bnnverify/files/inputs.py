@@ -62,6 +62,8 @@ def read_bits(spec: str, n: int | None = None) -> np.ndarray:
     """
     if not spec:
         raise DataError("input: empty (give a file or a bit string of 0s and 1s)")
+    if spec.lower().endswith(".npy") and is_existing_file(spec):
+        return read_npy_input(spec, n)
     looks_literal = bool(re.fullmatch(r"[01]+|[-+01 ,]+", spec)) and not is_existing_file(spec)
     if not looks_literal:
         if not is_existing_file(spec):
@@ -121,13 +123,7 @@ def read_features(spec: str, net: BNN) -> np.ndarray:
     elif low.endswith(".npy"):
         if not is_existing_file(spec):
             raise DataError(f"input {spec!r}: no such file")
-        try:
-            a = np.load(spec, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise DataError(f"input {spec!r}: not a readable .npy array ({e})") from None
-        if a.size != n:
-            raise DataError(f"input {spec!r}: holds {a.size} values (shape {a.shape}), the model expects {n}")
-        values = np.asarray(a).reshape(-1)
+        values = read_npy_input(spec, n)
     else:
         text = read_text(spec, "input file") if is_existing_file(spec) else spec
         tokens = [t for t in _SEP.split(text.strip()) if t]
@@ -162,6 +158,27 @@ def image_of(net: BNN, x: np.ndarray) -> np.ndarray:
     if img.ndim == 3 and img.shape[-1] == 1:
         img = img[..., 0]
     return img
+
+def read_npy_input(path: str, n: int | None = None) -> np.ndarray:
+    """One input from a ``.npy`` array (no pickle): the graph input's shape, a batch dimension of 1
+    optional, its values (0/1 bits, or integer features such as 0..255 pixels) in flattened C order.
+    The values are checked against the model when it reads them (bits, or each feature's range)."""
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise DataError(f"input {path!r}: not a readable .npy array ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise DataError(f"input {path!r}: dtype {a.dtype} is not numeric")
+    if a.ndim >= 2 and a.shape[0] != 1 and n is not None and a.size != n:
+        raise DataError(f"input {path!r}: shape {a.shape} holds {a.shape[0]} inputs; give one (batch 1 or none)")
+    flat = a.reshape(-1)
+    if a.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(flat) | (flat != np.round(flat)))
+        if bad.size:
+            raise DataError(f"input {path!r}: value {int(bad[0])} (C order) is {flat[bad[0]]}, not an integer")
+    if n is not None and flat.size != n:
+        raise DataError(f"input {path!r}: shape {a.shape} holds {flat.size} values, the model expects {n}")
+    return flat.astype(np.int64)
 
 
 def read_indices(path: str, n: int) -> np.ndarray:

@@ -113,6 +113,8 @@ def _typed(arrays: dict, key: str, where: str, kind: str, ndim: int) -> np.ndarr
     if key not in arrays:
         raise ModelFileError(f"{where}: missing required key '{key}'")
     a = arrays[key]
+    if kind == "str":
+        return np.array(_str_scalar(arrays, key, where))
     ok = {
         "int8": a.dtype == np.int8,
         "int": np.issubdtype(a.dtype, np.integer),

@@ -54,18 +54,16 @@ _BITS_PER_BYTE = 8
 
 
 class LayerKind(str, Enum):
-    """What a layer computes (the model file's kinds; a kind added later is summarised generically)."""
+    """What a layer computes."""
 
     THRESHOLD = "threshold"
     LINEAR = "linear"
     QUANTIZE = "quantize"
     INTEGER_THRESHOLD = "integer-threshold"
+    CONV = "conv"
+    MAXPOOL = "maxpool"
+    INTEGER_CONV = "integer-conv"
     ARGMAX = "argmax"
-
-
-#: Bits of one stored integer weight of a ``linear``/``integer-threshold`` layer that is not ±1/0
-#: (int16 in the file; int32 for linear coefficients).
-BITS_INTEGER_WEIGHT = 16
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class LayerSummary:
     layer) or scale + bias (argmax layer)."""
 
     name: str
-    kind: "LayerKind | str"
+    kind: LayerKind
     inputs: int
     neurons: int
     binary_params: int
@@ -139,41 +137,53 @@ class Summary:
     total: Totals
 
 
-def _other_layer(net: BNN, i: int, h) -> "LayerSummary":
-    """A hidden layer of another kind than ``threshold``: its weights and thresholds, and its constants."""
+#: A conv / maxpool layer's constant neurons are counted on its linear view up to this many entries.
+_CONSTANT_VIEW_MAX_ENTRIES = 1 << 22
+
+
+def _other_layer(h, i: int, net: BNN | None = None) -> LayerSummary:
+    """A layer of a kind other than ``threshold``: its stored integers; ±1 parameters are the
+    ±1 weights it stores (a convolution's kernel is shared by every position)."""
     n, m = h.n_inputs, h.n_outputs
-    kind = LayerKind(h.kind) if h.kind in LayerKind._value2member_map_ else h.kind
-    if h.kind == "quantize":
-        t = h.thresholds.reshape(-1)
-        lo = np.repeat(net.inputs.lo, h.levels)
-        hi = np.repeat(net.inputs.hi, h.levels)
-        on, off = int((t <= lo).sum()), int((t > hi).sum())
-        return _row(i, kind, n, m, 0, m, m * BITS_THRESHOLD, m * BITS_FLOAT32, int(t.min()), int(t.max()), on, off)
-    W = getattr(h, "weights", getattr(h, "coefficients", None))
-    t = getattr(h, "thresholds", getattr(h, "bounds", None))
-    if W is None or t is None:  # a kind with other arrays: count them
-        size = sum(int(a.size) for a in h.arrays().values())
-        return _row(i, kind, n, m, 0, size, size * BITS_FLOAT32, size * BITS_FLOAT32, None, None, 0, 0)
-    W = np.asarray(W, dtype=np.int64)
-    small = bool(np.isin(W, (-1, 0, 1)).all())
-    binary = int((W != 0).sum()) if small else 0
-    other = m + (0 if small else int(W.size))
-    packed = (W.size * BITS_BINARY * 2 if small else W.size * BITS_INTEGER_WEIGHT) + m * BITS_THRESHOLD
-    # the reachable range of each sum: inputs in their ranges (integers) or 0/1 (linear bits)
-    if h.kind == "integer-threshold":
-        lo, hi = net.inputs.lo.astype(np.int64), net.inputs.hi.astype(np.int64)
-        top = np.where(W > 0, W * hi, W * lo).sum(axis=1)
-        bottom = np.where(W > 0, W * lo, W * hi).sum(axis=1)
+    kind = LayerKind(h.kind)
+    if h.kind == "conv":
+        binary, other = int(h.weights.size), int(h.thresholds.size)
+    elif h.kind == "maxpool":
+        binary, other = 0, int(h.polarity.size)
     else:
-        top, bottom = np.where(W > 0, W, 0).sum(axis=1), np.where(W < 0, W, 0).sum(axis=1)
-    return _row(i, kind, n, m, binary, other, packed, (W.size + m) * BITS_FLOAT32, int(t.min()), int(t.max()),
-                int((t <= bottom).sum()), int((t > top).sum()))
-
-
-def _row(i, kind, n, m, binary, other, packed, f32, tmin, tmax, on, off) -> "LayerSummary":
-    return LayerSummary(name=f"layer{i}", number=i + 1, kind=kind, inputs=n, neurons=m, binary_params=binary,
-                        other_params=other, packed_bits=packed, float32_bits=f32, threshold_min=tmin,
-                        threshold_max=tmax, always_on=on, never_on=off)
+        arrays = h.arrays()
+        binary = 0
+        other = int(sum(a.size for k, a in arrays.items() if a.dtype.kind in "iu" and a.ndim >= 1))
+    t = getattr(h, "thresholds", None)
+    if h.kind == "linear":
+        t = h.bounds
+    on = off = 0
+    lin = None
+    if h.kind == "linear":
+        lin = h
+    elif h.kind in ("conv", "maxpool") and m * n <= _CONSTANT_VIEW_MAX_ENTRIES:
+        lin = h.as_linear()
+    if lin is not None:
+        c = lin.coefficients
+        pos, neg = np.where(c > 0, c, 0).sum(axis=1), np.where(c < 0, c, 0).sum(axis=1)
+        on, off = int((lin.bounds <= neg).sum()), int((lin.bounds > pos).sum())
+    elif net is not None and net.inputs is not None and h.kind in ("quantize", "integer-threshold"):
+        # constants over the declared feature ranges
+        lo, hi = net.inputs.lo.astype(np.int64), net.inputs.hi.astype(np.int64)
+        if h.kind == "quantize":
+            c = h.thresholds
+            on, off = int((c <= lo[:, None]).sum()), int((c > hi[:, None]).sum())
+        else:
+            W = h.weights.astype(np.int64)
+            top = np.where(W > 0, W * hi, W * lo).sum(axis=1)
+            bottom = np.where(W > 0, W * lo, W * hi).sum(axis=1)
+            on, off = int((h.thresholds <= bottom).sum()), int((h.thresholds > top).sum())
+    return LayerSummary(
+        name=f"layer{i}", number=i + 1, kind=kind, inputs=n, neurons=m, binary_params=binary,
+        other_params=other, packed_bits=binary * BITS_BINARY + other * BITS_THRESHOLD,
+        float32_bits=(binary + other) * BITS_FLOAT32,
+        threshold_min=int(t.min()) if t is not None and t.size else None,
+        threshold_max=int(t.max()) if t is not None and t.size else None, always_on=on, never_on=off)
 
 
 def summarize(net: BNN) -> Summary:
@@ -181,7 +191,7 @@ def summarize(net: BNN) -> Summary:
     layers = []
     for i, h in enumerate(net.hidden):
         if h.kind != "threshold":
-            layers.append(_other_layer(net, i, h))
+            layers.append(_other_layer(h, i, net))
             continue
         n, m = h.n_inputs, h.n_outputs
         t = h.thresholds
@@ -242,7 +252,7 @@ def summary_to_dict(s: Summary) -> dict[str, Any]:
 
     def layer(l: LayerSummary) -> dict[str, Any]:
         d = dataclasses.asdict(l)
-        d["kind"] = str(getattr(l.kind, "value", l.kind))
+        d["kind"] = l.kind.value
         d.update(constant=l.constant, packed_bytes=l.packed_bytes, float32_bytes=l.float32_bytes)
         return d
 
@@ -280,7 +290,7 @@ def format_summary(s: Summary, title: str | None = None) -> str:
     for l in s.layers:
         rng = "-" if l.threshold_min is None else f"{l.threshold_min}..{l.threshold_max}"
         const = "-" if l.kind is LayerKind.ARGMAX else f"{l.constant} ({l.always_on} on, {l.never_on} off)"
-        rows.append([l.name if l.number is None else f"{l.number}: {l.name}", str(getattr(l.kind, "value", l.kind)), str(l.inputs), str(l.neurons), str(l.binary_params),
+        rows.append([l.name if l.number is None else f"{l.number}: {l.name}", l.kind.value, str(l.inputs), str(l.neurons), str(l.binary_params),
                      str(l.other_params), _fmt_bits(l.packed_bits), _fmt_bits(l.float32_bits), rng, const])
     t = s.total
     rows.append(["total", "", "", str(t.neurons), str(t.binary_params), str(t.other_params),

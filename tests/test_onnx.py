@@ -1,0 +1,321 @@
+"""ONNX export and import against onnxruntime and the semantics; VNN-LIB properties and VNN-COMP results.
+
+* export: onnxruntime runs every exported random network (dense, conv / maxpool,
+  integer-conv) to the evaluator's exact float64 scores;
+* import: graphs built with ``onnx.helper`` in the exporters' patterns (larq via
+  tf2onnx: NHWC input and transposes, ``Sign -> Add(0.1) -> Sign``, ±α kernels,
+  batch norm unrolled into ``Mul``/``Add``, ``MaxPool`` before the batch norm,
+  ``Reshape``, ``Softmax``; torch: ``Sign`` with sign(0) = 0), the project's
+  exported graphs and ``torch.onnx.export`` of its own conv module — classes and
+  hidden codes compared with onnxruntime on random inputs;
+* refusals name the node and the op;
+* ``vnncomp``: answers compared with brute force over the box on the semantics.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from bnnverify import semantics  # noqa: E402
+from bnnverify.errors import DataError, ModelError  # noqa: E402
+from bnnverify.evaluation.evaluator import Evaluator  # noqa: E402
+from bnnverify.importers.onnx_export import export_onnx, to_onnx  # noqa: E402
+from bnnverify.importers.onnx_graph import import_onnx  # noqa: E402
+from bnnverify.importers.vnnlib import parse_vnnlib  # noqa: E402
+from strategies import conv_networks, integer_conv_networks, networks  # noqa: E402
+
+SETTINGS = settings(max_examples=40, deadline=None, database=None)
+
+
+def _session(model) -> "ort.InferenceSession":
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+
+
+def _rows(net, rng, n=48) -> np.ndarray:
+    if net.inputs is None:
+        return rng.integers(0, 2, (n, net.n_inputs))
+    return rng.integers(net.inputs.lo, net.inputs.hi + 1, (n, net.n_inputs))
+
+
+@SETTINGS
+@given(st.one_of(conv_networks(9), integer_conv_networks(), networks()), st.integers(0, 2**32 - 1))
+def test_exported_graphs_run_to_the_exact_scores(tmp_path_factory, net, seed):
+    X = _rows(net, np.random.default_rng(seed))
+    shape = net.inputs.shape if net.inputs is not None and net.inputs.shape else (net.n_inputs,)
+    y = _session(to_onnx(net)).run(None, {"input": X.reshape(len(X), *shape).astype(np.float32)})[0]
+    tr = Evaluator(net).trace(X)
+    assert np.array_equal(y, tr.scores)  # float64 scores, bit for bit
+    assert np.argmax(y, axis=1).tolist() == tr.classes.tolist()
+    if net.inputs is not None and net.layer_kinds.isdisjoint({"maxpool"}):
+        path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+        export_onnx(net, path)
+        imp = import_onnx(path, (int(net.inputs.lo.min()), int(net.inputs.hi.max())))
+        for x in X[:12]:
+            assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
+        assert imp.net.predict(X).tolist() == tr.classes.tolist()
+
+
+# --- graphs in the exporters' patterns -------------------------------------------------------
+
+def _init(name, a):
+    return numpy_helper.from_array(np.asarray(a, dtype=np.float32), name)
+
+
+def _larq_graph(rng, tie_shift=0.1, extra_outputs=()):
+    """A tf2onnx-style larq network: NHWC 6x6x2 pixels -> conv (±1 over pixels, /255 normalisation),
+    BN as Mul/Add, ste_sign -> conv (±α) -> MaxPool -> BN -> ste_sign -> NHWC flatten -> dense (±α) -> Softmax."""
+    H = W = 6
+    C, O1, O2, K = 2, 3, 4, 5
+    # dyadic BN parameters (var + eps = 4): onnxruntime's float32 computes them exactly
+    q = lambda *s: (rng.integers(-8, 9, s) / 4.0)  # noqa: E731
+    k1 = rng.choice([-1.0, 1.0], (O1, C, 3, 3))
+    k2 = rng.choice([-1.0, 1.0], (O2, O1, 3, 3)) * 0.5
+    wd = rng.choice([-1.0, 1.0], (O2 * 2 * 2, K)) * 0.25
+    inits = [
+        _init("k1", k1), _init("k2", k2), _init("wd", wd), _init("scale255", np.array(1 / 256)),
+        _init("m1", np.abs(q(1, O1, 1, 1)) + 0.25), _init("a1", q(1, O1, 1, 1) * 4),
+        _init("shift", np.array(tie_shift)),
+        _init("g2", np.abs(q(O2)) + 0.25), _init("b2", q(O2)), _init("mu2", q(O2) * 8),
+        _init("v2", np.full(O2, 4.0)), _init("bd", q(K)), _init("shape", np.array([-1, O2 * 4]))]
+    inits[-1] = numpy_helper.from_array(np.array([-1, O2 * 4], np.int64), "shape")
+    n = helper.make_node
+    nodes = [
+        n("Transpose", ["x"], ["xt"], perm=[0, 3, 1, 2], name="to_nchw"),
+        n("Mul", ["xt", "scale255"], ["xs"], name="normalise"),
+        n("Conv", ["xs", "k1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+        n("Mul", ["c1", "m1"], ["bn1m"], name="bn1_mul"),
+        n("Add", ["bn1m", "a1"], ["bn1"], name="bn1_add"),
+        n("Sign", ["bn1"], ["s1a"], name="sign1a"), n("Add", ["s1a", "shift"], ["s1b"], name="sign1_shift"),
+        n("Sign", ["s1b"], ["s1"], name="sign1"),
+        n("Conv", ["s1", "k2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+        n("MaxPool", ["c2"], ["p2"], kernel_shape=[3, 3], strides=[3, 3], name="pool2"),
+        n("BatchNormalization", ["p2", "g2", "b2", "mu2", "v2"], ["bn2"], epsilon=0.0, name="bn2"),
+        n("Sign", ["bn2"], ["s2a"], name="sign2a"), n("Add", ["s2a", "shift"], ["s2b"], name="sign2_shift"),
+        n("Sign", ["s2b"], ["s2"], name="sign2"),
+        n("Transpose", ["s2"], ["s2t"], perm=[0, 2, 3, 1], name="to_nhwc"),
+        n("Reshape", ["s2t", "shape"], ["flat"], name="flatten"),
+        n("MatMul", ["flat", "wd"], ["d"], name="dense"), n("Add", ["d", "bd"], ["logits"], name="dense_bias"),
+        n("Softmax", ["logits"], ["probs"], name="softmax"),
+    ]
+    outs = [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", K])]
+    outs += [helper.make_tensor_value_info(e, TensorProto.FLOAT, None) for e in extra_outputs]
+    g = helper.make_graph(nodes, "larq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", H, W, C])],
+                          outs, initializer=inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_larq_pattern_imports_to_onnxruntime_classes_and_codes(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    model = _larq_graph(rng)
+    path = tmp_path / "larq.onnx"
+    onnx.save(model, path)
+    imp = import_onnx(path, (0, 255))
+    net = imp.net
+    assert [h.kind for h in net.hidden] == ["integer-conv", "conv", "maxpool"]
+    assert {h.layout for h in net.hidden} == {"HWC"}
+    assert any("Softmax" in n for n in imp.notes)
+    X = rng.integers(0, 256, (300, 72))
+    probe = _session(_larq_graph(np.random.default_rng(seed), extra_outputs=("s1", "s2t")))
+    probs, s1, s2t = probe.run(None, {"x": X.reshape(-1, 6, 6, 2).astype(np.float32)})
+    tr = Evaluator(net).trace(X)
+    # classes: the argmax of the softmax (ties are impossible here: dyadic scores, distinct)
+    assert tr.classes.tolist() == np.argmax(probs, axis=1).tolist()
+    # hidden codes: layer0 is stored HWC, as onnxruntime's s1 after transposing back to NHWC
+    codes0 = semantics.forward(net, X[0]).codes[0]
+    assert list(codes0) == ((np.transpose(s1[0], (1, 2, 0)).reshape(-1) > 0).astype(int)).tolist()
+    codes2 = [semantics.forward(net, x).codes[2] for x in X[:20]]
+    assert [list(c) for c in codes2] == (s2t[:20].reshape(20, -1) > 0).astype(int).tolist()
+
+
+def test_larq_shift_must_make_a_tie_rule(tmp_path):
+    onnx.save(_larq_graph(np.random.default_rng(0), tie_shift=1.5), tmp_path / "bad.onnx")
+    with pytest.raises(ModelError, match=r"node 'sign1' \(Sign\).*strictly between -1 and 1"):
+        import_onnx(tmp_path / "bad.onnx")
+
+
+def _torch_sign_graph(bias: float) -> "onnx.ModelProto":
+    rng = np.random.default_rng(1)
+    inits = [_init("w1", rng.choice([-1.0, 1.0], (4, 3))), _init("b1", np.full(3, bias)),
+             _init("w2", rng.choice([-1.0, 1.0], (3, 2)))]
+    n = helper.make_node
+    nodes = [n("Sign", ["x"], ["xs"], name="binarise_input")] if False else []
+    nodes += [n("Gemm", ["x", "w1", "b1"], ["h"], name="fc1"), n("Sign", ["h"], ["s"], name="sign_torch"),
+              n("MatMul", ["s", "w2"], ["y"], name="fc2")]
+    g = helper.make_graph(nodes, "torch", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], initializer=inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_torch_sign_zero_is_refused_by_name_or_proved_unreachable(tmp_path):
+    onnx.save(_torch_sign_graph(1.0), tmp_path / "zero.onnx")
+    with pytest.raises(ModelError, match=r"node 'sign_torch' \(Sign\): .* exactly 0 at dot product"):
+        import_onnx(tmp_path / "zero.onnx", (0, 1))
+    onnx.save(_torch_sign_graph(0.5), tmp_path / "half.onnx")  # d + 0.5 is never 0
+    imp = import_onnx(tmp_path / "half.onnx", (0, 3))
+    X = np.array(list(np.ndindex(4, 4, 4, 4)))
+    y = _session(_torch_sign_graph(0.5)).run(None, {"x": X.astype(np.float32)})[0]
+    assert imp.net.predict(X).tolist() == np.argmax(y, axis=1).tolist()
+
+
+@pytest.mark.parametrize("op, why", [("Relu", "cannot be represented exactly"), ("Tanh", "cannot be represented")])
+def test_other_ops_are_refused_naming_node_and_op(tmp_path, op, why):
+    rng = np.random.default_rng(2)
+    inits = [_init("w1", rng.choice([-1.0, 1.0], (4, 3))), _init("w2", rng.choice([-1.0, 1.0], (3, 2)))]
+    n = helper.make_node
+    nodes = [n("MatMul", ["x", "w1"], ["h"], name="fc1"), n(op, ["h"], ["a"], name="act"),
+             n("MatMul", ["a", "w2"], ["y"], name="fc2")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])], initializer=inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "g.onnx")
+    with pytest.raises(ModelError, match=f"node 'act' \\({op}\\): .*{why}"):
+        import_onnx(tmp_path / "g.onnx")
+
+
+def test_torch_export_of_the_project_conv_module(tmp_path):
+    import torch
+
+    from bnnverify.training.conv import ConvBNNModule, export_conv, parse_arch
+
+    g = torch.Generator().manual_seed(3)
+    blocks, c = parse_arch("conv4k3p1,maxpool2,6,3")
+    m = ConvBNNModule((1, 6, 6), blocks, c, g)
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        for bn in [b.bn for b in m.maps if hasattr(b, "bn")] + [d.bn for d in m.dense]:
+            bn.running_mean.uniform_(-2, 2, generator=g)
+            bn.running_var.uniform_(0.5, 3, generator=g)
+            bn.weight.uniform_(-1, 1, generator=g)
+            bn.bias.uniform_(-1, 1, generator=g)
+    m.eval()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter's deprecation and tracer warnings
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, torch.ones(1, 36), buf, dynamo=False, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}})
+    path = tmp_path / "torch.onnx"
+    path.write_bytes(buf.getvalue())
+    imp = import_onnx(path, (-1, 1))
+    ref, _ = export_conv(m)
+    rng = np.random.default_rng(3)
+    B = rng.integers(0, 2, (400, 36))
+    S = 2 * B - 1
+    y = _session(buf.getvalue()).run(None, {"x": S.astype(np.float32)})[0]
+    assert imp.net.predict(S).tolist() == np.argmax(y, axis=1).tolist() == ref.predict(B).tolist()
+    for s, b in zip(S[:10], B[:10]):
+        assert semantics.forward(imp.net, s).codes == semantics.forward(ref, b).codes
+
+
+# --- VNN-LIB and VNN-COMP ---------------------------------------------------------------------
+
+def _prop(lo, hi, ref, targets, n_out, strict_fmt=False):
+    lines = [f"(declare-const X_{i} Real)" for i in range(len(lo))]
+    lines += [f"(declare-const Y_{j} Real)" for j in range(n_out)]
+    for i, (a, b) in enumerate(zip(lo, hi)):
+        lines += [f"(assert (>= X_{i} {a}))", f"(assert (<= X_{i} {b}))"]
+    lines.append("(assert (or " + " ".join(f"(and (>= Y_{j} Y_{ref}))" for j in targets) + "))")
+    return "; robustness\n" + "\n".join(lines) + "\n"
+
+
+def test_vnnlib_parse_and_refusals():
+    p = parse_vnnlib(_prop([0, 0.5], [3, 2], 1, [0, 2], 3))
+    assert p.lo == (Fraction(0), Fraction(1, 2)) and p.reference == 1 and p.targets == (0, 2) and p.rounded
+    assert p.integer_box()[0].tolist() == [0, 1]
+    with pytest.raises(DataError, match="X_1 is not bounded"):
+        parse_vnnlib("(declare-const X_0 Real)(declare-const X_1 Real)(declare-const Y_0 Real)"
+                     "(declare-const Y_1 Real)(assert (<= X_0 1))(assert (>= X_0 0))(assert (<= Y_0 Y_1))")
+    with pytest.raises(DataError, match="several classes"):
+        parse_vnnlib("(declare-const X_0 Real)(declare-const Y_0 Real)(declare-const Y_1 Real)"
+                     "(declare-const Y_2 Real)(assert (<= X_0 1))(assert (>= X_0 0))"
+                     "(assert (or (and (>= Y_0 Y_1)) (and (>= Y_1 Y_2))))")
+    with pytest.raises(DataError, match="unbalanced"):
+        parse_vnnlib("(assert (<= X_0 1)")
+
+
+@settings(max_examples=15, deadline=None, database=None)
+@given(integer_conv_networks(n_classes=st.integers(2, 3)), st.data())
+def test_vnncomp_answers_like_brute_force(tmp_path_factory, net, data):
+    from bnnverify.questions.vnncomp import result_text, solve_instance
+
+    if "maxpool" in net.layer_kinds:
+        return  # min-pooling is exported but not re-imported; the conv case is covered
+    d = tmp_path_factory.mktemp("vnn")
+    export_onnx(net, d / "m.onnx")
+    lo0, hi0 = net.inputs.lo, net.inputs.hi
+    lo = np.array([data.draw(st.integers(int(a), int(b))) for a, b in zip(lo0, hi0)])
+    hi = np.array([data.draw(st.integers(int(a), int(b))) for a, b in zip(lo, hi0)])
+    ref = data.draw(st.integers(0, net.n_classes - 1))
+    others = [c for c in range(net.n_classes) if c != ref]
+    targets = data.draw(st.lists(st.sampled_from(others), min_size=1, unique=True))
+    (d / "p.vnnlib").write_text(_prop(lo.tolist(), hi.tolist(), ref, targets, net.n_classes))
+    res = solve_instance(d / "m.onnx", d / "p.vnnlib", 60.0)
+    box = [np.array(p) for p in np.ndindex(*(hi - lo + 1))]
+    bad = [semantics.forward(net, lo + p).scores for p in box]
+    truth = any(s[j] >= s[ref] for s in bad for j in targets)
+    assert res.status in ("sat", "unsat", "unknown")
+    if res.status == "unknown":  # onnxruntime's float64 scores are the exact ones: never expected here
+        pytest.fail(f"unknown: {res.notes}")
+    assert (res.status == "sat") == truth
+    text = result_text(res)
+    assert text.splitlines()[0] == res.status
+    if res.status == "sat":
+        x = res.inputs
+        assert ((x >= lo) & (x <= hi)).all()
+        s = semantics.forward(net, x).scores
+        assert any(s[j] >= s[ref] for j in targets)
+        assert f"(X_0 {int(x[0])})" in text
+
+
+def test_vnncomp_cli_and_instances_csv(tmp_path):
+    from bnnverify.encoders.conv_layers import IntegerConvLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs
+
+    first = IntegerConvLayer(np.array([[[[1, -1], [1, 1]]]], np.int16), np.full((1, 2, 2), 40), shape=(1, 3, 3))
+    net = BNN((first,), ArgmaxLayer(np.array([[1, 1, 1, 1], [-1, -1, -1, -1]], np.int8), np.ones(2), np.zeros(2)),
+              inputs=IntegerInputs.pixels(9, shape=(1, 3, 3)))
+    export_onnx(net, tmp_path / "m.onnx")
+    (tmp_path / "robust.vnnlib").write_text(_prop([19] * 9, [20] * 9, 0, [1], 2))
+    truth = any(semantics.forward(net, 19 + np.array(p)).scores[1] >= semantics.forward(net, 19 + np.array(p)).scores[0]
+                for p in np.ndindex(*(2,) * 9))
+    (tmp_path / "instances.csv").write_text("m.onnx,robust.vnnlib,30\n")
+    cmd = [sys.executable, "-m", "bnnverify", "vnncomp", str(tmp_path / "m.onnx"), str(tmp_path / "robust.vnnlib"),
+           "--timeout", "30", "--out", str(tmp_path / "r.txt"), "--json"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    status = json.loads(out.stdout)["status"]
+    assert status == ("sat" if truth else "unsat")
+    assert out.returncode == {"sat": 1, "unsat": 0}[status]
+    assert (tmp_path / "r.txt").read_text().splitlines()[0] == status
+    out = subprocess.run([sys.executable, "-m", "bnnverify", "vnncomp-run", str(tmp_path / "instances.csv"),
+                          "--out-dir", str(tmp_path / "res")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert status in (tmp_path / "res" / "summary.md").read_text()
+    imp = subprocess.run([sys.executable, "-m", "bnnverify", "import", "onnx", str(tmp_path / "m.onnx"),
+                          "--out", str(tmp_path / "m.npz")], capture_output=True, text=True)
+    assert imp.returncode == 0, imp.stderr
+    x = np.arange(9).reshape(1, 1, 3, 3) * 30  # the graph's input shape, with its batch dimension
+    np.save(tmp_path / "x.npy", x)
+    pred = subprocess.run([sys.executable, "-m", "bnnverify", "predict", str(tmp_path / "m.npz"), "--input",
+                           str(tmp_path / "x.npy"), "--json"], capture_output=True, text=True)
+    assert pred.returncode == 0, pred.stderr
+    assert json.loads(pred.stdout.splitlines()[-1])["class"] == semantics.classify(net, x.reshape(-1))
+    np.save(tmp_path / "bad.npy", np.full((1, 3, 3), 0.5))
+    pred = subprocess.run([sys.executable, "-m", "bnnverify", "predict", str(tmp_path / "m.npz"), "--input",
+                           str(tmp_path / "bad.npy")], capture_output=True, text=True)
+    assert pred.returncode == 2 and "bad.npy" in pred.stderr and "not an integer" in pred.stderr
+    bad = subprocess.run([sys.executable, "-m", "bnnverify", "import", "onnx", str(tmp_path / "robust.vnnlib"),
+                          "--out", str(tmp_path / "x.npz")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "not a readable ONNX model" in bad.stderr
