@@ -42,7 +42,7 @@ from typing import ClassVar, Mapping
 import numpy as np
 
 from .errors import ModelError
-from .layer_base import BITS, HIDDEN, INTEGERS, ArrayKey, frozen
+from .layer_base import BITS, HIDDEN, INTEGERS, ArrayKey, SameArrays, frozen
 
 __all__ = [
     "IntegerInputs",
@@ -200,7 +200,7 @@ class IntegerInputs:
 
 
 @dataclass(frozen=True, eq=False)
-class QuantizeLayer:
+class QuantizeLayer(SameArrays):
     """``quantize``: bit ``f*K + k`` is ``[p_f >= thresholds[f, k]]`` (rows non-decreasing)."""
 
     kind: ClassVar[str] = "quantize"
@@ -246,13 +246,6 @@ class QuantizeLayer:
     def n_outputs(self) -> int:
         return int(self.thresholds.size)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, QuantizeLayer):
-            return NotImplemented
-        return np.array_equal(self.thresholds, other.thresholds)
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.thresholds.tobytes(), self.thresholds.shape))
 
 
 def _integer_weights(w: object, where: str, limit: int) -> np.ndarray:
@@ -282,7 +275,7 @@ def _thresholds(t: object, where: str, m: int, of: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class IntegerThresholdLayer:
+class IntegerThresholdLayer(SameArrays):
     """``integer-threshold``: neuron j fires iff ``W[j] . p >= thresholds[j]`` over integer features."""
 
     kind: ClassVar[str] = "integer-threshold"
@@ -318,13 +311,6 @@ class IntegerThresholdLayer:
     def n_outputs(self) -> int:
         return int(self.weights.shape[0])
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, IntegerThresholdLayer):
-            return NotImplemented
-        return np.array_equal(self.weights, other.weights) and np.array_equal(self.thresholds, other.thresholds)
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.weights.tobytes(), self.weights.shape, self.thresholds.tobytes()))
 
 
 #: ``linear`` coefficients: int32 (a lowered integer-threshold layer has int16 weights;
@@ -333,7 +319,7 @@ MAX_LINEAR_COEFFICIENT = (1 << 31) - 1
 
 
 @dataclass(frozen=True, eq=False)
-class LinearLayer:
+class LinearLayer(SameArrays):
     """``linear``: neuron j fires iff ``C[j] . x >= bounds[j]`` over bits ``x in {0, 1}`` (not spins)."""
 
     kind: ClassVar[str] = "linear"
@@ -373,10 +359,3 @@ class LinearLayer:
     def n_outputs(self) -> int:
         return int(self.coefficients.shape[0])
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, LinearLayer):
-            return NotImplemented
-        return np.array_equal(self.coefficients, other.coefficients) and np.array_equal(self.bounds, other.bounds)
-
-    def __hash__(self) -> int:
-        return hash((self.kind, self.coefficients.tobytes(), self.coefficients.shape, self.bounds.tobytes()))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["ArrayKey", "Layer", "HIDDEN", "OUTPUT", "BITS", "INTEGERS", "frozen", "check_pm1_weights"]
+__all__ = ["ArrayKey", "Layer", "HIDDEN", "OUTPUT", "BITS", "INTEGERS", "frozen", "check_pm1_weights", "SameArrays"]
 
 #: A layer's role: a hidden layer maps bits to bits; the output layer maps bits to a class.
 HIDDEN = "hidden"
@@ -90,3 +90,18 @@ def check_pm1_weights(w: object, where: str) -> np.ndarray:
             f"{where}: weights must be exactly +1 or -1; entry [{r}, {c}] is {int(w[r, c])}"
         )
     return frozen(w)
+
+
+class SameArrays:
+    """Equality and hashing by kind and model-file arrays (for layer dataclasses with ``eq=False``):
+    two layers are equal when they would be written as the same arrays."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        a, b = self.arrays(), other.arrays()  # type: ignore[attr-defined]
+        return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+    def __hash__(self) -> int:
+        items = sorted(self.arrays().items())  # type: ignore[attr-defined]
+        return hash((self.kind, tuple((k, v.shape, v.tobytes()) for k, v in items)))  # type: ignore[attr-defined]

@@ -269,6 +269,9 @@ def train_conv(dataset: "Dataset | str", arch: str, *, epochs: int, seed: int, l
         train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     else:
         name, train, test = dataset.name, dataset, test_data
+    if getattr(train, "feature_range", None) is not None:
+        raise UsageError(f"data set {name} holds integer features; --arch trains conv BNNs over 0/1 inputs "
+                         "(e.g. digits); integer first layers are --hidden with --input-layer", param="arch")
     if n_classes != train.n_classes:
         raise UsageError(f"arch: ends with {n_classes} classes, the data set has {train.n_classes}", param="arch")
     if epochs < 0 or batch_size < 1:
