@@ -671,7 +671,7 @@ def predict(model, input_spec, dataset, split, index, data_file, as_json) -> Non
     from bnnverify import semantics
     from bnnverify.data.datasets import load_data_file, load_dataset
     from bnnverify.errors import DataError
-    from bnnverify.files.inputs import read_bits
+    from bnnverify.files.inputs import read_bits, read_input
 
     given = [o for o, v in (("--input", input_spec), ("--dataset", dataset), ("--data", data_file)) if v is not None]
     if len(given) != 1:
@@ -680,7 +680,7 @@ def predict(model, input_spec, dataset, split, index, data_file, as_json) -> Non
         raise click.UsageError("--index goes with --dataset or --data")
     net = load_model_arg(model)
     if input_spec is not None:
-        rows, labels, first = read_bits(input_spec, net.n_inputs)[None, :], [None], 0
+        rows, labels, first = read_input(input_spec, net)[None, :], [None], 0
     else:
         ds = load_cli_dataset(dataset, split) if dataset is not None else load_data_file(data_file)
         if ds.n_inputs != net.n_inputs:
