@@ -721,12 +721,20 @@ def list_(what: str, as_json: bool) -> None:
     """What bnnverify offers: engines (with their capabilities), solvers, encodings, data sets, binarizers, layer kinds."""
     rows: list[dict[str, Any]] = []
     if what == "engines":
+        from bnnverify.encoders.layers import INTEGERS, LAYER_KINDS
         from bnnverify.engines.registry import ENGINES
 
+        integer_kinds = sorted(k for k, c in LAYER_KINDS.items() if getattr(c, "reads", None) == INTEGERS)
         for e in ENGINES.engines():
+            # networks over integer features reach an engine through the order encoding:
+            # a 'linear' first layer over a 'linf' (box) or 'level-l0' (L0 ball) region of order bits
+            pixel_regions = [r for r, via in (("box", "linf"), ("l0", "level-l0")) if via in e.region_kinds]
+            pixels = "linear" in e.layer_kinds and bool(pixel_regions)
             rows.append({"name": e.name, "aliases": list(e.aliases), "summary": e.summary,
                          "capabilities": sorted(c.value for c in e.capabilities),
-                         "regions": sorted(e.region_kinds), "layers": sorted(e.layer_kinds)})
+                         "regions": sorted(e.region_kinds), "layers": sorted(e.layer_kinds),
+                         "pixel_regions": pixel_regions if pixels else [],
+                         "pixel_first_layers": integer_kinds if pixels else []})
     elif what in ("solvers", "encodings"):
         from bnnverify.encoders.cardinality_cnf import DEFAULT_ENCODING, ENCODINGS
         from bnnverify.encoders.solving import DEFAULT_SOLVER, SOLVERS
