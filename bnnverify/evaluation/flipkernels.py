@@ -81,6 +81,22 @@ def _code(ge, f, always, at):
 
 
 @_kernel
+def _extend(ge, d, c, col, R, full):
+    """Row ``d`` of the path's ``ge`` table from row ``d - 1`` after ``c`` more flips of a type whose
+    column (the neurons it moves) is ``col``: bit j of ``ge[d, s]`` says that at least ``s`` of the
+    flips so far move neuron j (``ge[d, 0]`` is every neuron). One copy for the counting walk and
+    the witness search."""
+    for s in range(R + 1):
+        g = ge[d - 1, s]
+        if s >= c:
+            g |= ge[d - 1, s - c] & col
+        else:
+            g |= col
+        ge[d, s] = g
+    ge[d, 0] = full
+
+
+@_kernel
 def _popcount(x):
     """Population count of a uint64 (SWAR; LLVM turns the idiom into one instruction)."""
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
@@ -200,15 +216,7 @@ def _count_roots(cols, mult, binom, always, at, radius, roots, table_bits, S, st
                 continue
             cop[d] = c
             f = fprev + c
-            col = cols[t]
-            for s in range(R + 1):
-                g = ge[d - 1, s]
-                if s >= c:
-                    g |= ge[d - 1, s - c] & col
-                else:
-                    g |= col
-                ge[d, s] = g
-            ge[d, 0] = full
+            _extend(ge, d, c, cols[t], R, full)
             w = wt[d - 1] * binom[t, c]
             wt[d] = w
             flips[d] = f
@@ -308,15 +316,7 @@ def _find(cols, mult, always, at, radius, targets):
             continue
         cop[d] = c
         f = fprev + c
-        col = cols[t]
-        for s in range(R + 1):
-            g = ge[d - 1, s]
-            if s >= c:
-                g |= ge[d - 1, s - c] & col
-            else:
-                g |= col
-            ge[d, s] = g
-        ge[d, 0] = full
+        _extend(ge, d, c, cols[t], R, full)
         flips[d] = f
         code = _code(ge[d], f, always, at)
         i = np.searchsorted(targets, code)
