@@ -183,8 +183,13 @@ def _via(choice: Choice, low: Any) -> Choice:
                                  f"features ('{low.mode}' mode: {low.n_bits} bits)".lstrip("; "))
 
 
-def _decoded(low: Any, witness: Any) -> Any:
-    return None if witness is None else low.decode(witness)
+def _decoded(low: Any, s: Search, replay: Callable[[np.ndarray], tuple]) -> Search:
+    """A search over the order encoding with its witness decoded to an image and replayed by ``replay``
+    (on the original networks and region): ``replay(image) -> (image, *claimed classes)``."""
+    if s.outcome is not Outcome.FOUND:
+        return s
+    w, *claimed = replay(low.decode(s.witness))
+    return Search(Outcome.FOUND, w, s.note, claimed[0] if len(claimed) == 1 else tuple(claimed))
 
 
 def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | None = AUTO,
@@ -193,10 +198,7 @@ def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | N
     low = lowered([net], region, counting=False)
     if low is not None:
         a = find_class(low.nets[0], low.region, classes, method=method, limits=limits)
-        s = a.search
-        if s.outcome is Outcome.FOUND:
-            w, c = replay_class(net, region, _decoded(low, s.witness), classes, a.choice.name)
-            s = Search(Outcome.FOUND, w, s.note, c)
+        s = _decoded(low, a.search, lambda p: replay_class(net, region, p, classes, a.choice.name))
         return Answer(s, _via(a.choice, low))
     limits = _begin(limits, [net], region)
     classes = _check_classes(net, classes)
@@ -225,10 +227,7 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     low = lowered([net], region, counting=True, space=space)
     if low is not None:
         a = class_counts(low.nets[0], low.region, witness_of, method=method, limits=limits)
-        s = a.search
-        if s.outcome is Outcome.FOUND:
-            w, c = replay_class(net, region, _decoded(low, s.witness), witness_of, a.choice.name)
-            s = Search(Outcome.FOUND, w, s.note, c)
+        s = _decoded(low, a.search, lambda p: replay_class(net, region, p, witness_of, a.choice.name))
         if a.counts is not None and low.mode == "pixels" and sum(a.counts) != region.size:
             raise InternalError(f"{a.choice.name} counted {sum(a.counts)} images, the region has {region.size}")
         return CountAnswer(a.counts, s, _via(a.choice, low))
@@ -295,10 +294,7 @@ def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None
     low = lowered([net_a, net_b], region, counting=False)
     if low is not None:
         a = find_disagreement(*low.nets, low.region, method=method, limits=limits)
-        s = a.search
-        if s.outcome is Outcome.FOUND:
-            w, ca, cb = replay_disagreement(net_a, net_b, region, _decoded(low, s.witness), a.choice.name)
-            s = Search(Outcome.FOUND, w, s.note, (ca, cb))
+        s = _decoded(low, a.search, lambda p: replay_disagreement(net_a, net_b, region, p, a.choice.name))
         return Answer(s, _via(a.choice, low))
     limits = _begin(limits, [net_a, net_b], region)
     s, _, choice = _in_turn(
@@ -316,11 +312,9 @@ def disagreements(net_a: Any, net_b: Any, region: Any, *, method: str | None = A
     low = lowered([net_a, net_b], region, counting=True)
     if low is not None:
         a = disagreements(*low.nets, low.region, method=method, limits=limits)
-        s = a.search
+        s = _decoded(low, a.search, lambda p: replay_disagreement(net_a, net_b, region, p, a.choice.name))
         if s.outcome is Outcome.FOUND:
-            w, ca, cb = replay_disagreement(net_a, net_b, region, _decoded(low, s.witness), a.choice.name)
-            s = Search(Outcome.FOUND, w, s.note, (ca, cb))
-            a = CountAnswer(dataclasses.replace(a.counts, witness=w), s, a.choice)
+            a = CountAnswer(dataclasses.replace(a.counts, witness=s.witness), s, a.choice)
         if a.counts is not None and a.counts.region_size != region.size:
             raise InternalError(f"{a.choice.name} counted {a.counts.region_size} images, the region has {region.size}")
         return CountAnswer(a.counts, s, _via(a.choice, low))
