@@ -968,7 +968,7 @@ def _echo_robustness(res) -> None:
         w = witness_json(res.counterexample)
         click.echo(f"counterexample (class {res.counterexample_class}): {w if isinstance(w, str) else ' '.join(map(str, w))}")
     if res.adversarial_count is not None:
-        what = "images" if res.bit_counts is not None or res.space == "pixels" else "inputs"
+        what = "images" if res.space == "pixels" else "inputs"
         click.echo(f"adversarial {what}: {res.adversarial_count} of {res.region['size']}")
         click.echo("class counts: " + ", ".join(f"{c}: {v}" for c, v in enumerate(res.class_counts)))
         if res.bit_counts is not None:

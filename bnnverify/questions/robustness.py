@@ -129,8 +129,10 @@ class RobustnessResult:
 
     @property
     def space(self) -> str:
-        """What the counts count: ``bits`` (inputs of a network over bits) or ``pixels`` (images)."""
-        return "bits" if self.counterexample is None or self.counterexample.dtype == np.uint8 else "pixels"
+        """What the counts count: ``pixels`` (images of a region over integer features) or ``bits``."""
+        from bnnverify.encoders.pixel_regions import PIXEL_REGION_KINDS
+
+        return "pixels" if self.region.get("kind") in PIXEL_REGION_KINDS else "bits"
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object the CLI prints (plain Python types; ints exact)."""
@@ -167,7 +169,8 @@ def witness_json(w: np.ndarray | None) -> Any:
 
 
 def with_class_order(net: Any, order: list[int]) -> Any:
-    """``net`` with its output classes listed in ``order`` (new class i = old class ``order[i]``).
+    """``net`` with its output classes listed in ``order`` (new class i = old class ``order[i]``;
+    classes left out of ``order`` are dropped).
 
     The argmax rule breaks ties towards the smaller index, so moving the
     reference class last makes it lose every tie (the ``adversarial`` rule)

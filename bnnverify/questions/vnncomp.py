@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs
+from bnnverify.encoders.layers import BNN, IntegerInputs
 from bnnverify.encoders.pixel_regions import IntBox
 from bnnverify.errors import DataError, InternalError
 
@@ -48,10 +48,11 @@ class VnnResult:
 
 
 def _derived(net: BNN, reference: int, targets: tuple[int, ...], inputs: IntegerInputs) -> BNN:
-    order = list(targets) + [reference]
-    out = net.output
-    o = ArgmaxLayer(out.weights[order], out.scale[order], out.bias[order], name="output")
-    return BNN(net.hidden, o, inputs=inputs, metadata=net.metadata)
+    """Only the property's classes, the reference last (it loses every tie: ``Y_j >= Y_ref``), over the box's inputs."""
+    from bnnverify.questions.robustness import with_class_order
+
+    return with_class_order(BNN(net.hidden, net.output, metadata=net.metadata, inputs=inputs),
+                            list(targets) + [reference])
 
 
 def _onnx_outputs(model_bytes: bytes, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
