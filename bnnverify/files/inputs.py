@@ -268,7 +268,7 @@ def _pixel_region(net: BNN, *, whole, center, hamming, mutable, linf, free, l0) 
         raise RegionError(
             "choose exactly one region over the integer features: the whole box (--region whole), an L-inf ball "
             "(--linf EPS) or an L0 ball (--l0 K, optionally with --linf EPS)"
-            + (f" (got {', '.join(chosen)})" if chosen else ""), param="region")
+            + (f" (got {', '.join(chosen)})" if chosen else ""), param="pixel_region")
     if whole:
         return IntBox(lo, hi)
     if center is None:
