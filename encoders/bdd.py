@@ -77,6 +77,16 @@ Alternatives measured (CPU seconds on this machine, see also
 * building every neuron of every layer as a function of the raw inputs and
   composing: the issue's measurement, 6.3 M nodes in layer 2 of a
   784-100-100 network at radius 2.
+* (issue 14, whole space of mnist_bnn_2_blk_16_25_20_10, where the first
+  image — a 198 k-node relation, then ``exist`` to 22 k nodes — is most of
+  the 2.2–3.6 s; load 3.5–6, so only the ratios count): a larger CUDD
+  computed table (2^22 or 2^24 entries instead of 2^19: 2× *slower*, the
+  hit rate stays 0.22–0.23), garbage collection off (no gain), reversed /
+  principal-direction / greedy-similarity input orders (the relation stays
+  198–202 k nodes; no gain), and the last conjunction fused with the
+  quantification (``and_exists`` of two balanced halves: 1.28 s vs 0.94 s).
+  BNNQuanalyst with Sylvan takes 1.2–2.0 s there; the issue's 2× target
+  is not met (enumeration answers that question in 0.4 s under ``auto``).
 
 **Budgets** (:class:`BDDBudget`): CUDD's memory cap (``max_memory``) makes an
 operation that would exceed it fail, and the live-node count is checked after

@@ -246,3 +246,34 @@ def test_auto_hands_a_question_on_when_an_engine_runs_out_of_budget():
     assert sum(r.class_counts) == region.size
     asked = check_robustness(net, x, region, count=True, budget=tiny, method="bdd")  # asked for: no hand-over
     assert asked.verdict is Verdict.UNKNOWN and "budget exceeded" in asked.note
+
+
+def test_auto_choices_look_engines_up_only_when_needed():
+    """``auto``'s choices are found lazily (so a process the first engine answers never imports
+    the others' libraries), yet the sequence is the same as looking every engine up at once."""
+    from bnnverify.engines.policy import Choices, choices
+    from bnnverify.engines.registry import EngineRegistry, _BUILTIN
+
+    class Counting(EngineRegistry):
+        def __init__(self):
+            super().__init__(_BUILTIN)
+            self.looked_up: list[str] = []
+
+        def get(self, name):
+            self.looked_up.append(self.resolve(name))
+            return super().get(name)
+
+    net = BNN((ThresholdLayer(np.array([[1, -1, 1]], np.int8), np.array([1])),),
+              ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)))
+    region = HammingBall(np.array([1, 0, 1], np.uint8), 1)
+    lazy_reg, eager_reg = Counting(), Counting()
+    lazy = choices(Capability.CLASS_COUNTS, net, region, registry=lazy_reg)
+    assert isinstance(lazy, Choices)
+    first = lazy[0]
+    assert lazy_reg.looked_up == [first.name]  # nothing else was looked up
+    eager = choices(Capability.CLASS_COUNTS, net, region, registry=eager_reg)
+    n = len(eager)  # measuring it finds them all
+    assert [c.name for c in lazy] == [c.name for c in eager] and len(lazy) == n
+    assert [c.reason for c in lazy] == [eager[i].reason for i in range(n)]
+    assert lazy[-1].name == eager[n - 1].name
+    assert sorted(set(eager_reg.looked_up)) == sorted(ENGINES.names())

@@ -125,7 +125,7 @@ def _as_attempt(search: Search) -> tuple[Search, Search | None]:
     return search, (search if _over_budget(search) else None)
 
 
-def _in_turn(options: list[Choice], attempt: Callable[[Choice], tuple[Any, Search | None]]
+def _in_turn(options: Sequence[Choice], attempt: Callable[[Choice], tuple[Any, Search | None]]
              ) -> tuple[Any, Search | None, Choice]:
     """Try the engines in order until one answers: an engine that runs out of budget hands the
     question to the next (``auto`` offers several; an engine asked for is the only one). The
@@ -141,7 +141,7 @@ def _in_turn(options: list[Choice], attempt: Callable[[Choice], tuple[Any, Searc
     raise InternalError("no engine was tried")  # pragma: no cover - options is never empty
 
 
-def _raising_in_turn(options: list[Choice], compute: Callable[[Choice], Any]) -> tuple[Any, Choice]:
+def _raising_in_turn(options: Sequence[Choice], compute: Callable[[Choice], Any]) -> tuple[Any, Choice]:
     """:func:`_in_turn` for counts that raise :class:`BudgetExceeded` (the last engine's goes up)."""
     def attempt(choice: Choice):
         try:
