@@ -34,12 +34,17 @@ from bnnverify.commands.common import (
                    "the region (for Hamming balls, by the neurons that can change and the flipped-bit types) "
                    "and hands the question on when an engine runs out of budget.")
 @click.option("--timeout", type=Seconds(), default=None, metavar="S", help="Time limit in seconds (exit 3 beyond it).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Split a whole-space or cube region into disjoint cubes counted by this many processes "
+                   "(counts summed exactly; see bnnverify.engines.partition).")
+@click.option("--dask", default=None, metavar="tcp://HOST:PORT",
+              help="Count the parts on the workers of this running Dask scheduler instead.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (exact integers).")
 @handle_errors
 @centre_options
 @budget_options
-def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, method, timeout, budget, as_json,
-          centre) -> None:
+def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code, method, timeout, jobs, dask,
+          budget, as_json, centre) -> None:
     """Exact number of inputs of the region per class (the engine the policy picks, or --method)."""
     import time
 
@@ -52,10 +57,19 @@ def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code
                                  input_spec=input_spec, mutable=mutable, free=free, center=centre_bits(net, centre))
     if per_code is not None and not 1 <= per_code <= len(net.hidden):
         raise DataError(f"layer {per_code} is not a hidden layer of the model (1..{len(net.hidden)})", param="per_code")
+    split = jobs > 1 or dask is not None
+    if split and per_code is not None:
+        raise DataError("--per-code is not summed over parts: give it without --jobs/--dask", param="per_code")
     t0 = time.perf_counter()
     with Progress(as_json, "counting") as bar:
         limits = Limits(timeout=timeout, budget=budget, started=t0, progress=bar.callback())
-        ans = run.class_counts(net, region, (), method=method, limits=limits)
+        if split:
+            from bnnverify.engines.partition import split_class_counts
+
+            ans = split_class_counts(net, region, (), method=method, jobs=jobs, dask=dask, timeout=timeout,
+                                     budget=budget)
+        else:
+            ans = run.class_counts(net, region, (), method=method, limits=limits)
         if ans.counts is None:
             raise (DeadlineExceeded if ans.search.outcome.value == "timeout" else BudgetExceeded)(
                 f"{ans.search.note} ({ans.choice.reason})")
@@ -65,7 +79,7 @@ def count(model, region_kind, hamming, linf, input_spec, mutable, free, per_code
             codes = len({t for t, _ in counter.pair_counts(per_code)})
     seconds = time.perf_counter() - t0
     asked = asked_for("count", [(model, net)], centre[1] if centre else input_ref(input_spec), method=method,
-                      timeout=timeout, budget=None if budget is None else repr(budget))
+                      timeout=timeout, budget=None if budget is None else repr(budget), jobs=jobs, dask=dask)
     rep = {"region_size": region.size, "class_counts": {str(c): n for c, n in enumerate(ans.counts)},
            "seconds": seconds}
     if codes is not None:
