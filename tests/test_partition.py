@@ -105,3 +105,21 @@ def test_cli_count_with_two_jobs_equals_one(tmp_path):
     assert "disjoint parts" in b["reason"]
     bad = runner.invoke(main, ["count", str(path), "--region", "whole", "--jobs", "2", "--per-code", "1"])
     assert bad.exit_code == 2 and "--per-code" in bad.output
+
+
+def test_dask_scheduler_counts_equal_the_runner():
+    distributed = pytest.importorskip("distributed")
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+    from bnnverify.encoders.regions import Cube
+
+    rng = np.random.default_rng(5)
+    net = BNN((ThresholdLayer(rng.choice([-1, 1], (5, 9)).astype(np.int8), rng.integers(-2, 3, 5)),),
+              ArgmaxLayer(rng.choice([-1, 1], (3, 5)).astype(np.int8), np.ones(3), np.zeros(3)))
+    region = Cube.from_free(rng.integers(0, 2, 9).astype(np.uint8), [0, 2, 3, 5, 7, 8])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        ans = split_class_counts(net, region, [1], dask=cluster.scheduler_address)
+    assert ans.counts == run.class_counts(net, region, [1]).counts
+    assert "Dask scheduler" in ans.choice.reason
+    with pytest.raises(DataError, match="cannot connect to the Dask scheduler"):
+        split_class_counts(net, region, dask="tcp://127.0.0.1:1", dask_timeout=1)
