@@ -35,6 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from bnnverify.encoders.regions import Cube, Whole
+from bnnverify.engines.workers import DASK_CONNECT_TIMEOUT_S, dask_client, start_method
 from bnnverify.errors import DataError, InternalError
 
 __all__ = ["PARTS_PER_JOB", "SplitCount", "count_group", "group_parts", "parts", "split_class_counts"]
@@ -42,8 +43,6 @@ __all__ = ["PARTS_PER_JOB", "SplitCount", "count_group", "group_parts", "parts",
 #: Parts handed to each worker: a few per worker, so that one slow part (the policy may
 #: pick another engine for it) does not leave the other workers idle.
 PARTS_PER_JOB = 4
-#: How long to wait for a Dask scheduler to answer (seconds), as the sweeps do.
-DASK_CONNECT_TIMEOUT_S = 10.0
 
 
 def _cube_parts(values: np.ndarray, fixed: np.ndarray, wanted: int) -> list[Cube]:
@@ -132,30 +131,18 @@ def _run_local(tasks, jobs):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    from bnnverify.questions.sweep import _start_method
-
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(_start_method())) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(start_method())) as pool:
         return list(pool.map(count_group, *zip(*tasks)))
 
 
 def _run_dask(tasks, address, connect_timeout):
-    try:
-        from distributed import Client
-    except ImportError as e:  # pragma: no cover - a declared dependency
-        raise DataError(f"a Dask scheduler needs dask.distributed ({e})", param="dask") from None
-    try:
-        client = Client(address, timeout=f"{connect_timeout}s")
-    except (OSError, TimeoutError, ValueError) as e:
-        raise DataError(f"cannot connect to the Dask scheduler at {address}: {e}", param="dask") from None
-    try:
+    with dask_client(address, connect_timeout) as client:
         net_f = client.scatter(tasks[0][0], broadcast=True)
         futures = [client.submit(count_group, net_f, *t[1:], pure=False) for t in tasks]
         try:
             return client.gather(futures)
         finally:
             client.cancel(futures)
-    finally:
-        client.close()
 
 
 def split_class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, method: str | None = "auto",

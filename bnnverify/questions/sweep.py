@@ -47,6 +47,7 @@ from bnnverify.files.inputs import make_region
 from bnnverify.engines import run
 from bnnverify.files.atomic import check_output_path
 from bnnverify.engines.base import Limits
+from bnnverify.engines.workers import DASK_CONNECT_TIMEOUT_S, dask_client, start_method
 from bnnverify.questions.robustness import check_robustness, choose_method
 from bnnverify.questions.verdict import Method, Verdict, parse_method
 
@@ -66,13 +67,10 @@ __all__ = [
 #: The upper percentile reported for the time per instance.
 P95 = 95
 
-#: Seconds to wait for a Dask scheduler before giving up (it retries until then).
-DASK_CONNECT_TIMEOUT_S: float = 10.0
-
 #: Batches per local worker: enough to balance uneven questions, few enough that a batch's
 #: round trip (one pickled network, one result list) is small next to its questions. Measured on
 #: 359 digits images at Hamming 2 (2 cores): per-task submission made --jobs 2 slower than
-#: --jobs 1 (7.4 s vs 3.9 s); batched and forked, 2.13 s vs 2.12 s (see _start_method).
+#: --jobs 1 (7.4 s vs 3.9 s); batched and forked, 2.13 s vs 2.12 s (see bnnverify.engines.workers.start_method).
 BATCHES_PER_WORKER = 4
 
 #: The identity fields recorded but not compared on resume (see the module docstring).
@@ -324,23 +322,6 @@ def _batches(tasks: Sequence[SweepTask], jobs: int) -> list[list[SweepTask]]:
     return [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]
 
 
-def _start_method() -> str:
-    """How local workers start: ``fork`` when this process has one thread and fork exists (workers
-    inherit the imported modules: no second start-up of numpy, torch-free bnnverify, CUDD, PySAT;
-    no BDD manager or solver is alive in the parent while a sweep starts), else ``spawn``.
-
-    Measured on 359 digits images (64-32-10), quiet 2-core machine: Hamming 2, spawn --jobs 2
-    2.22 s vs --jobs 1 2.04 s (two interpreter start-ups), fork 2.13 s vs 2.12 s; Hamming 3,
-    fork --jobs 2 4.26 s vs --jobs 1 7.12 s.
-    """
-    import multiprocessing as mp
-    import threading
-
-    if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
-        return "fork"
-    return "spawn"
-
-
 def _execute_local(net, query, tasks, jobs):
     if jobs <= 1:
         for t in tasks:
@@ -349,9 +330,9 @@ def _execute_local(net, query, tasks, jobs):
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # fork where safe (see _start_method), else spawn; tasks go in batches, so that small
+    # fork where safe (see bnnverify.engines.workers.start_method), else spawn; tasks go in batches, so that small
     # questions are not drowned by one pickled network and one round trip each
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(_start_method())) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context(start_method())) as pool:
         futures = [pool.submit(run_tasks, net, query, b) for b in _batches(tasks, jobs)]
         try:
             for f in as_completed(futures):
@@ -362,15 +343,9 @@ def _execute_local(net, query, tasks, jobs):
 
 
 def _execute_dask(net, query, tasks, address, connect_timeout):
-    try:
-        from distributed import Client, as_completed
-    except ImportError as e:  # pragma: no cover - a declared dependency
-        raise DataError(f"a Dask scheduler needs dask.distributed ({e})", param="dask") from None
-    try:
-        client = Client(address, timeout=f"{connect_timeout}s")
-    except (OSError, TimeoutError, ValueError) as e:
-        raise DataError(f"cannot connect to the Dask scheduler at {address}: {e}") from None
-    try:
+    from distributed import as_completed
+
+    with dask_client(address, connect_timeout) as client:
         net_f = client.scatter(net, broadcast=True)
         futures = [client.submit(run_task, net_f, query, t, pure=False) for t in tasks]
         try:
@@ -378,8 +353,6 @@ def _execute_dask(net, query, tasks, address, connect_timeout):
                 yield f.result()
         finally:
             client.cancel(futures)
-    finally:
-        client.close()
 
 
 def sweep(
