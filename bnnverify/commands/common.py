@@ -170,8 +170,6 @@ def centre_options(fn: Callable) -> Callable:
         if dataset is not None:
             if kwargs.get("input_spec") is not None:
                 raise DataError("give one centre: --input FILE_OR_BITS or --dataset NAME --index I")
-            from bnnverify.data.datasets import load_dataset
-
             ds = load_cli_dataset(dataset, split)
             if not 0 <= index < len(ds.X):
                 raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")

@@ -65,7 +65,6 @@ def _info_labels(spec: str, net):
 
 def _info_distribution(net, opts: dict):
     """(region, dataset, radius) from the shared options: exactly one distribution."""
-    from bnnverify.data.datasets import load_dataset
     from bnnverify.errors import DataError
 
     ds = None

@@ -108,7 +108,7 @@ def import_bnnquanalyst_cmd(directory: str, out: str, bn_eps: float, as_json: bo
 @handle_errors
 def eval_(model, dataset, split, data_file, as_json) -> None:
     """Accuracy (and per-class accuracy) of MODEL with the reference evaluator."""
-    from bnnverify.data.datasets import load_data_file, load_dataset
+    from bnnverify.data.datasets import load_data_file
     from bnnverify.training.train import evaluate_model
 
     if (dataset is None) == (data_file is None):
@@ -147,9 +147,9 @@ def eval_(model, dataset, split, data_file, as_json) -> None:
 def predict(model, input_spec, dataset, split, index, data_file, as_json) -> None:
     """Class, scores and hidden codes of inputs, computed by the semantics module itself."""
     from bnnverify import semantics
-    from bnnverify.data.datasets import load_data_file, load_dataset
+    from bnnverify.data.datasets import load_data_file
     from bnnverify.errors import DataError
-    from bnnverify.files.inputs import read_bits, read_input
+    from bnnverify.files.inputs import read_input
 
     given = [o for o, v in (("--input", input_spec), ("--dataset", dataset), ("--data", data_file)) if v is not None]
     if len(given) != 1:

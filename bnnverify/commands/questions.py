@@ -126,7 +126,6 @@ def _min_perturbation_cli(net, x, source, asked, norm, region_kind, hamming, lin
 
 
 def _sweep_cli(net, model, dataset, split, limit, out, jobs, dask, resume, query, as_json) -> None:
-    from bnnverify.data.datasets import load_dataset
     from bnnverify.errors import DataError
     from bnnverify.questions.sweep import sweep
 
@@ -225,7 +224,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
     """
     check_engine_options(method, solver, encoding)
     from bnnverify.errors import DataError
-    from bnnverify.files.inputs import read_bits, read_indices
+    from bnnverify.files.inputs import read_indices
     from bnnverify.questions.robustness import check_robustness, max_robust_radius
 
     net = load_model_arg(model)
@@ -276,8 +275,7 @@ def robustness(model, region_kind, hamming, linf, input_spec, mutable, free, dat
 
         x = read_input(input_spec, net)
     else:
-        from bnnverify.data.datasets import load_dataset
-
+    
         ds = load_cli_dataset(dataset, split)
         if not 0 <= index < len(ds.X):
             raise DataError(f"--index {index}: outside data set {ds.name} (0..{len(ds.X) - 1})")

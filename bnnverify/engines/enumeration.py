@@ -48,7 +48,7 @@ from bnnverify.encoders.results import ClassCounts, Disagreement, JointCounts
 from bnnverify.engines.base import Reason, Support
 from bnnverify.engines.base import Capability, EngineBase, Limits, Outcome, Search
 from bnnverify.engines.policy import ENUM_LIMIT
-from bnnverify.errors import BudgetExceeded, DataError, DeadlineExceeded
+from bnnverify.errors import BudgetExceeded, DataError
 from bnnverify.evaluation.evaluator import MAX_CODED_BITS, TABLE_MAX_FANIN, Evaluator, InputTables, code_keys
 
 __all__ = [
