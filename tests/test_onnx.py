@@ -9,6 +9,8 @@
   exported graphs and ``torch.onnx.export`` of its own conv module — classes and
   hidden codes compared with onnxruntime on random inputs;
 * refusals name the node and the op;
+* QONNX `BipolarQuant` graphs (Brevitas): imported, and compared with onnxruntime running the op's
+  definition in standard ops;
 * ``vnncomp``: answers compared with brute force over the box on the semantics.
 """
 
@@ -147,6 +149,84 @@ def test_larq_shift_must_make_a_tie_rule(tmp_path):
     onnx.save(_larq_graph(np.random.default_rng(0), tie_shift=1.5), tmp_path / "bad.onnx")
     with pytest.raises(ModelError, match=r"node 'sign1' \(Sign\).*strictly between -1 and 1"):
         import_onnx(tmp_path / "bad.onnx")
+
+
+QONNX = "qonnx.custom_op.general"
+
+
+def _qonnx_graph(rng, domain=QONNX, act_scale=0.5, reference=False):
+    """A Brevitas/QONNX-style network: NCHW 6x6 pixels /256 -> conv (BipolarQuant weights, ±s per channel)
+    -> BatchNormalization -> BipolarQuant activations (±act_scale) -> MaxPool -> conv (BipolarQuant
+    weights) -> BatchNormalization -> BipolarQuant -> Flatten -> Gemm (BipolarQuant weights).
+    ``reference=True`` writes every BipolarQuant as its QONNX definition in standard ops,
+    ``Mul(Where(GreaterOrEqual(x, 0), 1, -1), scale)``, for onnxruntime."""
+    O1, O2, K = 3, 4, 5
+    q = lambda *s: (rng.integers(-8, 9, s) / 4.0)  # noqa: E731  (dyadic: exact in float32)
+    inits = [
+        _init("w1f", rng.normal(size=(O1, 1, 3, 3))), _init("sw1", rng.choice([0.5, 1.0, 2.0], (O1, 1, 1, 1))),
+        _init("w2f", rng.normal(size=(O2, O1, 3, 3))), _init("sw2", np.array(0.25)),
+        _init("wdf", rng.normal(size=(K, O2 * 3 * 3))), _init("swd", np.array(0.5)),
+        _init("scale256", np.array(1 / 256)), _init("sa", np.array(act_scale)), _init("one", np.array(1.0)),
+        _init("g1", np.abs(q(O1)) + 0.25), _init("b1", q(O1)), _init("mu1", q(O1) * 4), _init("v1", np.full(O1, 4.0)),
+        _init("g2", np.abs(q(O2)) + 0.25), _init("b2", q(O2)), _init("mu2", q(O2) * 4), _init("v2", np.full(O2, 4.0)),
+        _init("bd", q(K)), _init("zero", np.array(0.0)), _init("plus", np.array(1.0)), _init("minus", np.array(-1.0))]
+    n = helper.make_node
+    nodes: list = []
+
+    def bq(x, scale, out):
+        if reference:
+            nodes.extend([n("GreaterOrEqual", [x, "zero"], [out + "_ge"], name=out + "_ge"),
+                          n("Where", [out + "_ge", "plus", "minus"], [out + "_pm"], name=out + "_where"),
+                          n("Mul", [out + "_pm", scale], [out], name=out + "_scale")])
+        else:
+            nodes.append(n("BipolarQuant", [x, scale], [out], domain=domain, name=out))
+
+    nodes.append(n("Mul", ["x", "scale256"], ["xs"], name="normalise"))
+    bq("w1f", "sw1", "w1")
+    nodes += [n("Conv", ["xs", "w1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+              n("BatchNormalization", ["c1", "g1", "b1", "mu1", "v1"], ["bn1"], epsilon=0.0, name="bn1")]
+    bq("bn1", "sa", "a1")
+    nodes.append(n("MaxPool", ["a1"], ["p1"], kernel_shape=[2, 2], strides=[2, 2], name="pool1"))
+    bq("w2f", "sw2", "w2")
+    nodes += [n("Conv", ["p1", "w2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"),
+              n("BatchNormalization", ["c2", "g2", "b2", "mu2", "v2"], ["bn2"], epsilon=0.0, name="bn2")]
+    bq("bn2", "one", "a2")
+    nodes.append(n("Flatten", ["a2"], ["flat"], axis=1, name="flatten"))
+    bq("wdf", "swd", "wd")
+    nodes.append(n("Gemm", ["flat", "wd", "bd"], ["logits"], transB=1, name="dense"))
+    g = helper.make_graph(nodes, "qonnx", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 6, 6])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", K]),
+                           *([helper.make_tensor_value_info("a2", TensorProto.FLOAT, None)] if reference else [])],
+                          initializer=inits)
+    opsets = [helper.make_opsetid("", 17)] + ([] if reference else [helper.make_opsetid(domain, 1)])
+    return helper.make_model(g, opset_imports=opsets)
+
+
+@pytest.mark.parametrize("seed, domain", [(0, QONNX), (1, QONNX), (2, "onnx.brevitas"), (3, "finn.custom_op.general")])
+def test_qonnx_bipolar_quant_imports_to_its_definition_run_by_onnxruntime(tmp_path, seed, domain):
+    onnx.save(_qonnx_graph(np.random.default_rng(seed), domain), tmp_path / "q.onnx")
+    imp = import_onnx(tmp_path / "q.onnx", (0, 255))
+    net = imp.net
+    assert [h.kind for h in net.hidden] == ["integer-conv", "maxpool", "conv"]
+    X = np.random.default_rng(100 + seed).integers(0, 256, (400, 36))
+    logits, a2 = _session(_qonnx_graph(np.random.default_rng(seed), reference=True)).run(
+        None, {"x": X.reshape(-1, 1, 6, 6).astype(np.float32)})
+    tr = Evaluator(net).trace(X)
+    top = np.max(logits, axis=1, keepdims=True)
+    ok = (logits == top).sum(axis=1) == 1  # rows without a tie in float32
+    assert ok.mean() > 0.9
+    assert tr.classes[ok].tolist() == np.argmax(logits, axis=1)[ok].tolist()
+    for x, ref in zip(X[:25], a2[:25]):
+        assert list(semantics.forward(net, x).codes[2]) == (ref.reshape(-1) > 0).astype(int).tolist()
+
+
+def test_qonnx_bipolar_quant_refusals_name_the_node(tmp_path):
+    onnx.save(_qonnx_graph(np.random.default_rng(0), act_scale=-0.5), tmp_path / "neg.onnx")
+    with pytest.raises(ModelError, match=r"node 'a1' \(BipolarQuant\): the activations' scale must be one positive"):
+        import_onnx(tmp_path / "neg.onnx")
+    onnx.save(_qonnx_graph(np.random.default_rng(0), domain="com.example"), tmp_path / "dom.onnx")
+    with pytest.raises(ModelError, match=r"node 'w1' \(BipolarQuant\): operator domain 'com.example'"):
+        import_onnx(tmp_path / "dom.onnx")
 
 
 def _torch_sign_graph(bias: float) -> "onnx.ModelProto":

@@ -17,6 +17,10 @@ The importer walks the graph in order and keeps, for every tensor, what it
   ``sign(sign(x) + 0.1)``, so sign(0) = +1);
 * ``_Cmp`` — ``GreaterOrEqual(x, 0)`` / ``Greater(x, 0)`` (bnnverify's own export:
   ``Where(x >= 0, 1, -1)``);
+* QONNX's ``BipolarQuant(x, s)`` (Brevitas): ``where(x >= 0, 1, -1) * s``. Of constant
+  weights it is evaluated (±s kernels, a ±α pattern); of a pre-activation it is a sign
+  with sign(0) = +1 whose activations are ``±s`` for one positive ``s``, which the next
+  layer's slope absorbs (``_Spins.scale``);
 * ``_Spins`` — ±1 activations of an emitted hidden layer (a map or a vector;
   ``Transpose`` tracks the axes, ``Flatten``/``Reshape`` the order the next
   dense layer reads, so NCHW and NHWC graphs give the dense head the
@@ -55,6 +59,9 @@ __all__ = ["OnnxImport", "import_onnx", "DEFAULT_INPUT_RANGE", "MAX_IMPORT_WEIGH
 DEFAULT_INPUT_RANGE = (0, 255)
 #: A first layer over integer features gets integer weights up to the ``integer-*`` kinds' int16.
 MAX_IMPORT_WEIGHT = (1 << 15) - 1
+#: The domains of QONNX's custom ops (Brevitas exports ``qonnx.custom_op.general``; older FINN
+#: graphs ``finn.custom_op.general``): only ``BipolarQuant`` is read from them.
+QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
 #: ONNX ops that pass a tensor through unchanged at inference.
 _IDENTITY_OPS = ("Identity", "Dropout", "Cast")
 
@@ -146,6 +153,7 @@ class _Spins:
     perm: tuple[int, ...]
     width: int  # the emitted layer's width (model features)
     order: np.ndarray | None = None  # vectors: model index of each tensor position
+    scale: Fraction = Fraction(1)  # the activations are ±scale (QONNX BipolarQuant), scale > 0
 
 
 @dataclass
@@ -434,8 +442,11 @@ class _Importer:
 
         for node in self.nodes:
             op = node.op_type
-            if node.domain not in ("", "ai.onnx"):
+            if node.domain not in ("", "ai.onnx") and not (op == "BipolarQuant" and node.domain in QONNX_DOMAINS):
                 raise self.refuse(node, f"operator domain {node.domain!r} is not supported")
+            if op == "BipolarQuant":
+                self.op_BipolarQuant(node, list(node.input))
+                continue
             ins = [i for i in node.input]
             if op == "Constant":
                 val = _attr(node, "value")
@@ -624,7 +635,7 @@ class _Importer:
             P = np.empty(shape, dtype=object)
             Q = np.empty(shape, dtype=object)
             for o in range(O):
-                P[o] = _F(alpha[o])
+                P[o] = _F(alpha[o]) * x.scale
                 Q[o] = _F(bias[o])
             self.vals[node.output[0]] = self._pre(shape, ("conv", S8, geo), P, Q, Cin * kh * kw, node)
             return
@@ -698,7 +709,7 @@ class _Importer:
             pl = MaxPoolLayer(kernel, np.ones(v.shape[0], np.int8), layout=st.layout, name=f"layer{len(st.layers)}",
                               **geo)
             st.layers.append(pl)
-            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs)
+            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs, scale=v.scale)
             return
         if isinstance(v, _Pre) and v.pool is None and v.source[0] in ("conv", "intconv") and v.perm == (0, 1, 2):
             geo = _conv_geometry(node, v.shape, kernel)
@@ -729,6 +740,41 @@ class _Importer:
             raise self.refuse(node, "a sign of the raw input (binarise it with a first layer instead)")
         else:
             raise self.refuse(node, f"sign of {type(v).__name__}")
+
+    def op_BipolarQuant(self, node: Any, ins: list[str]) -> None:
+        """QONNX's ``BipolarQuant(x, scale) = where(x >= 0, 1, -1) * scale`` (sign(0) = +1, as
+        bnnverify's sign). Of constants (Brevitas' binary weights) it is evaluated here (the
+        reference evaluator knows no custom op): ``±scale`` per element, exact in floats. Of a
+        pre-activation it is a sign whose activations are ``±scale``, one positive scalar; the
+        next layer's slope takes the scale."""
+        if len(ins) != 2:
+            raise self.refuse(node, f"expected inputs (X, scale), got {len(ins)}")
+        scale = self.const(ins[1])
+        if scale is None:
+            raise self.refuse(node, "the scale is not a constant")
+        x = self.const(ins[0])
+        if x is not None:
+            sc = np.asarray(scale, dtype=np.float64)
+            try:
+                out = np.where(np.asarray(x) >= 0, 1.0, -1.0) * sc
+            except ValueError as e:
+                raise self.refuse(node, f"scale of shape {sc.shape} does not broadcast to {np.shape(x)}: {e}") from None
+            self.consts[node.output[0]] = out.astype(np.result_type(np.asarray(x).dtype, np.float32))
+            return
+        flat = {_F(v) for v in np.asarray(scale).reshape(-1).tolist()}
+        if len(flat) != 1 or next(iter(flat)) <= 0:
+            raise self.refuse(node, "the activations' scale must be one positive number (per-channel or "
+                                    f"non-positive scales weight the next layer's ±1 terms), got {sorted(flat)[:4]}")
+        v = self.value(node, ins[0])
+        if isinstance(v, _Pre):
+            spins = self.emit(v, strict=False)
+        elif isinstance(v, _Spins):
+            spins = v
+        elif isinstance(v, _Raw):
+            raise self.refuse(node, "a BipolarQuant of the raw input (binarise it with a first layer instead)")
+        else:
+            raise self.refuse(node, f"BipolarQuant of {type(v).__name__.strip('_').lower()} values")
+        self.vals[node.output[0]] = _Spins(**{**spins.__dict__, "scale": spins.scale * next(iter(flat))})
 
     def op_GreaterOrEqual(self, node: Any, ins: list[str]) -> None:
         self._cmp(node, ins, strict=False)
@@ -767,7 +813,7 @@ class _Importer:
             for i, ax in enumerate(v.perm):
                 logical[ax] = pos[i]
             order = feature_index(self.st.layout, C, H, W, logical[0], logical[1], logical[2]).astype(np.int64)
-            return _Spins((C * H * W,), (0,), v.width, order)
+            return _Spins((C * H * W,), (0,), v.width, order, v.scale)
         raise self.refuse(node, f"flattens {type(v).__name__.strip('_').lower()} values")
 
     def op_Flatten(self, node: Any, ins: list[str]) -> None:
@@ -809,7 +855,7 @@ class _Importer:
             W = np.zeros((m, x.width), np.int8)
             order = x.order if x.order is not None else np.arange(n)
             W[:, order] = S8
-            P = np.array([alpha * _F(v) for v in a], dtype=object)
+            P = np.array([alpha * _F(v) * x.scale for v in a], dtype=object)
             Q = np.array([beta * _F(v) for v in bias], dtype=object)
             self.vals[node.output[0]] = self._pre((m,), ("dense", W, x), P, Q, n, node)
             return
