@@ -38,7 +38,7 @@ from bnnverify.evaluation.evaluator import Evaluator  # noqa: E402
 from bnnverify.importers.onnx_export import export_onnx, to_onnx  # noqa: E402
 from bnnverify.importers.onnx_graph import import_onnx  # noqa: E402
 from bnnverify.importers.vnnlib import parse_vnnlib  # noqa: E402
-from strategies import conv_networks, integer_conv_networks, networks  # noqa: E402
+from strategies import conv_networks, integer_conv_networks, integer_networks, networks  # noqa: E402
 
 SETTINGS = settings(max_examples=40, deadline=None, database=None)
 
@@ -63,13 +63,28 @@ def test_exported_graphs_run_to_the_exact_scores(tmp_path_factory, net, seed):
     tr = Evaluator(net).trace(X)
     assert np.array_equal(y, tr.scores)  # float64 scores, bit for bit
     assert np.argmax(y, axis=1).tolist() == tr.classes.tolist()
-    if net.inputs is not None and net.layer_kinds.isdisjoint({"maxpool"}):
-        path = tmp_path_factory.mktemp("onnx") / "m.onnx"
-        export_onnx(net, path)
-        imp = import_onnx(path, (int(net.inputs.lo.min()), int(net.inputs.hi.max())))
-        for x in X[:12]:
-            assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
-        assert imp.net.predict(X).tolist() == tr.classes.tolist()
+
+
+@SETTINGS
+@given(st.one_of(conv_networks(9), integer_conv_networks(), integer_networks(), networks()), st.integers(0, 2**32 - 1))
+def test_exported_graphs_import_back_to_the_same_network(tmp_path_factory, net, seed):
+    """Every exported network imports back to the same layer kinds (min-pooling, quantize and
+    networks over bits included), hidden codes and classes."""
+    X = _rows(net, np.random.default_rng(seed))
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    export_onnx(net, path)
+    rng_in = (0, 1) if net.inputs is None else (int(net.inputs.lo.min()), int(net.inputs.hi.max()))
+    imp = import_onnx(path, rng_in)
+    kinds = [h.kind for h in imp.net.hidden]
+    if net.hidden[0].kind == "integer-threshold" and kinds[0] == "quantize":
+        kinds[0] = "integer-threshold"  # rows [c·p_f >= t], c > 0, are quantizer bits: they may come back as such
+    assert kinds == [h.kind for h in net.hidden]
+    assert (imp.net.inputs is None) == (net.inputs is None)
+    assert [tuple(h.polarity.tolist()) for h in imp.net.hidden if h.kind == "maxpool"] == \
+        [tuple(h.polarity.tolist()) for h in net.hidden if h.kind == "maxpool"]
+    for x in X[:12]:
+        assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
+    assert imp.net.predict(X).tolist() == net.predict(X).tolist()
 
 
 # --- graphs in the exporters' patterns -------------------------------------------------------

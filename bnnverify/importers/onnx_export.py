@@ -12,10 +12,12 @@ integers. The graph's output ``scores`` is ``(N, classes)`` float64.
 
 Maps stay 4-D NCHW between ``conv``/``maxpool``/``integer-conv`` layers whose
 shapes chain; a layer stored ``HWC`` is reshaped and transposed in and out.
-:mod:`bnnverify.importers.onnx_graph` reads these graphs back (``threshold``,
-``conv``, ``maxpool`` with polarity +1, ``integer-conv``, ``integer-threshold``);
-``linear`` and ``quantize`` layers are exported (onnxruntime runs them) but
-not re-imported.
+:mod:`bnnverify.importers.onnx_graph` reads these graphs back to the same layer
+kinds (``threshold``, ``conv``, ``maxpool`` of either polarity, ``integer-conv``,
+``integer-threshold``, ``quantize``; a network over bits comes back over bits);
+``linear`` layers (the order encoding's, never in a model file a user trains) are
+exported (onnxruntime runs them) but not re-imported: their coefficients are not
+±α.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from bnnverify.encoders.conv_layers import ConvLayer, IntegerConvLayer, MaxPoolLayer, feature_index
-from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer, ThresholdLayer
+from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer, QuantizeLayer, ThresholdLayer
 from bnnverify.errors import InternalError, ModelError
 from bnnverify.model.folding import NeuronFractions, fold_neuron
 
@@ -154,6 +154,7 @@ class _Spins:
     width: int  # the emitted layer's width (model features)
     order: np.ndarray | None = None  # vectors: model index of each tensor position
     scale: Fraction = Fraction(1)  # the activations are ±scale (QONNX BipolarQuant), scale > 0
+    signs: np.ndarray | None = None  # ±1 per logical position: the tensor is signs * activations
 
 
 @dataclass
@@ -163,6 +164,7 @@ class _State:
     notes: list = field(default_factory=list)
     layout: str = "CHW"
     inputs: IntegerInputs | None = None
+    bits: bool = False  # the network reads the inputs' spins (2x - 1 of 0..1 features)
 
 
 def _phys_shape(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[int, ...]:
@@ -292,6 +294,25 @@ def _exact_zero(P: Fraction, Q: Fraction, R: Fraction, S: Fraction, n: int) -> i
     if d.denominator == 1 and -n <= d.numerator <= n:
         return int(d)
     return None
+
+
+def _as_quantize(layer: Any, inputs: IntegerInputs | None) -> "QuantizeLayer | None":
+    """An ``integer-threshold`` first layer whose neuron ``f*K + k`` is ``[p_f >= c]`` (one weight +1 on
+    feature f, thresholds non-decreasing in k) is a ``quantize`` layer (bnnverify's export of one),
+    else None."""
+    if inputs is None or not isinstance(layer, IntegerThresholdLayer):
+        return None
+    W = layer.weights.astype(np.int64)
+    m, F = W.shape
+    if m % F or not ((W == 0) | (W == 1)).all() or not (W.sum(axis=1) == 1).all():
+        return None
+    K = m // F
+    if not (np.argmax(W, axis=1) == np.repeat(np.arange(F), K)).all():
+        return None
+    C = layer.thresholds.astype(np.int64).reshape(F, K)
+    if (np.diff(C, axis=1) < 0).any():
+        return None
+    return QuantizeLayer(C, name=layer.name)
 
 
 class _Importer:
@@ -501,6 +522,13 @@ class _Importer:
             self.vals[node.output[0]] = _Raw(tuple(v.shape[i] for i in inner), tuple(v.perm[i] for i in inner),
                                              np.transpose(v.scale, inner), np.transpose(v.offset, inner))
             return
+        if (isinstance(v, _Spins) and self.st.bits and not self.st.layers and inner == [2, 0, 1]
+                and v.perm == (0, 1, 2) and v.order is None and v.signs is None):
+            # the inputs' spins read as an NHWC image: the features are in HWC order
+            self.st.layout = "HWC"
+            H, W, C = v.shape
+            self.vals[node.output[0]] = _Spins((C, H, W), (0, 1, 2), v.width)
+            return
         if isinstance(v, (_Spins, _Pre)) and len(inner) == len(v.perm):
             if isinstance(v, _Spins) and v.order is not None:
                 raise self.refuse(node, "transposes a flattened tensor")
@@ -522,6 +550,12 @@ class _Importer:
                 raise self.refuse(node, "subtracts a sign from a constant")
             self.vals[node.output[0]] = _Shifted(v.pre, shift, node)
             return
+        if isinstance(v, _Spins) and op == "Mul" and v.order is None and all(x in (1, -1) for x in c.reshape(-1)):
+            # a ±1 factor per position (bnnverify exports a min-pooling as -max(-x))
+            f = _to_logical(c, _phys_shape(v.shape, v.perm), v.perm, node).astype(np.int8)
+            signs = f if v.signs is None else (v.signs * f).astype(np.int8)
+            self.vals[node.output[0]] = _Spins(**{**v.__dict__, "signs": None if (signs == 1).all() else signs})
+            return
         if isinstance(v, (_Ternary, _Shifted, _Cmp, _Spins)):
             raise self.refuse(node, "arithmetic on ±1 activations is not a layer bnnverify represents")
         if isinstance(v, _Raw):
@@ -541,7 +575,8 @@ class _Importer:
                 if any(x == 0 for x in c.reshape(-1)):
                     raise self.refuse(node, "divides by 0")
                 off, sc = off / c, sc / c
-            self.vals[node.output[0]] = _Raw(v.shape, v.perm, sc, off)
+            raw = _Raw(v.shape, v.perm, sc, off)
+            self.vals[node.output[0]] = self._input_spins(raw) or raw
             return
         if not isinstance(v, _Pre):
             raise self.refuse(node, f"arithmetic on {type(v).__name__}")
@@ -567,6 +602,22 @@ class _Importer:
                 raise self.refuse(node, "a negative factor after a max-pooling (a min-pooling)")
             P, Q, R = P / c, Q / c, R / c
         self.vals[node.output[0]] = _Pre(**{**v.__dict__, "P": P, "Q": Q, "R": R})
+
+    def _input_spins(self, raw: _Raw) -> "_Spins | None":
+        """``2x - 1`` of inputs that range over 0..1 (bnnverify's export of a network over bits, in
+        NCHW or flat order) is the inputs' spins: the network reads bits, and the layers over them are
+        ``conv``/``maxpool``/``threshold`` kinds over bits (a padded position adds 0 to a spin dot
+        product, as it does there)."""
+        inputs = self.st.inputs
+        if (self.st.layers or self.st.bits or raw.perm != tuple(range(len(raw.perm))) or len(raw.shape) not in (1, 3)
+                or int(inputs.lo.min()) != 0 or int(inputs.lo.max()) != 0 or int(inputs.hi.min()) != 1
+                or int(inputs.hi.max()) != 1):
+            return None
+        if any(x != 2 for x in raw.scale.reshape(-1)) or any(x != -1 for x in raw.offset.reshape(-1)):
+            return None
+        self.st.bits = True
+        self.st.layout = "CHW"
+        return _Spins(raw.shape, raw.perm, int(np.prod(raw.shape)))
 
     def op_Add(self, node, ins):
         self._affine(node, ins, "Add")
@@ -630,6 +681,11 @@ class _Importer:
             if Cin != x.shape[0]:
                 raise self.refuse(node, f"weights read {Cin} channels, the map has {x.shape[0]}")
             S8, alpha = _pm1(W, 0, node)
+            if x.signs is not None:  # a channel multiplied by -1 (bnnverify's min-pool export): its kernel flips
+                per_c = x.signs.reshape(x.shape[0], -1)
+                if not (per_c == per_c[:, :1]).all():
+                    raise self.refuse(node, "activations negated at some positions of a channel only")
+                S8 = (S8 * per_c[None, :, 0, None, None]).astype(np.int8)
             Ho, Wo = _out_hw(geo, (kh, kw))
             shape = (O, Ho, Wo)
             P = np.empty(shape, dtype=object)
@@ -706,10 +762,16 @@ class _Importer:
                 raise self.refuse(node, "the pooling's input is not an NCHW map of activations")
             geo = _conv_geometry(node, v.shape, kernel)
             st = self.st
-            pl = MaxPoolLayer(kernel, np.ones(v.shape[0], np.int8), layout=st.layout, name=f"layer{len(st.layers)}",
-                              **geo)
+            pol = np.ones(v.shape[0], np.int8)
+            if v.signs is not None:  # max of -s is -min(s): a min-pooling (polarity -1) of that channel
+                per_c = v.signs.reshape(v.shape[0], -1)
+                if not (per_c == per_c[:, :1]).all():
+                    raise self.refuse(node, "pools activations negated at some positions of a channel only")
+                pol = per_c[:, 0].astype(np.int8)
+            pl = MaxPoolLayer(kernel, pol, layout=st.layout, name=f"layer{len(st.layers)}", **geo)
             st.layers.append(pl)
-            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs, scale=v.scale)
+            signs = None if v.signs is None else np.broadcast_to(pol[:, None, None], pl.out_shape).astype(np.int8)
+            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs, scale=v.scale, signs=signs)
             return
         if isinstance(v, _Pre) and v.pool is None and v.source[0] in ("conv", "intconv") and v.perm == (0, 1, 2):
             geo = _conv_geometry(node, v.shape, kernel)
@@ -813,7 +875,10 @@ class _Importer:
             for i, ax in enumerate(v.perm):
                 logical[ax] = pos[i]
             order = feature_index(self.st.layout, C, H, W, logical[0], logical[1], logical[2]).astype(np.int64)
-            return _Spins((C * H * W,), (0,), v.width, order, v.scale)
+            signs = None
+            if v.signs is not None:
+                signs = v.signs[logical[0], logical[1], logical[2]].astype(np.int8)
+            return _Spins((C * H * W,), (0,), v.width, order, v.scale, signs)
         raise self.refuse(node, f"flattens {type(v).__name__.strip('_').lower()} values")
 
     def op_Flatten(self, node: Any, ins: list[str]) -> None:
@@ -837,6 +902,14 @@ class _Importer:
                 t = tuple(inner)
                 self.vals[node.output[0]] = _Raw(t, tuple(range(len(t))), v.scale.reshape(t), v.offset.reshape(t))
                 return
+        if (isinstance(v, _Spins) and self.st.bits and not self.st.layers and v.order is None and v.signs is None
+                and v.perm == tuple(range(len(v.perm))) and len(shape) in (2, 4) and shape[0] in (1, -1, 0)):
+            # the inputs' spins (no layer yet): their features are the tensor's C order in any shape
+            n = int(np.prod(v.shape))
+            inner = [n // int(np.prod([d for d in shape[1:] if d != -1])) if d == -1 else d for d in shape[1:]]
+            if int(np.prod(inner)) == n and all(d > 0 for d in inner):
+                self.vals[node.output[0]] = _Spins(tuple(inner), tuple(range(len(inner))), v.width)
+                return
         n = int(np.prod(v.shape)) if hasattr(v, "shape") else -1
         if len(shape) != 2 or shape[0] not in (1, -1, 0) or shape[1] not in (-1, n):
             raise self.refuse(node, f"only a flattening reshape (batch, features), got {shape}")
@@ -852,6 +925,8 @@ class _Importer:
             if n != x.shape[0]:
                 raise self.refuse(node, f"weights read {n} features, the activations have {x.shape[0]}")
             S8, a = _pm1(B, 1, node)  # (m, n) signs
+            if x.signs is not None:
+                S8 = (S8 * x.signs.reshape(1, -1)).astype(np.int8)
             W = np.zeros((m, x.width), np.int8)
             order = x.order if x.order is not None else np.arange(n)
             W[:, order] = S8
@@ -906,6 +981,33 @@ class _Importer:
     def op_LogSoftmax(self, node: Any, ins: list[str]) -> None:
         self.op_Softmax(node, ins)
 
+    def _over_bits(self, layers: list) -> tuple[list, IntegerInputs | None]:
+        """Features ranging over 0..1 read by a first ``integer-threshold`` layer with ±1 weights are
+        bits: that layer becomes a ``threshold`` layer over their spins, ``w·x >= t`` iff
+        ``w·s >= 2t - Σw`` for ``x = (s + 1) / 2`` (bnnverify's export of a network over bits reads
+        0/1 inputs as ``2x - 1``), and the network reads bits. Any other first layer keeps integer
+        features (a convolution's zero padding is not a spin's 0)."""
+        inputs = self.st.inputs
+        if self.st.bits:
+            return layers, None
+        first = layers[0] if layers else None
+        q = _as_quantize(first, inputs)
+        if q is not None:
+            layers[0] = q
+            self.st.notes.append("a first layer of single-feature comparisons [p_f >= c]: imported as quantize")
+            return layers, inputs
+        if (inputs is None or not isinstance(first, IntegerThresholdLayer) or int(inputs.lo.min()) != 0
+                or int(inputs.hi.max()) != 1 or int(inputs.lo.max()) != 0 or int(inputs.hi.min()) != 1):
+            return layers, inputs
+        W = first.weights.astype(np.int64)
+        if not np.isin(W, (-1, 1)).all():
+            return layers, inputs
+        theta = 2 * first.thresholds.astype(np.int64) - W.sum(axis=1)
+        layers[0] = ThresholdLayer(W.astype(np.int8), theta, name=first.name)
+        self.st.notes.append("inputs 0..1 read by ±1 weights: imported as a network over bits")
+        return layers, None
+
+
     def finish(self) -> OnnxImport:
         v = self.vals.get(self.output_name)
         if not isinstance(v, _Pre) or v.source[0] != "dense":
@@ -934,7 +1036,8 @@ class _Importer:
         if not self.st.layers:
             raise ModelError(f"{self.where}: the graph has no hidden layer over the input (a dense layer over raw "
                              "features cannot be an argmax layer of bnnverify)")
-        net = BNN(tuple(self.st.layers), out, inputs=self.st.inputs,
+        layers, inputs = self._over_bits(list(self.st.layers))
+        net = BNN(tuple(layers), out, inputs=inputs,
                   metadata={"source": "onnx", "onnx_input": self.input_name,
                             "onnx_input_shape": ",".join(map(str, self.input_shape))})
         return OnnxImport(net, min(self.st.margins), self.input_name, self.input_shape, tuple(self.st.notes))
