@@ -87,6 +87,21 @@ def test_exported_graphs_import_back_to_the_same_network(tmp_path_factory, net, 
     assert imp.net.predict(X).tolist() == net.predict(X).tolist()
 
 
+def test_bits_false_keeps_0_1_features_integer(tmp_path):
+    rng = np.random.default_rng(4)
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+    net = BNN((ThresholdLayer(rng.choice([-1, 1], (3, 5)).astype(np.int8), rng.integers(-2, 3, 3)),),
+              ArgmaxLayer(rng.choice([-1, 1], (2, 3)).astype(np.int8), np.ones(2), np.zeros(2)))
+    export_onnx(net, tmp_path / "b.onnx")
+    X = np.array(list(np.ndindex(*(2,) * 5)))
+    as_bits = import_onnx(tmp_path / "b.onnx", (0, 1))
+    as_ints = import_onnx(tmp_path / "b.onnx", (0, 1), bits=False)
+    assert as_bits.net.inputs is None and as_ints.net.inputs is not None
+    assert [h.kind for h in as_ints.net.hidden] == ["integer-threshold"]
+    assert as_bits.net.predict(X).tolist() == as_ints.net.predict(X).tolist() == net.predict(X).tolist()
+
+
 # --- graphs in the exporters' patterns -------------------------------------------------------
 
 def _init(name, a):

@@ -316,13 +316,14 @@ def _as_quantize(layer: Any, inputs: IntegerInputs | None) -> "QuantizeLayer | N
 
 
 class _Importer:
-    def __init__(self, model: Any, input_range: tuple[int, int], where: str) -> None:
+    def __init__(self, model: Any, input_range: tuple[int, int], where: str, *, bits: bool = True) -> None:
         import onnx
         from onnx import numpy_helper
 
         self.onnx = onnx
         self.model = model
         self.where = where
+        self.bits_allowed = bits
         g = model.graph
         self.consts: dict[str, np.ndarray] = {i.name: numpy_helper.to_array(i) for i in g.initializer}
         inputs = [i for i in g.input if i.name not in self.consts]
@@ -609,8 +610,8 @@ class _Importer:
         ``conv``/``maxpool``/``threshold`` kinds over bits (a padded position adds 0 to a spin dot
         product, as it does there)."""
         inputs = self.st.inputs
-        if (self.st.layers or self.st.bits or raw.perm != tuple(range(len(raw.perm))) or len(raw.shape) not in (1, 3)
-                or int(inputs.lo.min()) != 0 or int(inputs.lo.max()) != 0 or int(inputs.hi.min()) != 1
+        if (not self.bits_allowed or self.st.layers or self.st.bits or raw.perm != tuple(range(len(raw.perm)))
+                or len(raw.shape) not in (1, 3) or int(inputs.lo.min()) != 0 or int(inputs.lo.max()) != 0 or int(inputs.hi.min()) != 1
                 or int(inputs.hi.max()) != 1):
             return None
         if any(x != 2 for x in raw.scale.reshape(-1)) or any(x != -1 for x in raw.offset.reshape(-1)):
@@ -996,7 +997,8 @@ class _Importer:
             layers[0] = q
             self.st.notes.append("a first layer of single-feature comparisons [p_f >= c]: imported as quantize")
             return layers, inputs
-        if (inputs is None or not isinstance(first, IntegerThresholdLayer) or int(inputs.lo.min()) != 0
+        if (not self.bits_allowed or inputs is None or not isinstance(first, IntegerThresholdLayer)
+                or int(inputs.lo.min()) != 0
                 or int(inputs.hi.max()) != 1 or int(inputs.lo.max()) != 0 or int(inputs.hi.min()) != 1):
             return layers, inputs
         W = first.weights.astype(np.int64)
@@ -1043,8 +1045,11 @@ class _Importer:
         return OnnxImport(net, min(self.st.margins), self.input_name, self.input_shape, tuple(self.st.notes))
 
 
-def import_onnx(path: "str | Path", input_range: tuple[int, int] = DEFAULT_INPUT_RANGE) -> OnnxImport:
-    """Import the ONNX file at ``path`` exactly (``ModelError`` naming the node and op otherwise)."""
+def import_onnx(path: "str | Path", input_range: tuple[int, int] = DEFAULT_INPUT_RANGE, *,
+                bits: bool = True) -> OnnxImport:
+    """Import the ONNX file at ``path`` exactly (``ModelError`` naming the node and op otherwise).
+    ``bits``: features ranging over 0..1 that the graph reads as ``2x - 1`` (or through ±1 weights)
+    make a network over bits; ``False`` keeps them integer features (VNN-COMP boxes are integer)."""
     try:
         import onnx
     except ImportError:  # pragma: no cover - the optional extra
@@ -1059,4 +1064,4 @@ def import_onnx(path: "str | Path", input_range: tuple[int, int] = DEFAULT_INPUT
     lo, hi = (int(v) for v in input_range)
     if lo > hi:
         raise ModelError(f"input range: lo {lo} > hi {hi}", param="input_range")
-    return _Importer(model, (lo, hi), str(p)).run()
+    return _Importer(model, (lo, hi), str(p), bits=bits).run()

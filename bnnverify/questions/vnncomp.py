@@ -81,7 +81,7 @@ def solve_instance(onnx_path: "str | Path", vnnlib_path: "str | Path", timeout: 
     if prop.rounded:
         notes.append("non-integer bounds rounded inward: the answer is about the box's integer inputs")
     notes.append("domain: the integer inputs of the box (the model's declared integer features)")
-    imp = import_onnx(onnx_path, (int(lo.min()), int(hi.max())))
+    imp = import_onnx(onnx_path, (int(lo.min()), int(hi.max())), bits=False)
     net = imp.net
     if net.n_inputs != len(lo) or net.n_classes != prop.n_outputs:
         raise DataError(f"{vnnlib_path}: declares {len(lo)} inputs and {prop.n_outputs} outputs, the model has "
