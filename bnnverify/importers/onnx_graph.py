@@ -618,6 +618,8 @@ class _Importer:
             return None
         self.st.bits = True
         self.st.layout = "CHW"
+        self.st.notes.append("the graph reads its 0..1 inputs as 2x - 1: imported as a network over bits "
+                             "(--integer-features keeps them integer)")
         return _Spins(raw.shape, raw.perm, int(np.prod(raw.shape)))
 
     def op_Add(self, node, ins):
