@@ -40,9 +40,12 @@ from bnnverify.errors import DataError, InternalError
 
 __all__ = ["PARTS_PER_JOB", "SplitCount", "count_group", "group_parts", "parts", "split_class_counts"]
 
-#: Parts handed to each worker: a few per worker, so that one slow part (the policy may
-#: pick another engine for it) does not leave the other workers idle.
-PARTS_PER_JOB = 4
+#: Parts per worker. One: the cubes are of equal size, and a BDD costs about as much over a
+#: half cube as over the whole (measured, 2^23-member cube of 784-50x4-10, load 7: ``--method
+#: bdd`` 2.66 s whole, 5.75 s as 2 parts on 2 processes; 8 parts of a 2^18 cube: 15.4 s vs 2.8 s).
+#: Splitting pays off for counts by enumeration (``--method enum``; each part is also within the
+#: enumeration limit on its own), see ``benchmarks/results/split_count.md``.
+PARTS_PER_JOB = 1
 
 
 def _cube_parts(values: np.ndarray, fixed: np.ndarray, wanted: int) -> list[Cube]:
