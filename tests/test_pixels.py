@@ -254,11 +254,17 @@ def test_a_bit_region_for_a_pixel_model_is_an_error_naming_both():
         run.find_class(bitnet, IntBox(np.zeros(2), np.ones(2)), [1])
 
 
-def test_the_lowering_refuses_a_first_layer_too_large_to_hold():
+def test_the_lowering_keeps_rows_and_refuses_a_first_layer_too_large_to_hold():
     from bnnverify.encoders import order
 
+    # a quantizer over the whole 0..255 range: one order bit per quantizer bit, kept by rows
     net = BNN((QuantizeLayer(np.full((784, 1), 128)),), ArgmaxLayer(np.ones((2, 784), np.int8), np.ones(2), np.zeros(2)))
     box = IntBox(np.zeros(784, np.int64), np.full(784, 255))
-    with pytest.raises(RegionError, match="would need 784 x"):
-        order.lower(net, box, "pixels")
+    first = order.lower(net, box, "pixels").nets[0].hidden[0]
+    assert first.n_inputs == 784 * 255 and first.index.shape == (784, 1) and first.nnz == 784
     assert order.lower(net, box, "cuts").n_bits == 784  # one cut per pixel
+    # an integer-threshold layer reads every order bit of every pixel: 400 x 784 x 255 terms
+    wide = BNN((IntegerThresholdLayer(np.ones((400, 784), np.int16), np.zeros(400, np.int64)),),
+               ArgmaxLayer(np.ones((2, 400), np.int8), np.ones(2), np.zeros(2)), inputs=IntegerInputs.pixels(784))
+    with pytest.raises(RegionError, match="would need 400 x"):
+        order.lower(wide, box, "pixels")
