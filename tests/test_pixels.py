@@ -268,3 +268,21 @@ def test_the_lowering_keeps_rows_and_refuses_a_first_layer_too_large_to_hold():
                ArgmaxLayer(np.ones((2, 400), np.int8), np.ones(2), np.zeros(2)), inputs=IntegerInputs.pixels(784))
     with pytest.raises(RegionError, match="would need 400 x"):
         order.lower(wide, box, "pixels")
+
+
+@pytest.mark.parametrize("theta, found", [(600, True), (700, True), (766, False)])
+def test_auto_samples_a_large_box_before_proving(theta, found):
+    # one neuron [p0 + p1 + p2 >= theta] over 0..255 (2^24 images): class 1 iff it fires
+    first = IntegerThresholdLayer(np.ones((1, 3), np.int16), np.array([theta]))
+    net = BNN((first,), ArgmaxLayer(np.array([[-1], [1]], np.int8), np.ones(2), np.zeros(2)),
+              inputs=IntegerInputs.pixels(3))
+    box = IntBox(np.zeros(3, np.int64), np.full(3, 255))
+    a = run.find_class(net, box, [1])
+    assert a.search.outcome == (Outcome.FOUND if found else Outcome.NONE)
+    if found:
+        assert "sampled" in a.choice.reason and int(a.search.witness.sum()) >= theta
+        assert semantics.classify(net, a.search.witness) == 1
+    else:
+        assert "sampled" not in a.choice.reason
+    # an explicit engine is never pre-empted by sampling
+    assert "sampled" not in run.find_class(net, box, [1], method="sat").choice.reason
