@@ -108,9 +108,19 @@ def threshold_rule(layer: Any, bits: Sequence[int]) -> tuple[int, ...]:
 
 
 def linear_rule(layer: Any, bits: Sequence[int]) -> tuple[int, ...]:
-    """``linear``: neuron j fires iff ``C[j] . x >= b_j`` with the bits as 0/1 (not spins)."""
+    """``linear``: neuron j fires iff ``C[j] . x >= b_j`` with the bits as 0/1 (not spins).
+
+    A layer kept by rows (``encoders/sparse_linear.py``) lists row j's inputs ``index[j]`` and their
+    coefficients ``coef[j]``; index n (the number of inputs) is no input.
+    """
     spins(bits)  # validates: bits only
     x = [int(b) for b in bits]
+    if hasattr(layer, "index"):
+        xp = x + [0]  # the padding index reads nothing
+        return tuple(
+            1 if sum(int(c) * xp[i] for i, c in zip(ix, cf)) >= int(b) else 0
+            for ix, cf, b in zip(layer.index.tolist(), layer.coef.tolist(), layer.bounds.tolist(), strict=True)
+        )
     return tuple(
         1 if dot(row, x) >= int(b) else 0
         for row, b in zip(layer.coefficients.tolist(), layer.bounds.tolist(), strict=True)

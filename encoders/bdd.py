@@ -118,6 +118,7 @@ from .bdd_count import ExactCounter, exact_count, iter_level_paths
 from .cardinality_bdd import BallBuilder, node, agreement_threshold, ball_threshold_bdd, counter_bdd
 from .errors import BudgetExceeded, DeadlineExceeded, InternalError, RegionError, UsageError
 from .conv_layers import linear_view
+from .sparse_linear import linear_terms
 from .layers import BNN, ArgmaxLayer, beats, numpy_layer
 from .linear_bdd import linear_bdd
 from .regions import Cube, HammingBall, LevelBox, LevelL0, LinfBox, Region, Whole
@@ -473,19 +474,25 @@ class BDDCompiler:
                 g = g & plan.care
             return g
 
-    def linear(self, names: Sequence[str], coefficients: np.ndarray, bound: int) -> object:
-        """``C . v >= bound`` over the variables ``names`` as 0/1 (a ``linear`` neuron)."""
-        order = sorted(range(len(names)), key=lambda i: self.level(names[i]))
-        terms = [(names[i], int(coefficients[i])) for i in order]
+    def linear(self, names: Sequence[str], index: np.ndarray, coef: np.ndarray, bound: int) -> object:
+        """``sum_t coef[t] * v[index[t]] >= bound`` over the variables ``names`` as 0/1 (a ``linear``
+        neuron's stored terms; the padding index ``len(names)`` reads nothing)."""
+        n = len(names)
+        terms = [(names[int(i)], int(c)) for i, c in zip(index.tolist(), coef.tolist()) if i < n and c != 0]
+        terms.sort(key=lambda t: self.level(t[0]))
         with self.guard():
             return linear_bdd(self.bdd, terms, int(bound), self.check)
 
-    def linear_in_region(self, plan: RegionPlan, coefficients: np.ndarray, bound: int) -> object:
+    def linear_in_region(self, plan: RegionPlan, index: np.ndarray, coef: np.ndarray, bound: int) -> object:
         """First-layer ``linear`` neuron with the region's fixed bits folded, conjoined with its care set."""
-        c = np.asarray(coefficients, dtype=np.int64)
-        b = int(bound) - int((c[plan.fixed] * plan.values[plan.fixed].astype(np.int64)).sum())
-        free = [i for i in plan.free if c[i] != 0]
-        terms = [(self.input_names[i], int(c[i])) for i in free]
+        i = np.asarray(index, dtype=np.int64)
+        c = np.asarray(coef, dtype=np.int64)
+        keep = (i < self.n) & (c != 0)
+        i, c = i[keep], c[keep]
+        fx = plan.fixed[i]
+        b = int(bound) - int((c[fx] * plan.values[i[fx]].astype(np.int64)).sum())
+        terms = [(self.input_names[int(k)], int(w)) for k, w in zip(i[~fx].tolist(), c[~fx].tolist())]
+        terms.sort(key=lambda t: self.level(t[0]))
         with self.guard():
             g = linear_bdd(self.bdd, terms, b, self.check)
             if plan.care != self.bdd.true:
@@ -626,12 +633,13 @@ class NetworkBDD:
             names = compiler.add_code_layer(f"{prefix}{li + 1}", layer.n_outputs)
             fixed: dict[str, bool] = {}
             varying: list[tuple[str, object]] = []
+            terms = linear_terms(layer) if layer.kind == "linear" else None
             with compiler.guard():
                 for j in range(layer.n_outputs):
-                    if layer.kind == "linear" and li == 0:
-                        g = compiler.linear_in_region(self.plan, layer.coefficients[j], int(layer.bounds[j]))
-                    elif layer.kind == "linear":
-                        g = compiler.linear(prev_names, layer.coefficients[j], int(layer.bounds[j])) & prev_care
+                    if terms is not None and li == 0:
+                        g = compiler.linear_in_region(self.plan, terms[0][j], terms[1][j], int(layer.bounds[j]))
+                    elif terms is not None:
+                        g = compiler.linear(prev_names, terms[0][j], terms[1][j], int(layer.bounds[j])) & prev_care
                     elif li == 0:
                         g = compiler.neuron_in_region(self.plan, layer.weights[j], int(layer.thresholds[j]))
                     else:

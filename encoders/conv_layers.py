@@ -26,12 +26,15 @@ and columns ``q*sw - left + j``; the output has
   *neuron*, so a normalisation ``p*a + b`` padded with 0 after it folds exactly
   (the border sums differ).
 
-Every kind has an exact dense view for the encoders: :meth:`ConvLayer.as_linear`
-and :meth:`MaxPoolLayer.as_linear` (a ``linear`` layer over bits:
-``sum w s = 2 sum w x - sum w`` over the valid positions, halved to ±1 coefficients; OR = ``[sum x >= 1]``,
-AND = ``[sum x >= count]``), :meth:`IntegerConvLayer.as_dense` (an
-``integer-threshold`` layer with zero weights outside each patch). The numpy
-rule (:meth:`forward`) gathers patches (an index table with a zero column for
+Every kind has an exact view for the encoders, kept by rows (each neuron lists
+only its patch, :mod:`.sparse_linear`): :meth:`ConvLayer.as_linear` and
+:meth:`MaxPoolLayer.as_linear` (a ``linear`` layer over bits: ``sum w s = 2 sum
+w x - sum w`` over the valid positions, halved to ±1 coefficients; OR = ``[sum
+x >= 1]``, AND = ``[sum x >= count]``), :meth:`IntegerConvLayer.rows` (the
+integer kernel per patch, which the order encoding lowers row by row);
+:meth:`IntegerConvLayer.as_dense` (an ``integer-threshold`` layer with zero
+weights outside each patch) remains for small networks. The numpy rule
+(:meth:`forward`) gathers patches (an index table with a zero column for
 padding) and multiplies them with the kernel: it never builds the dense
 matrix, so a 48x48x3 map stays cheap.
 
@@ -51,18 +54,29 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from .errors import ModelError
-from .integer_layers import MAX_INTEGER_WEIGHT, IntegerThresholdLayer, LinearLayer
+from .integer_layers import MAX_INTEGER_WEIGHT, IntegerThresholdLayer
 from .layer_base import BITS, HIDDEN, INTEGERS, ArrayKey, frozen
+from .sparse_linear import SparseLinearLayer
 
 __all__ = ["ConvLayer", "MaxPoolLayer", "IntegerConvLayer", "LAYOUTS", "MAX_DENSE_VIEW_ENTRIES",
-           "feature_index", "linear_view"]
+           "MAX_VIEW_TERMS", "feature_index", "linear_view"]
 
 #: Feature-map layouts: channels first (torch, ONNX) or channels last (larq, TF).
 LAYOUTS = ("CHW", "HWC")
 
-#: The dense views (``as_linear``/``as_dense``) are int64 matrices: refuse above this many
-#: entries (2 GiB) rather than exhaust memory — the encoders then cannot take the layer.
+#: The dense ``integer-threshold`` view (``IntegerConvLayer.as_dense``, for small networks only) is an
+#: int64 matrix: refuse above this many entries (2 GiB) rather than exhaust memory.
 MAX_DENSE_VIEW_ENTRIES = 1 << 28
+
+#: The row views (``as_linear``, ``rows``) store neurons x patch terms (two int64 arrays): refuse above
+#: this many (4 GiB). The 48x48x3 benchmark network's largest layer has 36,864 x 27 (2^20).
+MAX_VIEW_TERMS = 1 << 28
+
+
+def _check_view(name: str, m: int, k: int) -> None:
+    if m * k > MAX_VIEW_TERMS:
+        raise ModelError(f"{name}: its row view would need {m} x {k} terms (more than {MAX_VIEW_TERMS}); "
+                         "the encoders cannot take it")
 
 #: float32 sums of integers are exact below 2^24 (the mantissa): the patch products use float32
 #: (BLAS) when every partial sum stays below this, float64 below 2^53, int64 otherwise.
@@ -342,26 +356,25 @@ class ConvLayer(_Windowed):
             out[s:s + step][:, out_idx.T] = d >= half[None]  # W.x >= (theta + sum W) / 2, halves exact
         return out
 
-    def as_linear(self) -> LinearLayer:
-        """The exact ``linear`` view over bits: ``C = W`` on valid positions, ``b = ceil((theta + sum W) / 2)``."""
+    def as_linear(self) -> SparseLinearLayer:
+        """The exact ``linear`` view over bits, by rows (each neuron its patch): ``C = W`` on the valid
+        positions, ``b = ceil((theta + sum W) / 2)``."""
         g = self.geometry
-        m, n = self.n_outputs, g.n_in
-        if m * (n + 1) > MAX_DENSE_VIEW_ENTRIES:
-            raise ModelError(f"{self.name}: its linear view would need {m} x {n} coefficients "
-                             f"(more than {MAX_DENSE_VIEW_ENTRIES}); the encoders cannot take it")
-        idx = g.windows(channels=True)
-        Wm = self.weights.reshape(self.out_channels, -1).astype(np.int64)
-        out_idx = g.out_index(self.out_channels)
-        C = np.zeros((m, n + 1), np.int64)
-        for o in range(self.out_channels):
-            rows = out_idx[o][:, None]
-            np.add.at(C, (np.broadcast_to(rows, idx.shape), idx), Wm[o][None, :])
+        n, O = g.n_in, self.out_channels
+        idx = g.windows(channels=True)  # (P, K)
+        _check_view(self.name, self.n_outputs, idx.shape[1])
+        Wm = self.weights.reshape(O, -1).astype(np.int64)
+        rows = g.out_index(O).reshape(-1)  # neuron of (o, p), o-major
+        index = np.empty((self.n_outputs, idx.shape[1]), np.int64)
+        coef = np.empty_like(index)
+        index[rows] = np.broadcast_to(idx[None], (O, *idx.shape)).reshape(-1, idx.shape[1])
+        coef[rows] = np.where(idx[None] < n, Wm[:, None, :], 0).reshape(-1, idx.shape[1])
         valid_sum = (idx < n).astype(np.int64) @ Wm.T  # (P, O)
-        b = np.empty(m, np.int64)
+        b = np.empty(self.n_outputs, np.int64)
         # 2 W.x >= theta + sum W  <=>  W.x >= ceil((theta + sum W) / 2): ±1 coefficients (cardinality
         # constraints for the encoders; ±2 ones made the CNF of a 1024-neuron conv layer ~10x slower to solve)
-        b[out_idx.T.reshape(-1)] = (-((-(self.thresholds[None, :] + valid_sum)) // 2)).reshape(-1)
-        return LinearLayer(C[:, :n], b, name=self.name)
+        b[rows] = (-((-(self.thresholds[:, None] + valid_sum.T)) // 2)).reshape(-1)
+        return SparseLinearLayer(index, coef, b, n, name=self.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -441,22 +454,19 @@ class MaxPoolLayer(_Windowed):
             np.greater_equal(S, need[None], out=out[s:s + step], casting="unsafe")
         return out
 
-    def as_linear(self) -> LinearLayer:
-        """The exact ``linear`` view: OR = ``[sum x >= 1]``, AND = ``[sum x >= count]`` over the window."""
+    def as_linear(self) -> SparseLinearLayer:
+        """The exact ``linear`` view by rows: OR = ``[sum x >= 1]``, AND = ``[sum x >= count]`` over the window."""
         g = self.geometry
-        m, n = self.n_outputs, g.n_in
-        if m * (n + 1) > MAX_DENSE_VIEW_ENTRIES:
-            raise ModelError(f"{self.name}: its linear view would need {m} x {n} coefficients "
-                             f"(more than {MAX_DENSE_VIEW_ENTRIES}); the encoders cannot take it")
-        idx = g.windows(channels=False)
-        out_idx = g.out_index(self.out_channels)
-        C = np.zeros((m, n + 1), np.int64)
-        rows = np.broadcast_to(out_idx[:, :, None], idx.shape)
-        C[rows.reshape(-1), idx.reshape(-1)] = 1
+        n = g.n_in
+        idx = g.windows(channels=False)  # (C, P, k)
+        _check_view(self.name, self.n_outputs, idx.shape[2])
+        rows = g.out_index(self.out_channels).reshape(-1)
+        index = np.empty((self.n_outputs, idx.shape[2]), np.int64)
+        index[rows] = idx.reshape(-1, idx.shape[2])
         need = np.where(self.polarity[:, None] > 0, 1, (idx < n).sum(axis=2))
-        b = np.empty(m, np.int64)
-        b[out_idx.reshape(-1)] = need.reshape(-1)
-        return LinearLayer(C[:, :n], b, name=self.name)
+        b = np.empty(self.n_outputs, np.int64)
+        b[rows] = need.reshape(-1)
+        return SparseLinearLayer(index, (index < n).astype(np.int64), b, n, name=self.name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -544,6 +554,24 @@ class IntegerConvLayer(_Windowed):
             d = _dot_patches(_gather(V[s:s + step], idx), Wm, bound)
             out[s:s + step][:, out_idx.T] = (d >= theta[None]).astype(np.uint8)
         return out
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """By rows over the pixels: ``(index, weights, thresholds)``, row j reads the pixels
+        ``index[j]`` (``n_inputs`` = a padded position, weight 0) with ``weights[j]``: what the order
+        encoding lowers, never a dense matrix."""
+        g = self.geometry
+        n, O = g.n_in, self.out_channels
+        idx = g.windows(channels=True)  # (P, K)
+        _check_view(self.name, self.n_outputs, idx.shape[1])
+        Wm = self.weights.reshape(O, -1).astype(np.int64)
+        rows = g.out_index(O).reshape(-1)
+        index = np.empty((self.n_outputs, idx.shape[1]), np.int64)
+        w = np.empty_like(index)
+        index[rows] = np.broadcast_to(idx[None], (O, *idx.shape)).reshape(-1, idx.shape[1])
+        w[rows] = np.where(idx[None] < n, Wm[:, None, :], 0).reshape(-1, idx.shape[1])
+        t = np.empty(self.n_outputs, np.int64)
+        t[rows] = self.thresholds.reshape(-1)
+        return index, w, t
 
     def as_dense(self) -> IntegerThresholdLayer:
         """The exact ``integer-threshold`` view: the kernel on each patch, zero weights elsewhere."""

@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 from .integer_layers import IntegerInputs, IntegerThresholdLayer, LinearLayer, QuantizeLayer
+from .sparse_linear import SparseLinearLayer
 from .conv_layers import ConvLayer, IntegerConvLayer, MaxPoolLayer
 from .layer_base import BITS, HIDDEN, INTEGERS, OUTPUT, ArrayKey, Layer, check_pm1_weights as _check_weights, frozen as _frozen
 
@@ -416,6 +417,11 @@ LAYER_KINDS: Mapping[str, type] = {
 }
 
 
+#: Kinds held in more than one form: ``linear`` dense or by rows (the encoders' views of conv layers
+#: and the order encoding's first layers; written to a model file in its dense form).
+_FORMS: Mapping[str, tuple[type, ...]] = {"linear": (LinearLayer, SparseLinearLayer)}
+
+
 def numpy_layer(layer: Any, v: np.ndarray) -> np.ndarray:
     """One hidden layer on rows ``v`` (bits, or integer features for the kinds that read them), numpy.
 
@@ -427,6 +433,8 @@ def numpy_layer(layer: Any, v: np.ndarray) -> np.ndarray:
     if layer.kind == "threshold":
         return ((2 * v - 1) @ layer.weights.astype(np.int64).T >= layer.thresholds[None, :]).astype(np.int64)
     if layer.kind == "linear":
+        if isinstance(layer, SparseLinearLayer):
+            return layer.forward(v).astype(np.int64)
         return (v @ layer.coefficients.T >= layer.bounds[None, :]).astype(np.int64)
     if layer.kind == "integer-threshold":
         return (v @ layer.weights.T >= layer.thresholds[None, :]).astype(np.int64)
@@ -440,7 +448,7 @@ def numpy_layer(layer: Any, v: np.ndarray) -> np.ndarray:
 
 def _check_kind(layer: object, role: str, where: str) -> None:
     kind = getattr(layer, "kind", None)
-    if kind not in LAYER_KINDS or not isinstance(layer, LAYER_KINDS[kind]):
+    if kind not in LAYER_KINDS or not isinstance(layer, _FORMS.get(kind, LAYER_KINDS[kind])):
         raise ModelError(
             f"{where}: {type(layer).__name__} is not a layer kind bnnverify knows "
             f"(kinds: {', '.join(LAYER_KINDS)})"

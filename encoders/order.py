@@ -18,7 +18,9 @@ question about a bit network over a thermometer region:
   outputs are in bijection, so counts are in bit space, decisions are the
   same (the network sees nothing else of a pixel), and the encoding is
   far smaller;
-* the first layer becomes ``linear`` over the order bits: a ``quantize`` bit
+* the first layer becomes ``linear`` over the order bits, kept by rows
+  (each neuron lists the order bits of the pixels it reads, never a dense
+  matrix): a ``quantize`` bit
   ``[p_f >= C]`` is the single order bit at cut ``C`` (or a constant when
   ``C`` is outside the box); an ``integer-threshold`` neuron
   ``sum_f W_f p_f >= theta`` is
@@ -48,7 +50,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import RegionError
-from .integer_layers import LinearLayer
+from .sparse_linear import SparseLinearLayer, rows_from_dense
 from .layers import BNN
 from .pixel_regions import IntBox, L0Ball
 from .regions import LevelBox, LevelL0
@@ -58,10 +60,11 @@ __all__ = ["Lowering", "lower", "MODES", "mode_for", "MAX_LOWERED_ENTRIES"]
 #: ``pixels``: an order bit per value (counts in pixel space); ``cuts``: only at quantizer thresholds.
 MODES = ("pixels", "cuts")
 
-#: The lowered first layer is a dense int64 matrix: refuse above this many entries (512 MiB)
-#: rather than exhaust memory (e.g. a 784-pixel quantizer over the whole 0..255 range in
-#: ``pixels`` mode: 784 x 199,920 entries; an L∞ ball of eps 5 on 784 pixels under 100
-#: integer-threshold neurons needs 7.8 million).
+#: The lowered first layer is kept by rows (:mod:`.sparse_linear`: each neuron lists the order bits
+#: of the pixels it reads): refuse above this many stored terms (two int64 arrays, 1 GiB) rather than
+#: exhaust memory. An L∞ ball of eps 5 on 784 pixels under 100 integer-threshold neurons needs
+#: 7.8 million; on the 48x48x3 benchmark network's integer-conv layer (36,864 neurons, 27 pixels
+#: each) 10 million; a quantizer needs one term per bit.
 MAX_LOWERED_ENTRIES = 1 << 26
 
 
@@ -131,20 +134,21 @@ def _cut_points(nets: Sequence[BNN], lo: np.ndarray, hi: np.ndarray, mode: str) 
     return [np.array(sorted(c), dtype=np.int64) for c in cuts]
 
 
-def _first_layer(layer: Any, lo: np.ndarray, cuts: list[np.ndarray], L: int) -> LinearLayer:
-    if hasattr(layer, "as_dense"):  # integer-conv: its exact integer-threshold view
-        layer = layer.as_dense()
+def _pixel_rows(layer: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An integer first layer by rows over the pixels: ``(index, weights, thresholds)``, pad index F."""
+    if layer.kind == "integer-conv":
+        return layer.rows()
+    index, w = rows_from_dense(layer.weights)
+    return index, w, layer.thresholds.astype(np.int64)
+
+
+def _first_layer(layer: Any, lo: np.ndarray, cuts: list[np.ndarray], L: int) -> SparseLinearLayer:
     F = len(cuts)
-    m = layer.n_outputs
-    if m * F * L > MAX_LOWERED_ENTRIES:
-        raise RegionError(
-            f"order encoding: the first layer over this region would need {m} x {F * L} coefficients "
-            f"(more than {MAX_LOWERED_ENTRIES}); ask about a smaller box"
-        )
-    C = np.zeros((m, F * L), dtype=np.int64)
-    b = np.zeros(m, dtype=np.int64)
+    n = F * L
     if layer.kind == "quantize":
         K = layer.levels
+        index = np.full((F * K, 1), n, dtype=np.int64)
+        b = np.zeros(F * K, dtype=np.int64)
         for f in range(F):
             pos = {int(t): j for j, t in enumerate(cuts[f].tolist())}
             for k in range(K):
@@ -152,21 +156,33 @@ def _first_layer(layer: Any, lo: np.ndarray, cuts: list[np.ndarray], L: int) -> 
                 if c <= lo[f]:
                     b[row] = 0  # always on
                 elif c in pos:
-                    C[row, f * L + pos[c]] = 1
+                    index[row, 0] = f * L + pos[c]
                     b[row] = 1
                 else:
                     b[row] = 1  # above the box (or, in 'cuts' mode, impossible): always off
-        return LinearLayer(C, b, name=layer.name)
-    if layer.kind == "integer-threshold":
-        W = layer.weights.astype(np.int64)
-        for f in range(F):
-            w = len(cuts[f])
-            if w and not np.array_equal(cuts[f], np.arange(int(lo[f]) + 1, int(lo[f]) + 1 + w)):
-                raise RegionError("order encoding: an integer-threshold layer needs every value cut ('pixels' mode)")
-            C[:, f * L: f * L + w] = W[:, f, None]
-        b = layer.thresholds.astype(np.int64) - W @ lo.astype(np.int64)
-        return LinearLayer(C, b, name=layer.name)
-    raise RegionError(f"order encoding: layer kind {layer.kind!r} does not read integer features")
+        return SparseLinearLayer(index, (index < n).astype(np.int64), b, n, name=layer.name)
+    if layer.kind not in ("integer-threshold", "integer-conv"):
+        raise RegionError(f"order encoding: layer kind {layer.kind!r} does not read integer features")
+    for f in range(F):
+        w = len(cuts[f])
+        if w and not (int(cuts[f][0]) == int(lo[f]) + 1 and int(cuts[f][-1]) == int(lo[f]) + w):
+            raise RegionError("order encoding: an integer-threshold layer needs every value cut ('pixels' mode)")
+    pidx, W, theta = _pixel_rows(layer)
+    m, K = pidx.shape
+    if m * K * L > MAX_LOWERED_ENTRIES:
+        raise RegionError(
+            f"order encoding: the first layer over this region would need {m} x {K * L} terms "
+            f"(more than {MAX_LOWERED_ENTRIES}); ask about a smaller box"
+        )
+    # pixel f's order bits are f*L + j for j < (its number of cuts); each carries the pixel's weight
+    valid = pidx < F
+    f = np.where(valid, pidx, 0)
+    ncut = np.array([len(t) for t in cuts], dtype=np.int64)
+    present = np.arange(L)[None, None, :] < np.where(valid, ncut[f], 0)[:, :, None]  # (m, K, L)
+    index = np.where(present, f[:, :, None] * L + np.arange(L)[None, None, :], n).reshape(m, K * L)
+    coef = np.where(present, W[:, :, None], 0).reshape(m, K * L)
+    b = theta - (W * np.where(valid, lo.astype(np.int64)[f], 0)).sum(axis=1)
+    return SparseLinearLayer(index, coef, b, n, name=layer.name)
 
 
 def lower(nets: "BNN | Sequence[BNN]", region: Any, mode: str = "pixels") -> Lowering:

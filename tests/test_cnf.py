@@ -65,6 +65,21 @@ def test_projection_is_exactly_the_members(case, encoding, ball_aware, negate):
     assert projected_models(f, solver) == expected_members(net, region, classes, negate)
 
 
+@given(cases(), st.sampled_from([1.0, 0.125, -0.5, 3.0]), st.booleans(), st.sampled_from(["unary", "seqcounter"]))
+def test_one_class_questions_over_equal_scales_are_exactly_the_members(case, scale, negate, encoding):
+    # equal output scales: pairs become one cardinality constraint on the difference of the counts,
+    # and "class is c" / "class is not c" build only c's pairs, in one direction
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer
+
+    net, region, _ = case
+    out = net.output
+    net = BNN(net.hidden, ArgmaxLayer(out.weights, np.full(out.n_classes, scale), out.bias),
+              thermometer_levels=net.thermometer_levels)
+    for c in range(net.n_classes):
+        f = class_formula(net, region, [c], negate=negate, encoding=encoding)
+        assert projected_models(f) == expected_members(net, region, [c], negate)
+
+
 @settings(max_examples=30)
 @given(cases(max_inputs=6), st.sampled_from(CLAUSAL))
 def test_models_decode_to_the_evaluators_codes(case, encoding):

@@ -254,11 +254,35 @@ def test_a_bit_region_for_a_pixel_model_is_an_error_naming_both():
         run.find_class(bitnet, IntBox(np.zeros(2), np.ones(2)), [1])
 
 
-def test_the_lowering_refuses_a_first_layer_too_large_to_hold():
+def test_the_lowering_keeps_rows_and_refuses_a_first_layer_too_large_to_hold():
     from bnnverify.encoders import order
 
+    # a quantizer over the whole 0..255 range: one order bit per quantizer bit, kept by rows
     net = BNN((QuantizeLayer(np.full((784, 1), 128)),), ArgmaxLayer(np.ones((2, 784), np.int8), np.ones(2), np.zeros(2)))
     box = IntBox(np.zeros(784, np.int64), np.full(784, 255))
-    with pytest.raises(RegionError, match="would need 784 x"):
-        order.lower(net, box, "pixels")
+    first = order.lower(net, box, "pixels").nets[0].hidden[0]
+    assert first.n_inputs == 784 * 255 and first.index.shape == (784, 1) and first.nnz == 784
     assert order.lower(net, box, "cuts").n_bits == 784  # one cut per pixel
+    # an integer-threshold layer reads every order bit of every pixel: 400 x 784 x 255 terms
+    wide = BNN((IntegerThresholdLayer(np.ones((400, 784), np.int16), np.zeros(400, np.int64)),),
+               ArgmaxLayer(np.ones((2, 400), np.int8), np.ones(2), np.zeros(2)), inputs=IntegerInputs.pixels(784))
+    with pytest.raises(RegionError, match="would need 400 x"):
+        order.lower(wide, box, "pixels")
+
+
+@pytest.mark.parametrize("theta, found", [(600, True), (700, True), (766, False)])
+def test_auto_samples_a_large_box_before_proving(theta, found):
+    # one neuron [p0 + p1 + p2 >= theta] over 0..255 (2^24 images): class 1 iff it fires
+    first = IntegerThresholdLayer(np.ones((1, 3), np.int16), np.array([theta]))
+    net = BNN((first,), ArgmaxLayer(np.array([[-1], [1]], np.int8), np.ones(2), np.zeros(2)),
+              inputs=IntegerInputs.pixels(3))
+    box = IntBox(np.zeros(3, np.int64), np.full(3, 255))
+    a = run.find_class(net, box, [1])
+    assert a.search.outcome == (Outcome.FOUND if found else Outcome.NONE)
+    if found:
+        assert "sampled" in a.choice.reason and int(a.search.witness.sum()) >= theta
+        assert semantics.classify(net, a.search.witness) == 1
+    else:
+        assert "sampled" not in a.choice.reason
+    # an explicit engine is never pre-empted by sampling
+    assert "sampled" not in run.find_class(net, box, [1], method="sat").choice.reason

@@ -192,11 +192,44 @@ def _decoded(low: Any, s: Search, replay: Callable[[np.ndarray], tuple]) -> Sear
     return Search(Outcome.FOUND, w, s.note, claimed[0] if len(claimed) == 1 else tuple(claimed))
 
 
+def _sampled_witness(net: Any, region: Any, classes: Sequence[int], method: str | None,
+                     limits: Limits | None) -> Answer | None:
+    """``auto`` over a large pixel box: a replayed witness among :data:`policy.AUTO_SAMPLE_MEMBERS`
+    members (corners and uniform), or None (then the question goes to the engines as usual)."""
+    from bnnverify.encoders.pixel_regions import IntBox
+    from bnnverify.evaluation.evaluator import Evaluator
+
+    if ENGINES.resolve(None if method is None else str(method)) != AUTO or not isinstance(region, IntBox):
+        return None
+    if region.size <= policy.AUTO_ENUM_MAX_DECIDE or (limits is not None and limits.expired()):
+        return None
+    want = _check_classes(net, classes)
+    if not want:
+        return None
+    rng = np.random.default_rng(policy.SAMPLE_SEED)
+    half = policy.AUTO_SAMPLE_MEMBERS // 2
+    lo, hi = region.lo[None, :], region.hi[None, :]
+    corners = np.where(rng.random((half, region.n)) < 0.5, lo, hi)
+    uniform = rng.integers(lo, hi + 1, (policy.AUTO_SAMPLE_MEMBERS - half, region.n))
+    P = np.concatenate([corners, uniform])
+    hit = np.flatnonzero(np.isin(Evaluator(net).classify(P), want))
+    if not hit.size:
+        return None
+    w, c = replay_class(net, region, P[hit[0]], want, "enum")
+    note = f"found among {len(P)} sampled members of the box (corners and uniform, seed {policy.SAMPLE_SEED})"
+    return Answer(Search(Outcome.FOUND, w, note, c),
+                  Choice(ENGINES.get("enum"), f"auto: the box has over 2^{region.size.bit_length() - 1} members; {note}, "
+                                              "before any proof was needed"))
+
+
 def find_class(net: Any, region: Any, classes: Sequence[int], *, method: str | None = AUTO,
                limits: Limits | None = None) -> Answer:
     """Is there a member of ``region`` whose class is in ``classes``? (witness replayed)."""
     low = lowered([net], region, counting=False)
     if low is not None:
+        sampled = _sampled_witness(net, region, classes, method, limits)
+        if sampled is not None:
+            return sampled
         a = find_class(low.nets[0], low.region, classes, method=method, limits=limits)
         s = _decoded(low, a.search, lambda p: replay_class(net, region, p, classes, a.choice.name))
         return Answer(s, _via(a.choice, low))

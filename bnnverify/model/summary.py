@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bnnverify.encoders.layers import BNN
+from bnnverify.encoders.sparse_linear import linear_terms
 
 __all__ = [
     "LayerKind",
@@ -137,7 +138,8 @@ class Summary:
     total: Totals
 
 
-#: A conv / maxpool layer's constant neurons are counted on its linear view up to this many entries.
+#: A conv / maxpool layer's constant neurons are counted on its linear view (kept by rows: neurons x
+#: patch terms) up to this many terms.
 _CONSTANT_VIEW_MAX_ENTRIES = 1 << 22
 
 
@@ -161,10 +163,11 @@ def _other_layer(h, i: int, net: BNN | None = None) -> LayerSummary:
     lin = None
     if h.kind == "linear":
         lin = h
-    elif h.kind in ("conv", "maxpool") and m * n <= _CONSTANT_VIEW_MAX_ENTRIES:
+    elif h.kind in ("conv", "maxpool") and m * int(np.prod(h.geometry.kernel)) * (
+            h.geometry.shape[0] if h.kind == "conv" else 1) <= _CONSTANT_VIEW_MAX_ENTRIES:
         lin = h.as_linear()
     if lin is not None:
-        c = lin.coefficients
+        c = linear_terms(lin)[1]
         pos, neg = np.where(c > 0, c, 0).sum(axis=1), np.where(c < 0, c, 0).sum(axis=1)
         on, off = int((lin.bounds <= neg).sum()), int((lin.bounds > pos).sum())
     elif net is not None and net.inputs is not None and h.kind in ("quantize", "integer-threshold"):
