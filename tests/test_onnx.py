@@ -252,7 +252,7 @@ def test_qonnx_bipolar_quant_imports_to_its_definition_run_by_onnxruntime(tmp_pa
 
 def test_qonnx_bipolar_quant_refusals_name_the_node(tmp_path):
     onnx.save(_qonnx_graph(np.random.default_rng(0), act_scale=-0.5), tmp_path / "neg.onnx")
-    with pytest.raises(ModelError, match=r"node 'a1' \(BipolarQuant\): the activations' scale must be one positive"):
+    with pytest.raises(ModelError, match=r"node 'a1' \(BipolarQuant\): an activation's scale must be one positive"):
         import_onnx(tmp_path / "neg.onnx")
     onnx.save(_qonnx_graph(np.random.default_rng(0), domain="com.example"), tmp_path / "dom.onnx")
     with pytest.raises(ModelError, match=r"node 'w1' \(BipolarQuant\): operator domain 'com.example'"):

@@ -464,7 +464,10 @@ class _Importer:
 
         for node in self.nodes:
             op = node.op_type
-            if node.domain not in ("", "ai.onnx") and not (op == "BipolarQuant" and node.domain in QONNX_DOMAINS):
+            if node.domain in QONNX_DOMAINS and op != "BipolarQuant":
+                raise self.refuse(node, f"QONNX operator {op!r} is not supported (only BipolarQuant: a ±1 "
+                                        "activation or binary weights)")
+            if node.domain not in ("", "ai.onnx") + QONNX_DOMAINS:
                 raise self.refuse(node, f"operator domain {node.domain!r} is not supported")
             if op == "BipolarQuant":
                 self.op_BipolarQuant(node, list(node.input))
@@ -828,11 +831,13 @@ class _Importer:
             return
         flat = {_F(v) for v in np.asarray(scale).reshape(-1).tolist()}
         if len(flat) != 1 or next(iter(flat)) <= 0:
-            raise self.refuse(node, "the activations' scale must be one positive number (per-channel or "
+            raise self.refuse(node, "an activation's scale must be one positive number (per-channel or "
                                     f"non-positive scales weight the next layer's ±1 terms), got {sorted(flat)[:4]}")
         v = self.value(node, ins[0])
         if isinstance(v, _Pre):
             spins = self.emit(v, strict=False)
+        elif isinstance(v, _Ternary):  # torch's Sign, then BipolarQuant: its 0 becomes +1, one sign with sign(0) = +1
+            spins = self.emit(v.pre, strict=False)
         elif isinstance(v, _Spins):
             spins = v
         elif isinstance(v, _Raw):
