@@ -84,6 +84,14 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(_jsonable(obj)))
 
 
+def _headed(head: str, e: Exception) -> str:
+    """``head: message``, the head said once (the runner's notes often open with it already)."""
+    text = str(e)
+    while text.startswith(f"{head}: "):
+        text = text[len(head) + 2:]
+    return f"{head}: {text}"
+
+
 def handle_errors(fn: Callable) -> Callable:
     """Turn project errors into a message on stderr and the right exit code."""
 
@@ -92,10 +100,10 @@ def handle_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except BudgetExceeded as e:
-            click.echo(f"bnnverify: budget exceeded: {e}", err=True)
+            click.echo(f"bnnverify: {_headed('budget exceeded', e)}", err=True)
             sys.exit(Exit.UNDECIDED)
         except DeadlineExceeded as e:
-            click.echo(f"bnnverify: time limit reached: {e}", err=True)
+            click.echo(f"bnnverify: {_headed('time limit reached', e)}", err=True)
             sys.exit(Exit.UNDECIDED)
         except InternalError as e:
             click.echo(f"bnnverify: internal error: {type(e).__name__}: {e}", err=True)
