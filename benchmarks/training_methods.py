@@ -114,10 +114,13 @@ def main() -> None:
     ap.add_argument("--methods-only", action="store_true",
                     help="Only the methods part (writes training_methods_<name>_methods.md / .json).")
     ap.add_argument("--seeds", default=None, help="Comma-separated seeds instead of the config's.")
+    ap.add_argument("--no-vra", action="store_true", help="Skip verified robust accuracy (the slowest measure).")
     args = ap.parse_args()
     cfg = reduced(REDUCED if args.reduced else FULL, jobs=args.jobs)
     if args.seeds:
         cfg = reduced(cfg, seeds=tuple(int(x) for x in args.seeds.split(",")))
+    if args.no_vra:
+        cfg = reduced(cfg, vra=False)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -127,7 +130,8 @@ def main() -> None:
                        parts=parts)
     command = ("python benchmarks/training_methods.py" + (" --reduced" if args.reduced else "")
                + f" --jobs {args.jobs}" + (" --pixels-only" if args.pixels_only else "")
-               + (" --methods-only" if args.methods_only else "") + (f" --seeds {args.seeds}" if args.seeds else ""))
+               + (" --methods-only" if args.methods_only else "") + (f" --seeds {args.seeds}" if args.seeds else "")
+               + (" --no-vra" if args.no_vra else ""))
     if args.pixels_only:
         name = f"pixels_{cfg.name}"
         with atomic_write(out / f"training_methods_{name}.json", "w") as fh:
@@ -149,7 +153,7 @@ def main() -> None:
             fh.write("\n".join(header) + format_pixel_table(result["pixels"], result["config"]) + "\n")
         print(format_pixel_table(result["pixels"], result["config"]))
         return
-    name = cfg.name + ("_methods" if args.methods_only else "")
+    name = cfg.name + ("_methods" if args.methods_only else "") + ("_novra" if args.no_vra else "")
     with atomic_write(out / f"training_methods_{name}.json", "w") as fh:
         json.dump(result, fh)
     plots = plot_planes(result, out, cfg.name) if result["planes"] else []

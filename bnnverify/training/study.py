@@ -144,6 +144,9 @@ class StudyConfig:
     methods_runs: dict = field(default_factory=dict)
     #: test images whose Hamming-3 balls make the ball distribution (None: all)
     ball_rows: int | None = None
+    #: measure verified robust accuracy (False: only the other measures, e.g. to re-measure the
+    #: information and equivalence columns of seeds whose robustness is already in a table)
+    vra: bool = True
     plane_seeds: tuple[int, ...] = (0,)
     plane_archs: tuple[tuple[int, ...], ...] = ((10, 7, 5, 4, 3),)
     plane_binarizers: tuple[str, ...] = ("ste", "approx_sign", "xnor", "lns", "rbonn")
@@ -203,8 +206,9 @@ def _layers(rep) -> list[dict[str, Any]]:
     return [{"H_T": li.H_T, "I_TY": li.I_TY, "codes": li.codes} for li in rep.layers]
 
 
-def measure_model(net, name: str, ball_rows: int | None) -> dict[str, Any]:
-    """Accuracies, verified robust accuracy at Hamming 1..3, information and codes of one model."""
+def measure_model(net, name: str, ball_rows: int | None, vra: bool = True) -> dict[str, Any]:
+    """Accuracies, verified robust accuracy at Hamming 1..3 (unless ``vra=False``: None), information
+    and codes of one model."""
     from bnnverify.data.datasets import load_dataset
     from bnnverify.encoders.regions import Whole
     from bnnverify.evaluation.evaluator import Evaluator
@@ -219,7 +223,7 @@ def measure_model(net, name: str, ball_rows: int | None) -> dict[str, Any]:
     robust = {k: 0 for k in RADII}
     undecided = 0
     for x, y, p in zip(te.X, te.y, pred):
-        if p != y:
+        if p != y or not vra:
             continue
         r = max_robust_radius(net, x, max_radius=max(RADII), method="enum")
         if r.verdict not in (Verdict.ROBUST, Verdict.NOT_ROBUST):
@@ -227,8 +231,8 @@ def measure_model(net, name: str, ball_rows: int | None) -> dict[str, Any]:
         for k in RADII:
             robust[k] += int(r.radius >= k)
     for k in RADII:
-        out[f"vra{k}"] = robust[k] / len(te)
-    out["vra_undecided"] = undecided
+        out[f"vra{k}"] = robust[k] / len(te) if vra else None
+    out["vra_undecided"] = undecided if vra else None
     out["info_data"] = _layers(info_over_dataset(net, every, labels="dataset"))
     idx = ball_indices(len(te), len(te) if ball_rows is None else min(ball_rows, len(te)))
     t0 = time.perf_counter()
@@ -314,7 +318,7 @@ def methods_task(args: tuple[str, int, StudyConfig]) -> list[dict[str, Any]]:
         row = {"dataset": name, "seed": seed, "method": method, "hidden": list(hidden),
                "epochs": len(r.losses) + (E if method in ("ste-ft", "lns") else 0),
                "differ_from_sign": r.sign_disagreements, "train_seconds": r.seconds,
-               **measure_model(r.model, name, cfg.ball_rows)}
+               **measure_model(r.model, name, cfg.ball_rows, cfg.vra)}
         if method in ("ste-ft", "lns"):
             row["flips_vs_start"] = _flips(r.module, base.module)
             row["vs_start"] = disagreement(r.model, base.model, name)
