@@ -80,7 +80,7 @@ def _stages(net, timeout: float, memory: int) -> list[dict]:
             row["status"] = f"memory cap ({memory >> 20} MiB)"
             row["note"] = str(e)
         row["seconds"] = time.perf_counter() - t0
-        row["live_nodes"] = int(comp.live_nodes)
+        row["live_nodes"] = int(comp.live_nodes)  # after a failed stage: what CUDD kept, not the peak
         out.append(row)
         del comp
         if row["status"] != "done":
@@ -131,7 +131,7 @@ def _fmt(rows: list[dict], timeout: float, memory: int) -> str:
             elif s["status"] == "done":
                 st.append(f"{s['stage']}: {s['seconds']:.1f} s, {s['class_nodes']} nodes")
             else:
-                st.append(f"{s['stage']}: **{s['status']}** after {s['seconds']:.1f} s ({s['live_nodes']} live nodes)")
+                st.append(f"{s['stage']}: **{s['status']}** after {s['seconds']:.1f} s")
         lines.append(f"| 64-{'-'.join(map(str, r['hidden']))}-10 | {r['test_acc'][0]:.3f} / {r['test_acc'][1]:.3f} | "
                      f"{r['on_data']} | {what} | {e['seconds']:.1f} | {'; '.join(st)} |")
     return "\n".join(lines)
