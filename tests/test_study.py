@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bnnverify.data.datasets import load_dataset
 from bnnverify.demo import run_study_demo
@@ -109,3 +111,52 @@ def test_pixels_task_trains_and_measures():
     assert s2["robust"] <= s1["robust"] and sum(s1.values()) == 3
     assert "| quantize (quantize) | lns | 1 |" in format_pixel_table([row], {"pixel_run": [[6], 1, 1, 0.01, 256],
                                                                            "pixel_timeout": 10.0})
+
+
+def _dp_disagreements(a, b) -> int:
+    """Exact number of inputs of {0,1}^n where two one-neuron networks differ: a dynamic programme
+    over the inputs on the joint (dot of a, dot of b) distribution, Python ints (no enumeration)."""
+    from bnnverify import semantics
+    from bnnverify.encoders.layers import BNN
+
+    wa, wb = a.hidden[0].weights[0].astype(int), b.hidden[0].weights[0].astype(int)
+    states = {(0, 0): 1}
+    for i in range(a.n_inputs):
+        nxt: dict = {}
+        for (da, db), c in states.items():
+            for s in (-1, 1):
+                k = (da + s * int(wa[i]), db + s * int(wb[i]))
+                nxt[k] = nxt.get(k, 0) + c
+        states = nxt
+    ta, tb = int(a.hidden[0].thresholds[0]), int(b.hidden[0].thresholds[0])
+    cls_a = [semantics.classify(BNN((), a.output), [bit]) for bit in (0, 1)]
+    cls_b = [semantics.classify(BNN((), b.output), [bit]) for bit in (0, 1)]
+    return sum(c for (da, db), c in states.items() if cls_a[int(da >= ta)] != cls_b[int(db >= tb)])
+
+
+@given(st.data())
+@settings(max_examples=6, deadline=None)
+def test_whole_space_disagreement_count_over_2_to_the_n_is_exact(data):
+    """Wide inputs (20..64 bits: beyond enumeration), one hidden neuron each: the study's BDD count over
+    all 2^n inputs against a dynamic programme; and a count stopped by its time limit is None, never a guess."""
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, ThresholdLayer
+
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n = data.draw(st.integers(20, 64))
+
+    def net():
+        h = ThresholdLayer(rng.choice([-1, 1], (1, n)).astype(np.int8), rng.integers(-6, 7, 1))
+        return BNN((h,), ArgmaxLayer(rng.choice([-1, 1], (3, 1)).astype(np.int8), rng.random(3) + 0.5, rng.random(3)))
+
+    a, b = net(), net()
+    from types import SimpleNamespace
+    from unittest import mock
+
+    X = rng.integers(0, 2, (50, n)).astype(np.uint8)
+    with mock.patch("bnnverify.data.datasets.load_dataset", lambda name, split: SimpleNamespace(X=X)):
+        d = disagreement(a, b, "wide")
+        assert d["count"] == _dp_disagreements(a, b) and d["count_status"] == "exact" and d["space"] == 2**n
+        assert (d["verdict"] == "equivalent") == (d["count"] == 0) and d["count"] >= d["on_data"]
+        assert disagreement(a, a, "wide")["count"] == 0
+        late = disagreement(a, b, "wide", count_timeout=1e-9)
+        assert late["count"] is None and late["count_status"].startswith("timeout")

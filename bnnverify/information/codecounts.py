@@ -39,6 +39,9 @@ __all__ = [
 
 #: Bits of the packed (code, label) key of the fast counting path.
 _KEY_BITS = 64
+#: :func:`layer_info_arrays` takes totals below this (its int64 sums and float64 ratios are exact
+#: there); larger totals go through the Python-int :func:`layer_info_from_pairs`.
+_ARRAY_TOTAL_MAX = 1 << 53
 
 Labels = Any  # "dataset" | "model" | BNN
 
@@ -65,6 +68,33 @@ def check_teacher(net: BNN, teacher: BNN) -> None:
         raise DataError(
             f"labels: the label model has {teacher.n_inputs} inputs, the model has {net.n_inputs}"
         )
+
+
+def _group_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a 2-D uint64 array (sorted) and each row's index among them.
+
+    ``np.unique(axis=0)`` sorts the rows as opaque byte strings; a lexicographic sort over the
+    columns does the same grouping several times faster (measured on the 13.5 M (code, label)
+    rows of 360 Hamming-3 balls of a 64-32-10 digits network: see ``merge``).
+    """
+    n = len(keys)
+    if n == 0:
+        return keys[:0], np.zeros(0, np.int64)
+    order = np.lexsort(keys.T[::-1])
+    srt = keys[order]
+    new = np.ones(n, bool)
+    new[1:] = (srt[1:] != srt[:-1]).any(axis=1)
+    inv = np.empty(n, np.int64)
+    inv[order] = np.cumsum(new) - 1
+    return srt[new], inv
+
+
+def _sum_by_row(keys: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of ``keys`` and the sums of the weights ``w`` (int64) of each."""
+    uniq, inv = _group_rows(keys)
+    cnt = np.zeros(len(uniq), np.int64)
+    np.add.at(cnt, inv, w)
+    return uniq, cnt
 
 
 def _weighted_unique(y: np.ndarray, w: np.ndarray) -> tuple[list[int], list[int]]:
@@ -106,26 +136,35 @@ class RowCounter:
                 mask = np.uint64((1 << width) - 1)
                 uniq = np.stack([u1 & mask, u1 >> np.uint64(width)], axis=1)
             else:
-                key = np.concatenate([c.astype(np.uint64, copy=False), y[:, None]], axis=1)
-                uniq, inv = np.unique(key, axis=0, return_inverse=True)
-                cnt = np.zeros(len(uniq), np.int64)
-                np.add.at(cnt, inv.reshape(-1), w)
+                uniq, cnt = _sum_by_row(np.concatenate([c.astype(np.uint64, copy=False), y[:, None]], axis=1), w)
             self.parts[l].append((uniq, cnt))
 
+    def merge(self, other: "RowCounter") -> None:
+        """Add ``other``'s counts (a counter of the same network) to these: the mixture of the two
+        distributions, unnormalised. Its arrays are appended (no Python dictionary), so a mixture
+        of many regions is merged by one ``np.unique`` per layer in :meth:`infos`."""
+        if other.net is not self.net and other.net != self.net:
+            raise InternalError("RowCounter.merge: counters of different networks")
+        for mine, theirs in zip(self.parts, other.parts):
+            mine.extend(theirs)
+        self.total += other.total
+        for yv, v in other.label_counts.items():
+            self.label_counts[yv] = self.label_counts.get(yv, 0) + v
+
     def infos(self) -> tuple[LayerInfo, ...]:
+        if self.total >= _ARRAY_TOTAL_MAX:  # int64/float arithmetic of layer_info_arrays: exact below 2^53
+            return tuple(layer_info_from_pairs(l + 1, self.net.hidden[l].n_outputs, self.pair_counts(l + 1))
+                         for l in range(len(self.parts)))
         out = []
         for l, parts in enumerate(self.parts):
             keys = np.concatenate([p[0] for p in parts])
             cnt = np.concatenate([p[1] for p in parts])
             if len(parts) > 1:
-                keys, inv = np.unique(keys, axis=0, return_inverse=True)
-                merged = np.zeros(len(keys), np.int64)
-                np.add.at(merged, inv.reshape(-1), cnt)
-                cnt = merged
+                keys, cnt = _sum_by_row(keys, cnt)
             if keys.shape[1] == 2:
                 _, t_idx = np.unique(keys[:, 0], return_inverse=True)
             else:
-                _, t_idx = np.unique(keys[:, :-1], axis=0, return_inverse=True)
+                _, t_idx = _group_rows(np.ascontiguousarray(keys[:, :-1]))
             y = keys[:, -1].astype(np.int64)
             width = self.net.hidden[l].n_outputs
             out.append(layer_info_arrays(l + 1, width, t_idx.reshape(-1), y, cnt))

@@ -256,6 +256,7 @@ def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "da
         if not 0 <= i < len(X):
             raise DataError(f"row index {i} is outside 0..{len(X) - 1} of data set {dataset.name!r}")
     pairs: list[dict[tuple[int, int], int]] = [{} for _ in net.hidden]
+    rows = RowCounter(net)  # the counters of enum and ball, merged as arrays (no Python dict per ball)
     total = 0
     used = set()
     for i in idx:
@@ -265,12 +266,28 @@ def info_over_balls(net: BNN, dataset: Any, radius: int, *, labels: Labels = "da
         counter, m = _counter(net, ball, "model" if const is not None else labels, method, budget, const, limits)
         used.add(m)
         total += ball.size
+        if isinstance(counter, RowCounter):
+            rows.merge(counter)
+            continue
         for l in range(1, len(net.hidden) + 1):
             acc = pairs[l - 1]
             for k, v in counter.pair_counts(l).items():
                 acc[k] = acc.get(k, 0) + v
-    infos = tuple(layer_info_from_pairs(l + 1, net.hidden[l].n_outputs, p) for l, p in enumerate(pairs))
-    h_y = h_y_from_pairs(pairs[0])
+    # Measured (load ~6): the 360 radius-3 balls around the digits test images on a 64-32-10 net
+    # (15.7 M members, 13.5 M distinct first-layer codes) by the ball kernel: 202 s when every
+    # ball's counts went through a Python dictionary, 124 s merged as arrays with np.unique(axis=0),
+    # 37 s with the lexicographic grouping of codecounts._group_rows (enumeration: 50 s).
+    if rows.total:  # a mixture of RowCounters and BDD pair counts: the counters joined as dictionaries
+        for l in range(1, len(net.hidden) + 1):
+            if pairs[l - 1]:
+                acc = pairs[l - 1]
+                for k, v in rows.pair_counts(l).items():
+                    acc[k] = acc.get(k, 0) + v
+    if not any(pairs):
+        infos, h_y = rows.infos(), rows.h_y()
+    else:
+        infos = tuple(layer_info_from_pairs(l + 1, net.hidden[l].n_outputs, p) for l, p in enumerate(pairs))
+        h_y = h_y_from_pairs(pairs[0])
     region = {"kind": "dataset-balls", "name": str(dataset.name), "radius": int(radius), "rows": len(idx)}
     meth = used.pop() if len(used) == 1 else Method.BDD
     return InfoReport(region, total, h_y, kind, meth, infos, time.perf_counter() - t0)

@@ -18,15 +18,20 @@ verified robust accuracy at Hamming 1..3 on the test set (correct and
 :func:`~bnnverify.questions.robustness.max_robust_radius` by enumeration
 ``>= k``; every counterexample replayed); per hidden layer H(T) = I(X;T) and
 I(T;Y) over the data set (all rows) and over the mixture of Hamming-3 balls
-around ``ball_rows`` test images spread evenly over the test split (every ball member enumerated;
-Y = the centre's label); the number of codes each layer reaches (over the
+around every test image (``ball_rows=None``; or that many spread evenly over the test split),
+Y = the centre's label, counted exactly per code by the compiled Hamming-ball kernel
+(:func:`bnnverify.information.measures.info_over_balls`, ``method="ball"``: no member
+enumerated; the per-ball counts merged as arrays); the number of codes each layer reaches (over the
 data set, the balls, and for 12-bit inputs the whole input space); the
 binary weights that differ from sign(latent); for ``ste-ft``/``lns`` the
 binary weights flipped against ``ste-base`` and the exact disagreement with
 it; for ``rbonn`` the exact disagreement with ``rbonn-u0`` and ``rbonn-code``.
 Disagreements: on 12 bits the exact count over all 4096 inputs
 (:func:`bnnverify.check_equivalence`, enumeration); on digits the exact count
-over the data set's 1797 images and a SAT verdict over all 2^64 inputs.
+over the data set's 1797 images, a SAT verdict over all 2^64 inputs, and the
+exact count over all 2^64 inputs by the BDD when it finishes within
+:data:`BDD_EQUIV_TIMEOUT` and :data:`BDD_EQUIV_MEMORY` (else ``count`` is None and
+``count_status`` names the limit: never an estimate).
 
 **17-level digits** (:func:`pixels_task`, one task per binarizer, first
 layer and seed): ``digits17`` (the 1797 digits at their native grey levels
@@ -69,10 +74,11 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from typing import Any, Callable, Sequence
 
 import numpy as np
+
+from bnnverify.errors import InternalError
 
 __all__ = [
     "StudyConfig",
@@ -91,6 +97,7 @@ __all__ = [
     "format_pixel_table",
     "PIXEL_EPS",
     "PLATEAU_TOL",
+    "format_plane_runs",
 ]
 
 #: A run below this training accuracy at the check epoch is restarted (the exact-IB protocol's 55 %).
@@ -103,6 +110,19 @@ RADII = (1, 2, 3)
 INFO_RADIUS = 3
 #: SAT time limit (s) of the whole-space equivalence question on 64-bit inputs.
 SAT_EQUIV_TIMEOUT = 60.0
+#: Time limit (s) of the exact whole-space disagreement count (BDD) on 64-bit inputs. Measured
+#: (benchmarks/results/equivalence_whole.md, load ~8): over all 2^64 inputs the BDD compiles a
+#: first layer of 3 neurons in 0.4 s (class sets 5.7 s), of 4 in 7.6 s (class sets beyond 60 s),
+#: of 5 not in 60 s; the study's 64-neuron first layers are far beyond any limit, so this only
+#: bounds what the attempt costs per pair.
+BDD_EQUIV_TIMEOUT = 30.0
+#: CUDD memory cap of that count. One CUDD operation is not interrupted at the deadline (it
+#: overshoots: 105 s to reach a 1.5 GiB cap on a 64-32-10 pair); the cap stops it sooner.
+BDD_EQUIV_MEMORY = 256 << 20
+#: Engine of the information over Hamming-3 balls: the compiled Hamming-ball kernel
+#: (bnnverify/evaluation/flips.py) through the information path. Measured on one 64-32-10
+#: digits net over all 360 test balls (15.7 M members, load ~6): 37 s, enumeration 50 s.
+BALL_INFO_METHOD = "ball"
 #: L∞ radii (grey levels) of the verified robust accuracy on 17-level digits.
 PIXEL_EPS = (1, 2)
 #: Default time limit (s) of one L∞ robustness question on 17-level digits (our choice: the
@@ -124,6 +144,9 @@ class StudyConfig:
     methods_runs: dict = field(default_factory=dict)
     #: test images whose Hamming-3 balls make the ball distribution (None: all)
     ball_rows: int | None = None
+    #: measure verified robust accuracy (False: only the other measures, e.g. to re-measure the
+    #: information and equivalence columns of seeds whose robustness is already in a table)
+    vra: bool = True
     plane_seeds: tuple[int, ...] = (0,)
     plane_archs: tuple[tuple[int, ...], ...] = ((10, 7, 5, 4, 3),)
     plane_binarizers: tuple[str, ...] = ("ste", "approx_sign", "xnor", "lns", "rbonn")
@@ -147,7 +170,7 @@ class StudyConfig:
 FULL = StudyConfig(
     "full", seeds=(0, 1, 2, 3, 4),
     methods_runs={"digits": ((64, 32), 30, 15, 0.01, 128), "var_u": ((32, 16), 60, 30, 0.01, 128)},
-    ball_rows=100,
+    ball_rows=None,
     # 1000 epochs (not the protocol's 8000) and the check at epoch 500: what
     # fits the 60-minute budget of the whole study on 2 cores.
     plane_seeds=(0, 1, 2), plane_archs=((10, 7, 5, 4, 3), (32, 16, 8)),
@@ -174,22 +197,6 @@ TINY = StudyConfig(
 # --- measuring one model -------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _balls(name: str, rows: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Every member of the Hamming-3 ball around each selected test image, with the image's label."""
-    from bnnverify.data.datasets import load_dataset
-    from bnnverify.encoders.regions import HammingBall
-
-    te = load_dataset(name, "test")
-    k = len(te) if rows is None else min(rows, len(te))
-    parts, labels = [], []
-    for i in ball_indices(len(te), k):
-        m = np.concatenate(list(HammingBall(te.X[i], INFO_RADIUS).members()))
-        parts.append(m)
-        labels.append(np.full(len(m), int(te.y[i]), np.int64))
-    return np.concatenate(parts), np.concatenate(labels)
-
-
 def ball_indices(n: int, k: int) -> list[int]:
     """``k`` test images spread evenly over the ``n`` of the test split (the split is in index order)."""
     return sorted({int(round(i)) for i in np.linspace(0, n - 1, k)}) if k < n else list(range(n))
@@ -199,12 +206,13 @@ def _layers(rep) -> list[dict[str, Any]]:
     return [{"H_T": li.H_T, "I_TY": li.I_TY, "codes": li.codes} for li in rep.layers]
 
 
-def measure_model(net, name: str, ball_rows: int | None) -> dict[str, Any]:
-    """Accuracies, verified robust accuracy at Hamming 1..3, information and codes of one model."""
+def measure_model(net, name: str, ball_rows: int | None, vra: bool = True) -> dict[str, Any]:
+    """Accuracies, verified robust accuracy at Hamming 1..3 (unless ``vra=False``: None), information
+    and codes of one model."""
     from bnnverify.data.datasets import load_dataset
     from bnnverify.encoders.regions import Whole
     from bnnverify.evaluation.evaluator import Evaluator
-    from bnnverify.information.measures import info_from_rows, info_over_dataset, info_over_region
+    from bnnverify.information.measures import info_over_balls, info_over_dataset, info_over_region
     from bnnverify.questions.robustness import max_robust_radius
     from bnnverify.questions.verdict import Verdict
     from bnnverify.training.train import evaluate_model
@@ -215,7 +223,7 @@ def measure_model(net, name: str, ball_rows: int | None) -> dict[str, Any]:
     robust = {k: 0 for k in RADII}
     undecided = 0
     for x, y, p in zip(te.X, te.y, pred):
-        if p != y:
+        if p != y or not vra:
             continue
         r = max_robust_radius(net, x, max_radius=max(RADII), method="enum")
         if r.verdict not in (Verdict.ROBUST, Verdict.NOT_ROBUST):
@@ -223,12 +231,17 @@ def measure_model(net, name: str, ball_rows: int | None) -> dict[str, Any]:
         for k in RADII:
             robust[k] += int(r.radius >= k)
     for k in RADII:
-        out[f"vra{k}"] = robust[k] / len(te)
-    out["vra_undecided"] = undecided
+        out[f"vra{k}"] = robust[k] / len(te) if vra else None
+    out["vra_undecided"] = undecided if vra else None
     out["info_data"] = _layers(info_over_dataset(net, every, labels="dataset"))
-    Xb, yb = _balls(name, ball_rows)
-    out["info_balls"] = _layers(info_from_rows(net, Xb, labels="dataset", y=yb))
-    out["ball_rows"] = int(len(Xb) // _ball_size(net.n_inputs))
+    idx = ball_indices(len(te), len(te) if ball_rows is None else min(ball_rows, len(te)))
+    t0 = time.perf_counter()
+    rep = info_over_balls(net, te, INFO_RADIUS, labels="dataset", indices=idx, method=BALL_INFO_METHOD)
+    out["info_balls"] = _layers(rep)
+    out["ball_rows"] = len(idx)
+    out["ball_members"] = int(rep.region_size)
+    out["ball_seconds"] = time.perf_counter() - t0
+    out["ball_method"] = str(rep.method)
     if net.n_inputs <= 16:
         out["codes_whole"] = [li.codes for li in info_over_region(net, Whole(net.n_inputs), method="enum").layers]
     else:
@@ -236,13 +249,20 @@ def measure_model(net, name: str, ball_rows: int | None) -> dict[str, Any]:
     return out
 
 
-def _ball_size(n: int) -> int:
-    return sum(math.comb(n, k) for k in range(INFO_RADIUS + 1))
+def disagreement(a, b, name: str, *, count_timeout: float | None = None) -> dict[str, Any]:
+    """Exact disagreement of two models over the whole input space, and on the data set.
 
-
-def disagreement(a, b, name: str) -> dict[str, Any]:
-    """Exact disagreement of two models: all inputs (12 bits) or data set count + SAT verdict (64 bits)."""
+    12 bits: the exact count over all 4096 inputs by enumeration. 64 bits: a SAT
+    verdict over all 2^64 inputs, then the exact count by the BDD
+    (:func:`~bnnverify.questions.equivalence.check_equivalence` with ``count=True``,
+    ``method="bdd"``: Python-int counts over the BDD of each pair of classes)
+    within ``count_timeout`` seconds (default :data:`BDD_EQUIV_TIMEOUT`) and
+    :data:`BDD_EQUIV_MEMORY`; beyond them ``count`` is None and ``count_status``
+    says which limit stopped it (``benchmarks/results/equivalence_whole.md``
+    measures where the BDD grows). The data-set count is always exact.
+    """
     from bnnverify.data.datasets import load_dataset
+    from bnnverify.encoders.bdd import BDDBudget
     from bnnverify.evaluation.evaluator import Evaluator
     from bnnverify.questions.equivalence import check_equivalence
 
@@ -250,10 +270,21 @@ def disagreement(a, b, name: str) -> dict[str, Any]:
     on_data = int((Evaluator(a).classify(X) != Evaluator(b).classify(X)).sum())
     if a.n_inputs <= 16:
         r = check_equivalence(a, b, count=True, method="enum")
-        return {"verdict": r.verdict.value, "count": r.disagreement_count, "space": 2 ** a.n_inputs,
-                "on_data": on_data}
+        return {"verdict": r.verdict.value, "count": r.disagreement_count, "count_status": "exact",
+                "space": 2 ** a.n_inputs, "on_data": on_data}
     r = check_equivalence(a, b, method="sat", timeout=SAT_EQUIV_TIMEOUT)
-    return {"verdict": r.verdict.value, "count": None, "space": 2 ** a.n_inputs, "on_data": on_data}
+    limit = BDD_EQUIV_TIMEOUT if count_timeout is None else count_timeout
+    c = check_equivalence(a, b, method="bdd", count=True, timeout=limit,
+                          budget=BDDBudget(max_memory_bytes=BDD_EQUIV_MEMORY))
+    if c.disagreement_count is not None:
+        if c.verdict.value != r.verdict.value and r.verdict.value in ("equivalent", "not_equivalent"):
+            raise InternalError(f"SAT says {r.verdict.value}, the BDD count {c.disagreement_count}")
+        status = "exact"
+    else:
+        status = c.verdict.value + (f": {c.note}" if c.note else "")
+    return {"verdict": r.verdict.value if r.verdict.value != "timeout" else c.verdict.value,
+            "count": c.disagreement_count, "count_status": status, "count_seconds": c.seconds,
+            "space": 2 ** a.n_inputs, "on_data": on_data}
 
 
 def _flips(m1, m2) -> int:
@@ -287,7 +318,7 @@ def methods_task(args: tuple[str, int, StudyConfig]) -> list[dict[str, Any]]:
         row = {"dataset": name, "seed": seed, "method": method, "hidden": list(hidden),
                "epochs": len(r.losses) + (E if method in ("ste-ft", "lns") else 0),
                "differ_from_sign": r.sign_disagreements, "train_seconds": r.seconds,
-               **measure_model(r.model, name, cfg.ball_rows)}
+               **measure_model(r.model, name, cfg.ball_rows, cfg.vra)}
         if method in ("ste-ft", "lns"):
             row["flips_vs_start"] = _flips(r.module, base.module)
             row["vs_start"] = disagreement(r.model, base.model, name)
@@ -566,9 +597,13 @@ def summarize_methods(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 s[k] = _mean_sd([r[k] for r in rs])
         for k in ("vs_start", "vs_u0", "vs_code"):
             if k in rs[0]:
+                exact = [r[k]["count"] for r in rs if r[k].get("count") is not None]
                 s[k] = {"not_equivalent": sum(r[k]["verdict"] == "not_equivalent" for r in rs),
                         "equivalent": sum(r[k]["verdict"] == "equivalent" for r in rs),
-                        "count": _mean_sd([r[k]["count"] for r in rs]) if rs[0][k]["count"] is not None else None,
+                        "count": _mean_sd(exact) if exact else None, "counted": len(exact),
+                        "space": rs[0][k]["space"],
+                        "uncounted": sorted({r[k].get("count_status", "not asked") for r in rs
+                                             if r[k].get("count") is None}),
                         "on_data": _mean_sd([r[k]["on_data"] for r in rs])}
         out.append(s)
     return out
@@ -646,11 +681,23 @@ def _eq_str(e: dict[str, Any] | None, n: int) -> str:
     if e is None:
         return ""
     txt = f"{e['not_equivalent']}/{n} differ"
+    space = e.get("space", 0)
+    if space <= 1 << 16:
+        return txt + (f", {e['count'][0]:.0f} inputs" if e["count"] is not None else "")
+    txt += f" (SAT), {e['on_data'][0]:.1f} data images"
     if e["count"] is not None:
-        txt += f", {e['count'][0]:.0f} inputs"
-    else:
-        txt += f" (SAT), {e['on_data'][0]:.1f} data images"
+        txt += f"; exact over 2^{space.bit_length() - 1} ({e['counted']}/{n}): {e['count'][0]:.6g} inputs"
+    if e.get("uncounted"):
+        txt += f"; not counted over 2^{space.bit_length() - 1} ({n - e.get('counted', 0)}/{n}): " + \
+            ", ".join(_short_status(u) for u in e["uncounted"])
     return txt
+
+
+def _short_status(status: str) -> str:
+    """``timeout: time limit 30.0 s reached`` -> ``timeout``; a memory cap stays named."""
+    if "memory" in status:
+        return "unknown (BDD memory cap)"
+    return status.split(":")[0]
 
 
 def format_tables(result: dict[str, Any]) -> str:
@@ -673,8 +720,16 @@ def format_tables(result: dict[str, Any]) -> str:
                 _eq_str(s.get("vs_start"), s["n"]), _eq_str(s.get("vs_u0"), s["n"]), _eq_str(s.get("vs_code"), s["n"]),
                 _pm(s["selected"], ".1f") if "selected" in s else "",
             ]) + " |")
+        brows = [r for r in result["methods"] if r["dataset"] == ds]
+        nballs = sorted({r["ball_rows"] for r in brows})
+        how = ""
+        if all("ball_seconds" in r for r in brows):
+            how = (f" ({'/'.join(map(str, nballs))} balls, {brows[0]['ball_members']} members per model, engine "
+                   f"`{brows[0]['ball_method']}`: {np.mean([r['ball_seconds'] for r in brows]):.1f} s per model "
+                   f"on average, at most {max(r['ball_seconds'] for r in brows):.1f} s)")
         lines += ["", f"Information per hidden layer (means; layer 1 / layer 2 / …): over the data set's rows, and "
-                      f"over the Hamming-{INFO_RADIUS} balls around test images; reachable codes.", "",
+                      f"over the Hamming-{INFO_RADIUS} balls around {'/'.join(map(str, nballs))} test images{how}; "
+                      "reachable codes.", "",
                   "| method | H(T) data | I(T;Y) data | codes data | H(T) balls | I(T;Y) balls | codes balls | codes whole space |",
                   "|---|---|---|---|---|---|---|---|"]
         for s in (x for x in summ if x["dataset"] == ds):
@@ -687,19 +742,47 @@ def format_tables(result: dict[str, Any]) -> str:
     if result["planes"]:
         lines += [f"### Information plane on var_u (lr {cfg['plane_lr']}, batch {cfg['plane_batch']}, "
                   f"{cfg['plane_epochs']} epochs, exact every {cfg['plane_every']}; restart below "
-                  f"{RESTART_ACCURACY:.0%} at epoch {cfg['plane_check_epoch']})", "",
-                  "| arch | binarizer | runs (restarts) | best train acc | test acc | plateau epoch | "
-                  "H(T) peak epoch per layer | up-while-down per layer | corr(ΔH, ΔI) per layer | verdicts | verdict |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
-        for s in summarize_plane(result["planes"]):
-            lines.append(" | ".join([
-                f"| 12-{'-'.join(map(str, s['arch']))}-2", s["binarizer"], f"{s['runs']} ({s['restarts']})",
-                _pm(s["best_train_acc"]), _pm(s["test_acc"]), _pm(s["plateau_epoch"], ".0f"),
-                " / ".join(f"{li['peak_epoch'][0]:.0f}±{li['peak_epoch'][1]:.0f}" for li in s["layers"]),
-                " / ".join(f"{li['up_while_down'][0]:.2f}" for li in s["layers"]),
-                " / ".join(f"{li['corr'][0]:.2f}" for li in s["layers"]),
-                ", ".join(s["verdicts"]), f"**{s['verdict']}**"]) + " |")
-        lines.append("")
+                  f"{RESTART_ACCURACY:.0%} at epoch {cfg['plane_check_epoch']})", "", _plane_summary_table(result["planes"]), ""]
     if result.get("pixels"):
         lines.append(format_pixel_table(result["pixels"], cfg))
+    return "\n".join(lines)
+
+
+def _plane_summary_table(planes: Sequence[dict[str, Any]]) -> str:
+    """Markdown: per (architecture, binarizer), the run statistics over seeds and the verdict."""
+    lines = ["| arch | binarizer | runs (restarts) | best train acc | test acc | plateau epoch | "
+             "H(T) peak epoch per layer | up-while-down per layer | corr(ΔH, ΔI) per layer | verdicts | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in summarize_plane(planes):
+        lines.append(" | ".join([
+            f"| 12-{'-'.join(map(str, s['arch']))}-2", s["binarizer"], f"{s['runs']} ({s['restarts']})",
+            _pm(s["best_train_acc"]), _pm(s["test_acc"]), _pm(s["plateau_epoch"], ".0f"),
+            " / ".join(f"{li['peak_epoch'][0]:.0f}±{li['peak_epoch'][1]:.0f}" for li in s["layers"]),
+            " / ".join(f"{li['up_while_down'][0]:.2f}±{li['up_while_down'][1]:.2f}" for li in s["layers"]),
+            " / ".join(f"{li['corr'][0]:.2f}±{li['corr'][1]:.2f}" for li in s["layers"]),
+            ", ".join(s["verdicts"]), f"**{s['verdict']}**"]) + " |")
+    return "\n".join(lines)
+
+
+def format_plane_runs(planes: Sequence[dict[str, Any]]) -> str:
+    """Markdown: one row per information-plane run (its statistics and verdict), then the summary per binarizer."""
+    lines = ["### Every run", "",
+             "| binarizer | seed (used) | restarts | best train acc | test acc | plateau epoch | H(T) peak epoch "
+             "per layer | final H(T) per layer | final I(T;Y) per layer | up-while-down per layer | "
+             "corr(ΔH, ΔI) per layer | verdict | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in planes:
+        st = p["stats"]
+        L = len(st["layers"])
+        lines.append(" | ".join([
+            f"| {p['binarizer']}", f"{p['seed']} ({p['seed_used']})", str(p["restarts"]),
+            f"{st['best_train_acc']:.3f}", f"{p['test_acc']:.3f}", str(st["plateau_epoch"]),
+            " / ".join(str(li["peak_epoch"]) for li in st["layers"]),
+            " / ".join(f"{li['final_H_T']:.2f}" for li in st["layers"]),
+            " / ".join(f"{li['final_I_TY']:.3f}" for li in st["layers"]),
+            " / ".join(f"{li['up_while_down']:.2f}" for li in st["layers"]),
+            " / ".join(f"{li['corr']:.2f}" for li in st["layers"]),
+            _verdict(st, L - 1) + ("" if p["fit"] else " (did not fit)"), f"{p['seconds']:.0f}"]) + " |")
+    lines += ["", "### Per binarizer (mean ± sd over seeds; verdict: the majority of the runs')", "",
+              _plane_summary_table(planes)]
     return "\n".join(lines)
