@@ -28,10 +28,10 @@ set of an export is exactly ``1..n``.
   one: ``C >= c -> F >= c`` (its flips are among the ball's) and "changed ->
   ``C >= g``" (from ``2C - F >= g`` and ``C <= F``). They add no model and
   remove none; without them the solver does not see that few flips mean few
-  critical flips. Measured (``benchmarks/results/sat_scale.md``, 784-100-10,
-  one formula for radius 12 around instance_ID8149, glucose4): radius 1
-  proved in 31 s and radius 2 not in 60 s without them; radii 1–10 in 0.5 s
-  together with them.
+  critical flips. Measured (``benchmarks/results/sat_scale_links.md``:
+  784-100-10, one formula for radius 12 around instance_ID8149, glucose4,
+  radius by assumption): without them radius 1 took 31 s and radius 2 ran out
+  of 60 s; with them radii 1–10 were proved in under a second together.
 * The argmax layer exactly: exact unary counters of each class's agreement
   count; for each pair c < d a literal ``p <-> c beats d``, defined value by
   value of ``A_c`` from the set of ``A_d`` where c wins, as decided by
