@@ -128,3 +128,21 @@ def test_sampling_leaves_unsampled_kinds_to_the_solver():
     assert sample_members(Whole(3), 5, np.random.default_rng(0)).shape == (5, 3)
     cube = Cube.from_free(np.array([1, 0, 1], np.uint8), [])
     assert (sample_members(cube, 3, np.random.default_rng(0)) == [1, 0, 1]).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.data())
+def test_lazy_choices_are_the_supporting_engines_in_order(data):
+    from bnnverify.engines.base import Capability
+    from bnnverify.engines.policy import choices, prefer
+    from bnnverify.engines.registry import ENGINES
+
+    net = data.draw(networks(n_inputs=st.integers(1, 8)))
+    region = data.draw(regions(net, kinds=("whole", "cube", "hamming")))
+    cap = data.draw(st.sampled_from([Capability.FIND_CLASS, Capability.CLASS_COUNTS, Capability.RADIUS]))
+    order = [n for n in prefer(cap, region) if n in ENGINES.names()]
+    order += [n for n in ENGINES.names() if n not in order]
+    expected = [n for n in order if ENGINES.get(n).supports(net, region, cap)]
+    got = choices(cap, net, region)
+    assert got[0].name == expected[0]
+    assert [c.name for c in got] == expected and len(got) == len(expected) and got[-1].name == expected[-1]
