@@ -186,6 +186,7 @@ def test_sat_timeout_is_reported_never_guessed(monkeypatch):
         return sat.SatResult(sat.SatStatus.TIMEOUT, None, None, 2.5, "cadical195", "seqcounter", 10, 20)
 
     monkeypatch.setattr(sat, "sat_find_class", slow)
+    monkeypatch.setattr(sat, "find_by_sampling", lambda *a, **k: None)  # the solver's answer, not sampling's
     x = np.ones(3, np.uint8)
     r = check_robustness(_tiny_net(), x, HammingBall(x, 1), method="sat", timeout=2.5)
     assert r.verdict is Verdict.TIMEOUT and r.counterexample is None

@@ -55,8 +55,12 @@ QUESTIONS = {
 
 
 @pytest.mark.parametrize("name", QUESTIONS)
-def test_the_limit_ends_in_timeout(nets, name):
+def test_the_limit_ends_in_timeout(nets, name, monkeypatch):
     a, b, x = nets
+    if name.startswith("sat"):  # the solver's limit, not the sampling that precedes it
+        import bnnverify.engines.sat as sat
+
+        monkeypatch.setattr(sat, "find_by_sampling", lambda *a, **k: None)
     t0 = time.perf_counter()
     r = QUESTIONS[name](a, b, x)
     took = time.perf_counter() - t0

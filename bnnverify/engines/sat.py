@@ -49,6 +49,7 @@ from bnnverify.engines.base import Capability, EngineBase, Outcome, Reason, Sear
 from bnnverify.errors import DeadlineExceeded, EngineError, InternalError, ModelError, RegionError, ReplayMismatch, SolverError
 from bnnverify import semantics
 from bnnverify.engines.replay import replay_class, replay_codes
+from bnnverify.engines.sampling import SAMPLE_MEMBERS, find_by_sampling
 
 __all__ = [
     "SatStatus",
@@ -340,6 +341,7 @@ def sat_max_radius(
     solver: str | None = None,
     timeout: float | None = None,
     encoding: str | None = None,
+    ball_links: bool = True,
 ) -> RadiusResult:
     """The largest Hamming radius around ``center`` where the class cannot change.
 
@@ -348,7 +350,7 @@ def sat_max_radius(
     "at most r flips" literal, in one incremental solver. Without
     ``max_radius`` the stage bound starts at :data:`FIRST_RADIUS_STAGE` and
     doubles (a new formula) up to the number of mutable bits. ``timeout``
-    bounds the whole search.
+    bounds the whole search. ``ball_links``: see :func:`bnnverify.encoders.cnf.encode`.
     """
     start = time.perf_counter()
     name, enc = _choose(solver, encoding)
@@ -366,7 +368,8 @@ def sat_max_radius(
     while proven < limit:
         region = HammingBall(center, stage, mutable)
         try:
-            f = encode(net, region, encoding=enc, ball_aware=True, deadline=_deadline(timeout, start))
+            f = encode(net, region, encoding=enc, ball_aware=True, deadline=_deadline(timeout, start),
+                       ball_links=ball_links)
         except DeadlineExceeded:
             return RadiusResult(SatStatus.TIMEOUT, proven, None, time.perf_counter() - start)
         f.add_clause([f.networks[0].class_lits[c] for c in others])
@@ -536,6 +539,11 @@ class SatEngine(EngineBase):
                                      encoding=limits.encoding, remaining=limits.remaining)
 
     def find_class(self, net: BNN, region: Region, classes, limits) -> Search:
+        t0 = time.perf_counter()
+        hit = find_by_sampling(net, region, classes)
+        if hit is not None:
+            return Search(Outcome.FOUND, hit, note=f"found among {SAMPLE_MEMBERS} random members of the region "
+                                                  f"before any SAT search ({time.perf_counter() - t0:.2f} s)")
         res = sat_find_class(net, region, classes, solver=limits.solver, encoding=limits.encoding,
                              timeout=limits.remaining())
         return _search_of(res, res.solver, res.seconds)
