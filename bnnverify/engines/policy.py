@@ -57,7 +57,6 @@ from bnnverify.errors import EngineError
 __all__ = [
     "AUTO_ENUM_MAX_DECIDE",
     "AUTO_SAMPLE_MEMBERS",
-    "SAMPLE_SEED",
     "AUTO_ENUM_MAX_COUNT",
     "ENUM_LIMIT",
     "AUTO_ENUM_MAX_REASON",
@@ -77,14 +76,12 @@ AUTO_ENUM_MAX_DECIDE: int = 1 << 20
 
 #: Before proving, ``auto`` looks for a witness of "some member's class is in T" over a pixel
 #: box larger than :data:`AUTO_ENUM_MAX_DECIDE` among this many members (half the box's corners,
-#: half uniform; :data:`SAMPLE_SEED`), evaluated on the evaluator and replayed like any witness.
+#: half uniform; :data:`bnnverify.engines.sampling.SAMPLE_SEED`), evaluated on the evaluator and
+#: replayed like any witness.
 #: Measured on the 48x48x3 benchmark network (two random images, L∞ 1, 3, 5): 1,000 members
 #: (~2.5 s at load 6) found a counterexample in 5 of 6 questions (corners: 1-117 of 500), where SAT
 #: needs 4 million clauses and more than 300 s; a robust box costs the 2.5 s and then the proof.
 AUTO_SAMPLE_MEMBERS: int = 1000
-
-#: The seed of those samples (answers are reproducible).
-SAMPLE_SEED: int = 0
 
 #: ``auto`` counts regions of at most this many members by enumeration and
 #: larger ones with the BDD (see the module docstring).

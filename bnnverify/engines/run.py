@@ -195,9 +195,10 @@ def _decoded(low: Any, s: Search, replay: Callable[[np.ndarray], tuple]) -> Sear
 def _sampled_witness(net: Any, region: Any, classes: Sequence[int], method: str | None,
                      limits: Limits | None) -> Answer | None:
     """``auto`` over a large pixel box: a replayed witness among :data:`policy.AUTO_SAMPLE_MEMBERS`
-    members (corners and uniform), or None (then the question goes to the engines as usual)."""
+    members (:func:`bnnverify.engines.sampling.sample_members`: corners and uniform), or None (then the
+    question goes to the engines as usual)."""
     from bnnverify.encoders.pixel_regions import IntBox
-    from bnnverify.evaluation.evaluator import Evaluator
+    from bnnverify.engines.sampling import SAMPLE_SEED, find_by_sampling
 
     if ENGINES.resolve(None if method is None else str(method)) != AUTO or not isinstance(region, IntBox):
         return None
@@ -206,17 +207,12 @@ def _sampled_witness(net: Any, region: Any, classes: Sequence[int], method: str 
     want = _check_classes(net, classes)
     if not want:
         return None
-    rng = np.random.default_rng(policy.SAMPLE_SEED)
-    half = policy.AUTO_SAMPLE_MEMBERS // 2
-    lo, hi = region.lo[None, :], region.hi[None, :]
-    corners = np.where(rng.random((half, region.n)) < 0.5, lo, hi)
-    uniform = rng.integers(lo, hi + 1, (policy.AUTO_SAMPLE_MEMBERS - half, region.n))
-    P = np.concatenate([corners, uniform])
-    hit = np.flatnonzero(np.isin(Evaluator(net).classify(P), want))
-    if not hit.size:
+    x = find_by_sampling(net, region, want, policy.AUTO_SAMPLE_MEMBERS)
+    if x is None:
         return None
-    w, c = replay_class(net, region, P[hit[0]], want, "enum")
-    note = f"found among {len(P)} sampled members of the box (corners and uniform, seed {policy.SAMPLE_SEED})"
+    w, c = replay_class(net, region, x, want, "enum")
+    note = (f"found among {policy.AUTO_SAMPLE_MEMBERS} sampled members of the box (corners and uniform, "
+            f"seed {SAMPLE_SEED})")
     return Answer(Search(Outcome.FOUND, w, note, c),
                   Choice(ENGINES.get("enum"), f"auto: the box has over 2^{region.size.bit_length() - 1} members; {note}, "
                                               "before any proof was needed"))

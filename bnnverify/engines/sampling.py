@@ -18,8 +18,10 @@ counterexample in each. Rejected: random input phases for the solver
 (``set_phases``): ``native``/minicard decided the same 2 of the 9 cubes
 within 20 s as without them.
 
-Members are drawn uniformly from cubes and the whole space, and uniformly
-from the *sphere* of a Hamming ball (exactly ``radius`` mutable bits flipped:
+Members are drawn uniformly from cubes and the whole space, half from the
+corners and half uniformly from an integer pixel box (``auto`` samples large
+boxes before it lowers them: :func:`bnnverify.engines.run.find_class`), and
+uniformly from the *sphere* of a Hamming ball (exactly ``radius`` mutable bits flipped:
 the sphere holds most of the ball's members, and a counterexample within the
 ball is what is asked). Other region kinds are not sampled. The generator is
 seeded (:data:`SAMPLE_SEED`), so a run is reproducible.
@@ -37,6 +39,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from bnnverify.encoders.pixel_regions import IntBox
 from bnnverify.encoders.regions import Cube, HammingBall, Whole
 
 __all__ = ["SAMPLE_MEMBERS", "SAMPLE_SEED", "sample_members", "find_by_sampling"]
@@ -51,7 +54,8 @@ SAMPLE_SEED: int = 20261202
 
 
 def sample_members(region: Any, count: int, rng: np.random.Generator) -> np.ndarray | None:
-    """``count`` random members of ``region`` (uint8 rows), or None for a kind that is not sampled."""
+    """``count`` random members of ``region`` (uint8 rows of bits; int64 rows of a pixel box), or None
+    for a kind that is not sampled."""
     if isinstance(region, Whole):
         return rng.integers(0, 2, size=(count, region.n), dtype=np.uint8)
     if isinstance(region, Cube):
@@ -59,6 +63,14 @@ def sample_members(region: Any, count: int, rng: np.random.Generator) -> np.ndar
         free = region.free
         X[:, free] = rng.integers(0, 2, size=(count, len(free)), dtype=np.uint8)
         return X
+    if isinstance(region, IntBox):
+        # half the box's corners (each feature at its low or high end: where a monotone score's
+        # extremes lie), half uniform; see policy.AUTO_SAMPLE_MEMBERS for the measurement
+        lo, hi = region.lo[None, :], region.hi[None, :]
+        half = count // 2
+        corners = np.where(rng.random((half, region.n)) < 0.5, lo, hi)
+        uniform = rng.integers(lo, hi + 1, (count - half, region.n))
+        return np.concatenate([corners, uniform]).astype(np.int64)
     if isinstance(region, HammingBall):
         mut = region.mutable_indices
         k = region.effective_radius
