@@ -1,0 +1,176 @@
+"""Compiled kernels of the evaluator's conv front (numba; imported only when a batch uses them).
+
+The numpy rules of the feature-map kinds (``encoders/conv_layers.py``:
+``forward``) gather every patch of a batch into a float32 array and multiply it
+with the kernel — exact, but at batch 1 of the 48x48x3 benchmark network most
+of the 1.2 ms per image is spent building those arrays. These kernels compute
+the same bits image by image with no intermediate array:
+
+* :func:`conv_bits` (``conv``): each patch is packed into 64-bit words (bit
+  ``k`` = input ``idx[p, k]``, the kernel's (c, i, j) order), and output
+  channel ``o`` counts ``dis = popcount((patch XOR w_o) AND valid_p)``, its
+  disagreements over the positions inside the map: the dot product over the
+  valid positions is ``nvalid_p - 2 dis``, so the neuron fires iff
+  ``dis <= floor((nvalid_p - theta_o) / 2)`` (``limit``, precomputed);
+* :func:`integer_conv` (``integer-conv``): per position the patch's pixels
+  (0 at a padded position) times the kernel, the output channel innermost so
+  that LLVM vectorises it, in the integer type the caller chose wide enough
+  for every partial sum; fires iff the sum ``>= theta[p, o]``;
+* :func:`pool_bits` (``maxpool``): per output the number of set bits of its
+  window (padded positions take no part) against ``need`` (1: OR, the
+  window's valid size: AND).
+
+The evaluator tests (``tests/test_conv_kernels.py``) compare every kernel with
+the numpy rule and the semantics module; ``Evaluator(compiled=False)`` never
+uses them. Compiled with ``cache=True`` and ``nogil``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from bnnverify.evaluation.xorpop import _ctpop
+
+__all__ = ["conv_bits", "integer_conv", "pool_bits", "conv_tables", "run_layer"]
+
+
+@numba.njit(cache=True, nogil=True)
+def conv_bits(X, idx, wbits, valid, limit, out_idx, out):
+    """``conv`` over rows ``X`` (N, n + 1) of 0/1 uint8, the last column 0 (what a padded position
+    reads); ``idx`` (P, K) int64 (n: padded), ``wbits`` (O, words) uint64 (bit k: weight +1),
+    ``valid`` (P, words) uint64, ``limit`` (P, O) int64, ``out_idx`` (O, P) int64; writes ``out``
+    (N, m) uint8. Branch-free inner loops (a padded position reads the zero column)."""
+    N = X.shape[0]
+    P, K = idx.shape
+    O, words = wbits.shape
+    patch = np.zeros(words, np.uint64)
+    for b in range(N):
+        x = X[b]
+        for p in range(P):
+            for w in range(words):
+                acc = np.uint64(0)
+                for k in range(w * 64, min(K, w * 64 + 64)):
+                    acc |= np.uint64(x[idx[p, k]]) << np.uint64(k - w * 64)
+                patch[w] = acc
+            for o in range(O):
+                dis = 0
+                for w in range(words):
+                    dis += _ctpop((patch[w] ^ wbits[o, w]) & valid[p, w])
+                out[b, out_idx[o, p]] = 1 if dis <= limit[p, o] else 0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def integer_conv(X, idx, WT, theta, out_idx, out):
+    """``integer-conv`` over rows ``X`` (N, n + 1) of integers, the last column 0; ``WT`` (K, O) of
+    the accumulator's integer type, ``theta`` (P, O) int64; writes ``out`` (N, m) uint8."""
+    N = X.shape[0]
+    P, K = idx.shape
+    O = WT.shape[1]
+    acc = np.zeros(O, WT.dtype)
+    for b in range(N):
+        x = X[b]
+        for p in range(P):
+            acc[:] = 0
+            for k in range(K):
+                v = x[idx[p, k]]
+                for o in range(O):
+                    acc[o] += WT[k, o] * v
+            for o in range(O):
+                out[b, out_idx[o, p]] = 1 if acc[o] >= theta[p, o] else 0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pool_bits(X, flat_idx, need, out):
+    """``maxpool`` over rows ``X`` (N, n + 1) of 0/1 uint8, the last column 0; ``flat_idx`` (m, k)
+    int64 in output order (n: padded), ``need`` (m,); writes ``out`` (N, m) uint8."""
+    N = X.shape[0]
+    m, k = flat_idx.shape
+    for b in range(N):
+        x = X[b]
+        for j in range(m):
+            s = 0
+            for t in range(k):
+                s += x[flat_idx[j, t]]
+            out[b, j] = 1 if s >= need[j] else 0
+    return out
+
+
+def _words(bits: np.ndarray) -> np.ndarray:
+    """Rows of 0/1 (a multiple of 64 wide) as uint64 words: bit k of word w is entry 64 w + k."""
+    packed = np.packbits(bits, axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64)
+
+
+def conv_tables(layer) -> tuple:
+    """The kernel's arrays of a conv-kind layer (computed once per layer; read-only)."""
+    cache = layer.geometry.__dict__.setdefault("_cache", {})
+    if "compiled" in cache:
+        return cache["compiled"]
+    g = layer.geometry
+    n = g.n_in
+    if layer.kind == "conv":
+        idx = g.windows(channels=True)
+        P, K = idx.shape
+        O = layer.out_channels
+        words = (K + 63) // 64
+        Wm = layer.weights.reshape(O, -1)
+        bits = np.zeros((O, words * 64), np.uint8)
+        bits[:, :K] = Wm > 0
+        wbits = _words(bits)
+        vb = np.zeros((P, words * 64), np.uint8)
+        vb[:, :K] = idx < n
+        valid = _words(vb)
+        nvalid = (idx < n).sum(axis=1).astype(np.int64)
+        limit = (nvalid[:, None] - layer.thresholds[None, :].astype(np.int64)) // 2
+        t = (np.ascontiguousarray(idx), wbits, valid, np.ascontiguousarray(limit), g.out_index(O))
+    elif layer.kind == "integer-conv":
+        idx = g.windows(channels=True)
+        O = layer.out_channels
+        WT = np.ascontiguousarray(layer.weights.reshape(O, -1).T.astype(np.int64))
+        theta = np.ascontiguousarray(layer.thresholds.reshape(O, -1).T.astype(np.int64))
+        t = (np.ascontiguousarray(idx), WT, theta, g.out_index(O))
+    else:
+        idx = g.windows(channels=False)
+        need = np.where(layer.polarity[:, None] > 0, 1, (idx < n).sum(axis=2))
+        order = np.argsort(g.out_index(layer.out_channels).reshape(-1))
+        t = (np.ascontiguousarray(idx.reshape(-1, idx.shape[2])[order]),
+             np.ascontiguousarray(need.reshape(-1)[order].astype(np.int64)))
+    cache["compiled"] = t
+    return t
+
+
+#: ``integer-conv`` accumulates in int16 / int32 when every partial sum stays below these (|pixel| x
+#: |weight| x fan-in; ±1 kernels of 27 taps over 0..255 pixels: 6,912), else int64: narrower lanes
+#: are more per vector.
+_INT16_EXACT = 1 << 15
+_INT32_EXACT = 1 << 31
+
+
+def _padded(V: np.ndarray, dtype) -> np.ndarray:
+    """Rows ``V`` with a zero column appended (what a padded position reads)."""
+    out = np.zeros((V.shape[0], V.shape[1] + 1), dtype)
+    out[:, :-1] = V
+    return out
+
+
+def run_layer(layer, V: np.ndarray) -> np.ndarray:
+    """Output bits (N, m) uint8 of a conv-kind layer on rows ``V`` with the compiled kernels."""
+    out = np.empty((V.shape[0], layer.n_outputs), np.uint8)
+    t = conv_tables(layer)
+    if layer.kind == "conv":
+        return conv_bits(_padded(V, np.uint8), *t, out)
+    if layer.kind == "maxpool":
+        return pool_bits(_padded(V, np.uint8), *t, out)
+    idx, WT, theta, out_idx = t
+    vmax = int(np.abs(V).max(initial=0))
+    bound = (vmax + 1) * int(np.abs(WT).max(initial=0)) * (idx.shape[1] + 1)
+    for limit, dt in ((_INT16_EXACT, np.int16), (_INT32_EXACT, np.int32)):
+        if bound < limit:
+            cache = layer.geometry.__dict__["_cache"]
+            if dt not in cache:
+                cache[dt] = WT.astype(dt)
+            return integer_conv(_padded(V, dt), idx, cache[dt], theta, out_idx, out)
+    return integer_conv(_padded(V, np.int64), idx, WT, theta, out_idx, out)
