@@ -49,12 +49,14 @@ from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerTh
 from bnnverify.errors import InternalError, ModelError
 from bnnverify.model.folding import NeuronFractions, fold_neuron
 
-__all__ = ["OnnxImport", "import_onnx", "DEFAULT_INPUT_RANGE", "MAX_IMPORT_WEIGHT"]
+__all__ = ["OnnxImport", "import_onnx", "DEFAULT_INPUT_RANGE", "MAX_IMPORT_WEIGHT", "QONNX_DOMAINS"]
 
 #: The graph input's integer range unless told otherwise: 8-bit pixels.
 DEFAULT_INPUT_RANGE = (0, 255)
 #: A first layer over integer features gets integer weights up to the ``integer-*`` kinds' int16.
 MAX_IMPORT_WEIGHT = (1 << 15) - 1
+#: The custom-op domains of QONNX (Brevitas' export; ``finn.custom_op.general`` is its former name).
+QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general")
 #: ONNX ops that pass a tensor through unchanged at inference.
 _IDENTITY_OPS = ("Identity", "Dropout", "Cast")
 
@@ -146,6 +148,7 @@ class _Spins:
     perm: tuple[int, ...]
     width: int  # the emitted layer's width (model features)
     order: np.ndarray | None = None  # vectors: model index of each tensor position
+    gain: Fraction = Fraction(1)  # the tensor is gain * s (QONNX BipolarQuant: ±scale, scale > 0)
 
 
 @dataclass
@@ -434,9 +437,16 @@ class _Importer:
 
         for node in self.nodes:
             op = node.op_type
-            if node.domain not in ("", "ai.onnx"):
+            if node.domain in QONNX_DOMAINS:
+                if op != "BipolarQuant":
+                    raise self.refuse(node, f"QONNX operator {op!r} is not supported (only BipolarQuant: a ±1 "
+                                            "activation or binary weights)")
+            elif node.domain not in ("", "ai.onnx"):
                 raise self.refuse(node, f"operator domain {node.domain!r} is not supported")
             ins = [i for i in node.input]
+            if op == "BipolarQuant" and node.domain in QONNX_DOMAINS:
+                self.op_BipolarQuant(node, ins)
+                continue
             if op == "Constant":
                 val = _attr(node, "value")
                 from onnx import numpy_helper
@@ -624,7 +634,7 @@ class _Importer:
             P = np.empty(shape, dtype=object)
             Q = np.empty(shape, dtype=object)
             for o in range(O):
-                P[o] = _F(alpha[o])
+                P[o] = _F(alpha[o]) * x.gain
                 Q[o] = _F(bias[o])
             self.vals[node.output[0]] = self._pre(shape, ("conv", S8, geo), P, Q, Cin * kh * kw, node)
             return
@@ -698,7 +708,7 @@ class _Importer:
             pl = MaxPoolLayer(kernel, np.ones(v.shape[0], np.int8), layout=st.layout, name=f"layer{len(st.layers)}",
                               **geo)
             st.layers.append(pl)
-            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs)
+            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs, gain=v.gain)  # gain > 0
             return
         if isinstance(v, _Pre) and v.pool is None and v.source[0] in ("conv", "intconv") and v.perm == (0, 1, 2):
             geo = _conv_geometry(node, v.shape, kernel)
@@ -724,11 +734,44 @@ class _Importer:
                                         "(the shift must lie strictly between -1 and 1, not 0)")
             self.vals[node.output[0]] = self.emit(v.pre, strict=c < 0)
         elif isinstance(v, _Spins):
-            self.vals[node.output[0]] = v
+            self.vals[node.output[0]] = _Spins(**{**v.__dict__, "gain": Fraction(1)})
         elif isinstance(v, _Raw):
             raise self.refuse(node, "a sign of the raw input (binarise it with a first layer instead)")
         else:
             raise self.refuse(node, f"sign of {type(v).__name__}")
+
+    def op_BipolarQuant(self, node: Any, ins: list[str]) -> None:
+        """QONNX ``BipolarQuant(X, scale) = where(X >= 0, 1, -1) * scale`` (its definition in
+        ``qonnx.custom_op.general``: sign(0) = +1). Over constants (binary weights) it is folded as
+        defined, in float32; over a pre-activation it is a sign with sign(0) = +1 whose ±1 outputs
+        carry the positive scalar ``scale`` into the next layer's slope exactly; over torch's
+        ``Sign`` (sign(0) = 0) it maps 0 to +1, so the pair is that same sign."""
+        if len(ins) != 2 or not ins[1]:
+            raise self.refuse(node, "expects two inputs (X, scale)")
+        scale = self.const(ins[1])
+        if scale is None:
+            raise self.refuse(node, "the scale is not a constant")
+        if ins[0] in self.consts:
+            x = np.asarray(self.consts[ins[0]], dtype=np.float32)
+            y = np.where(x >= 0, np.float32(1), np.float32(-1)) * np.asarray(scale, dtype=np.float32)
+            self.consts[node.output[0]] = y.astype(np.float32)
+            return
+        sc = np.unique(np.asarray(scale, dtype=np.float64).reshape(-1))
+        if sc.size != 1 or not np.isfinite(sc[0]) or sc[0] <= 0:
+            raise self.refuse(node, f"an activation's scale must be one positive number, got {scale.reshape(-1)[:4]}")
+        gain = _F(np.float32(sc[0]))
+        v = self.value(node, ins[0])
+        if isinstance(v, _Pre):
+            v = self.emit(v, strict=False)
+        elif isinstance(v, _Ternary):  # torch Sign then BipolarQuant: sign(0) = 0 -> +1
+            v = self.emit(v.pre, strict=False)
+        elif isinstance(v, (_Shifted, _Cmp)):
+            raise self.refuse(node, f"BipolarQuant of {type(v).__name__.strip('_').lower()} values")
+        elif isinstance(v, _Raw):
+            raise self.refuse(node, "a BipolarQuant of the raw input (binarise it with a first layer instead)")
+        elif not isinstance(v, _Spins):
+            raise self.refuse(node, f"BipolarQuant of {type(v).__name__}")
+        self.vals[node.output[0]] = _Spins(**{**v.__dict__, "gain": gain})
 
     def op_GreaterOrEqual(self, node: Any, ins: list[str]) -> None:
         self._cmp(node, ins, strict=False)
@@ -767,7 +810,7 @@ class _Importer:
             for i, ax in enumerate(v.perm):
                 logical[ax] = pos[i]
             order = feature_index(self.st.layout, C, H, W, logical[0], logical[1], logical[2]).astype(np.int64)
-            return _Spins((C * H * W,), (0,), v.width, order)
+            return _Spins((C * H * W,), (0,), v.width, order, v.gain)
         raise self.refuse(node, f"flattens {type(v).__name__.strip('_').lower()} values")
 
     def op_Flatten(self, node: Any, ins: list[str]) -> None:
@@ -809,7 +852,7 @@ class _Importer:
             W = np.zeros((m, x.width), np.int8)
             order = x.order if x.order is not None else np.arange(n)
             W[:, order] = S8
-            P = np.array([alpha * _F(v) for v in a], dtype=object)
+            P = np.array([alpha * _F(v) * x.gain for v in a], dtype=object)
             Q = np.array([beta * _F(v) for v in bias], dtype=object)
             self.vals[node.output[0]] = self._pre((m,), ("dense", W, x), P, Q, n, node)
             return
