@@ -61,7 +61,7 @@ def test_exported_graphs_run_to_the_exact_scores(tmp_path_factory, net, seed):
     tr = Evaluator(net).trace(X)
     assert np.array_equal(y, tr.scores)  # float64 scores, bit for bit
     assert np.argmax(y, axis=1).tolist() == tr.classes.tolist()
-    if net.inputs is not None and net.layer_kinds.isdisjoint({"maxpool"}):
+    if net.inputs is not None:  # min-pooling too: Mul(-1) -> MaxPool -> Mul(-1) comes back as polarity -1
         path = tmp_path_factory.mktemp("onnx") / "m.onnx"
         export_onnx(net, path)
         imp = import_onnx(path, (int(net.inputs.lo.min()), int(net.inputs.hi.max())))
@@ -251,8 +251,6 @@ def test_vnnlib_parse_and_refusals():
 def test_vnncomp_answers_like_brute_force(tmp_path_factory, net, data):
     from bnnverify.questions.vnncomp import result_text, solve_instance
 
-    if "maxpool" in net.layer_kinds:
-        return  # min-pooling is exported but not re-imported; the conv case is covered
     d = tmp_path_factory.mktemp("vnn")
     export_onnx(net, d / "m.onnx")
     lo0, hi0 = net.inputs.lo, net.inputs.hi
@@ -319,3 +317,24 @@ def test_vnncomp_cli_and_instances_csv(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "bnnverify", "import", "onnx", str(tmp_path / "robust.vnnlib"),
                           "--out", str(tmp_path / "x.npz")], capture_output=True, text=True)
     assert bad.returncode == 2 and "not a readable ONNX model" in bad.stderr
+
+
+def test_min_pooling_round_trips_through_onnx(tmp_path):
+    from bnnverify.encoders.conv_layers import IntegerConvLayer, MaxPoolLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs
+
+    rng = np.random.default_rng(5)
+    first = IntegerConvLayer(rng.integers(-2, 3, (2, 1, 2, 2)).astype(np.int16), rng.integers(-3, 4, (2, 3, 3)),
+                             shape=(1, 4, 4), layout="HWC")
+    pool = MaxPoolLayer((2, 2), np.array([1, -1]), shape=first.out_shape, stride=(1, 1), pads=(1, 0, 0, 1),
+                        layout="HWC", name="layer1")
+    out = ArgmaxLayer(rng.choice([-1, 1], (3, pool.n_outputs)).astype(np.int8), np.ones(3), np.array([0., .5, -.5]))
+    net = BNN((first, pool), out, inputs=IntegerInputs.pixels(16, 0, 3, shape=(1, 4, 4)))
+    export_onnx(net, tmp_path / "m.onnx")
+    imp = import_onnx(tmp_path / "m.onnx", (0, 3))
+    assert [h.kind for h in imp.net.hidden] == ["integer-conv", "maxpool"]
+    assert imp.net.hidden[1].polarity.tolist() == [1, -1]
+    X = rng.integers(0, 4, (200, 16))
+    assert imp.net.predict(X).tolist() == net.predict(X).tolist()
+    for x in X[:10]:
+        assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes

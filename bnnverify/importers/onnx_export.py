@@ -13,7 +13,8 @@ integers. The graph's output ``scores`` is ``(N, classes)`` float64.
 Maps stay 4-D NCHW between ``conv``/``maxpool``/``integer-conv`` layers whose
 shapes chain; a layer stored ``HWC`` is reshaped and transposed in and out.
 :mod:`bnnverify.importers.onnx_graph` reads these graphs back (``threshold``,
-``conv``, ``maxpool`` with polarity +1, ``integer-conv``, ``integer-threshold``);
+``conv``, ``maxpool`` of either polarity — min-pooling is written ``Mul(-1) ->
+MaxPool -> Mul(-1)`` — ``integer-conv``, ``integer-threshold``);
 ``linear`` and ``quantize`` layers are exported (onnxruntime runs them) but
 not re-imported.
 """

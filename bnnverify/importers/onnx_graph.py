@@ -20,7 +20,10 @@ The importer walks the graph in order and keeps, for every tensor, what it
 * ``_Spins`` — ±1 activations of an emitted hidden layer (a map or a vector;
   ``Transpose`` tracks the axes, ``Flatten``/``Reshape`` the order the next
   dense layer reads, so NCHW and NHWC graphs give the dense head the
-  framework's flattened order).
+  framework's flattened order), times a positive ``gain`` (QONNX
+  ``BipolarQuant``'s scale, a constant ``Mul``) and, on maps, a ±1 per channel
+  (a ``Mul`` by -1: a ``MaxPool`` of negated activations is a min-pooling,
+  polarity -1; a ``Conv`` folds the signs into its kernel).
 
 A sign of a ``_Pre`` becomes a layer (``conv`` + ``maxpool``, ``threshold``,
 ``integer-conv`` or ``integer-threshold``), each neuron folded exactly with
@@ -149,6 +152,7 @@ class _Spins:
     width: int  # the emitted layer's width (model features)
     order: np.ndarray | None = None  # vectors: model index of each tensor position
     gain: Fraction = Fraction(1)  # the tensor is gain * s (QONNX BipolarQuant: ±scale, scale > 0)
+    signs: tuple[int, ...] | None = None  # maps: the tensor is signs[c] * gain * s (a min-pooling's Mul)
 
 
 @dataclass
@@ -521,6 +525,9 @@ class _Importer:
                 raise self.refuse(node, "subtracts a sign from a constant")
             self.vals[node.output[0]] = _Shifted(v.pre, shift, node)
             return
+        if isinstance(v, _Spins) and op == "Mul":
+            self.vals[node.output[0]] = self._scaled_spins(node, v, c)
+            return
         if isinstance(v, (_Ternary, _Shifted, _Cmp, _Spins)):
             raise self.refuse(node, "arithmetic on ±1 activations is not a layer bnnverify represents")
         if isinstance(v, _Raw):
@@ -566,6 +573,35 @@ class _Importer:
                 raise self.refuse(node, "a negative factor after a max-pooling (a min-pooling)")
             P, Q, R = P / c, Q / c, R / c
         self.vals[node.output[0]] = _Pre(**{**v.__dict__, "P": P, "Q": Q, "R": R})
+
+    def _scaled_spins(self, node: Any, v: _Spins, c: np.ndarray) -> _Spins:
+        """``Mul`` of ±1 activations by a constant: one positive factor (a gain) times ±1 per channel
+        of a map (what bnnverify's export writes around a min-pooling: ``min = -max(-x)``)."""
+        if c.size == 1:
+            vals, per_channel = [c.reshape(-1)[0]], False
+        elif len(v.shape) == 3 and v.order is None:
+            logical = _to_logical(c, _phys_shape(v.shape, v.perm), v.perm, node)
+            per = [set(logical[ch].reshape(-1).tolist()) for ch in range(v.shape[0])]
+            if any(len(x) != 1 for x in per):
+                raise self.refuse(node, "scales ±1 activations by a constant that varies within a channel")
+            vals, per_channel = [x.pop() for x in per], True
+        else:
+            raise self.refuse(node, "scales flattened ±1 activations by a non-scalar constant")
+        mags = {abs(x) for x in vals}
+        if len(mags) != 1 or 0 in mags:
+            raise self.refuse(node, "scales ±1 activations by factors of different magnitudes (or 0)")
+        g = mags.pop()
+        signs = tuple(1 if x > 0 else -1 for x in vals)
+        old = v.signs or (1,) * (v.shape[0] if per_channel else 1)
+        if per_channel:
+            new = tuple(a * b for a, b in zip(old if len(old) == len(signs) else old * len(signs), signs))
+        else:
+            new = tuple(a * signs[0] for a in old)
+        if all(x == 1 for x in new):
+            new = None
+        elif not per_channel and len(v.shape) != 3:
+            raise self.refuse(node, "negates flattened ±1 activations")
+        return _Spins(**{**v.__dict__, "gain": v.gain * g, "signs": new})
 
     def op_Add(self, node, ins):
         self._affine(node, ins, "Add")
@@ -629,6 +665,9 @@ class _Importer:
             if Cin != x.shape[0]:
                 raise self.refuse(node, f"weights read {Cin} channels, the map has {x.shape[0]}")
             S8, alpha = _pm1(W, 0, node)
+            if x.signs is not None:  # the map is signs[c] * s: fold the signs into the kernel's columns
+                sg = np.broadcast_to(np.array(x.signs, np.int8), (Cin,))
+                S8 = (S8 * sg[None, :, None, None]).astype(np.int8)
             Ho, Wo = _out_hw(geo, (kh, kw))
             shape = (O, Ho, Wo)
             P = np.empty(shape, dtype=object)
@@ -705,10 +744,13 @@ class _Importer:
                 raise self.refuse(node, "the pooling's input is not an NCHW map of activations")
             geo = _conv_geometry(node, v.shape, kernel)
             st = self.st
-            pl = MaxPoolLayer(kernel, np.ones(v.shape[0], np.int8), layout=st.layout, name=f"layer{len(st.layers)}",
-                              **geo)
+            # the max of signs[c] * s is signs[c] * (max of s: OR, polarity +1; min: AND, polarity -1)
+            signs = np.array(v.signs if v.signs is not None else (1,) * v.shape[0], np.int8)
+            if signs.size == 1:
+                signs = np.full(v.shape[0], signs[0], np.int8)
+            pl = MaxPoolLayer(kernel, signs, layout=st.layout, name=f"layer{len(st.layers)}", **geo)
             st.layers.append(pl)
-            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs, gain=v.gain)  # gain > 0
+            self.vals[node.output[0]] = _Spins(pl.out_shape, (0, 1, 2), pl.n_outputs, gain=v.gain, signs=v.signs)
             return
         if isinstance(v, _Pre) and v.pool is None and v.source[0] in ("conv", "intconv") and v.perm == (0, 1, 2):
             geo = _conv_geometry(node, v.shape, kernel)
@@ -801,6 +843,8 @@ class _Importer:
                 raise self.refuse(node, "flattens a transposed input")
             return _Raw((n,), (0,), v.scale.reshape(-1), v.offset.reshape(-1))
         if isinstance(v, _Spins):
+            if v.signs is not None:
+                raise self.refuse(node, "flattens sign-flipped ±1 activations")
             if v.order is not None or len(v.shape) == 1:
                 return v
             C, H, W = v.shape
