@@ -338,3 +338,34 @@ def test_min_pooling_round_trips_through_onnx(tmp_path):
     assert imp.net.predict(X).tolist() == net.predict(X).tolist()
     for x in X[:10]:
         assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
+
+
+@SETTINGS
+@given(st.one_of(conv_networks(9), networks()), st.integers(0, 2**32 - 1))
+def test_bit_networks_round_trip_over_bits(tmp_path_factory, net, seed):
+    # the export reads 0/1 and turns them into spins; imported with bits=True the model reads bits again
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    export_onnx(net, path)
+    if net.hidden[0].kind == "maxpool":  # a pooling of the raw input is no layer over features: refused by name
+        with pytest.raises(ModelError, match=r"\(MaxPool\)"):
+            import_onnx(path, (0, 1), bits=True)
+        return
+    imp = import_onnx(path, (0, 1), bits=True)
+    assert imp.net.inputs is None and imp.net.hidden[0].kind in ("threshold", "conv")
+    X = np.random.default_rng(seed).integers(0, 2, (64, net.n_inputs))
+    assert imp.net.predict(X).tolist() == net.predict(X).tolist()
+    for x in X[:8]:
+        assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
+
+
+def test_bits_needs_a_zero_one_range_and_a_pm1_first_layer(tmp_path):
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer
+
+    net = BNN((IntegerThresholdLayer(np.array([[2, -1]], np.int16), np.array([1])),),
+              ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)), inputs=IntegerInputs.pixels(2, 0, 1))
+    export_onnx(net, tmp_path / "m.onnx")
+    with pytest.raises(ModelError, match="must range over 0..1"):
+        import_onnx(tmp_path / "m.onnx", (0, 3), bits=True)
+    with pytest.raises(ModelError, match="cannot read bits"):
+        import_onnx(tmp_path / "m.onnx", (0, 1), bits=True)
+    assert import_onnx(tmp_path / "m.onnx", (0, 1)).net.inputs is not None  # without bits: features 0..1

@@ -27,16 +27,19 @@ def register(main: Any, import_group: Any, *, emit_json: Any, handle_errors: Any
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
     @click.option("--input-range", default="0,255", show_default=True, metavar="LO,HI",
                   help="The integer range of every input feature (the graph's input values, e.g. pixels).")
+    @click.option("--bits", is_flag=True,
+                  help="The graph reads 0/1: make a model over bits (its first layer over spins), not over "
+                       "integer features 0..1 (needs --input-range 0,1).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     @handle_errors
-    def import_onnx_cmd(onnx_file, out, input_range, as_json) -> None:
+    def import_onnx_cmd(onnx_file, out, input_range, bits, as_json) -> None:
         """Import a binarised ONNX graph exactly (refused, naming the node, when it cannot be)."""
         import math
 
         from bnnverify.files.modelio import save_model
         from bnnverify.importers.onnx_graph import import_onnx
 
-        imp = import_onnx(onnx_file, _range(input_range))
+        imp = import_onnx(onnx_file, _range(input_range), bits=bits)
         save_model(imp.net, out)
         kinds = [h.kind for h in imp.net.hidden]
         margin = imp.margin if math.isfinite(imp.margin) else None

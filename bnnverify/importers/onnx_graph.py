@@ -981,8 +981,63 @@ class _Importer:
         return OnnxImport(net, min(self.st.margins), self.input_name, self.input_shape, tuple(self.st.notes))
 
 
-def import_onnx(path: "str | Path", input_range: tuple[int, int] = DEFAULT_INPUT_RANGE) -> OnnxImport:
-    """Import the ONNX file at ``path`` exactly (``ModelError`` naming the node and op otherwise)."""
+def _spin_threshold(theta: int, n: int) -> tuple[float, float]:
+    """The interval (lo, hi] of thresholds t with ``v >= t <=> v >= theta`` for every sum ``v`` of ``n``
+    spins (the values -n, -n + 2, ..., n)."""
+    v0 = theta if (theta - n) % 2 == 0 else theta + 1  # the smallest sum of n's parity >= theta
+    if v0 > n:
+        return float(n), math.inf
+    if v0 <= -n:
+        return -math.inf, float(-n)
+    return float(v0 - 2), float(v0)
+
+
+def as_bit_network(net: BNN) -> BNN | None:
+    """``net`` over integer features 0..1 as a network over bits (s = 2p - 1), when its first layer is
+    ±1 (every weight nonzero): an ``integer-threshold`` layer ``W p >= t`` is the ``threshold`` layer
+    ``W s >= 2t - sum W``; an ``integer-conv`` layer is a ``conv`` layer when one threshold per channel
+    gives every position's comparison (over the valid positions, ``W s >= 2 theta[o, p] - sum_valid W``;
+    the sums there have the parity of the number of valid positions). None otherwise."""
+    inp = net.inputs
+    if inp is None or not (np.all(inp.lo == 0) and np.all(inp.hi == 1)):
+        return None
+    first = net.hidden[0]
+    W = first.weights.astype(np.int64)
+    if not np.all(np.abs(W) == 1):
+        return None
+    if first.kind == "integer-threshold":
+        layer = ThresholdLayer(W.astype(np.int8), 2 * first.thresholds - W.sum(axis=1), name=first.name)
+    elif first.kind == "integer-conv":
+        g = first.geometry
+        idx = g.windows(channels=True)
+        valid = idx < g.n_in
+        O = first.out_channels
+        Wm = W.reshape(O, -1)
+        vsum = valid.astype(np.int64) @ Wm.T  # (P, O)
+        nval = valid.sum(axis=1)
+        theta = np.empty(O, np.int64)
+        for o in range(O):
+            lo, hi = -math.inf, math.inf
+            for p, t in enumerate(first.thresholds[o].reshape(-1).tolist()):
+                a, b = _spin_threshold(2 * int(t) - int(vsum[p, o]), int(nval[p]))
+                lo, hi = max(lo, a), min(hi, b)
+            if not lo < hi:
+                return None
+            theta[o] = int(hi) if math.isfinite(hi) else int(lo) + 1
+        layer = ConvLayer(W.astype(np.int8), theta, shape=g.shape, stride=g.stride, pads=g.pads, layout=g.layout,
+                          name=first.name)
+    else:
+        return None
+    return BNN((layer, *net.hidden[1:]), net.output, metadata=net.metadata)
+
+
+def import_onnx(path: "str | Path", input_range: tuple[int, int] = DEFAULT_INPUT_RANGE,
+                bits: bool = False) -> OnnxImport:
+    """Import the ONNX file at ``path`` exactly (``ModelError`` naming the node and op otherwise).
+
+    ``bits``: the graph reads 0/1 (``input_range`` must be 0..1) and the model is to read bits: the
+    first layer over the features becomes one over spins (:func:`as_bit_network`; refused when it
+    cannot), so a bit network exported by bnnverify comes back over bits."""
     try:
         import onnx
     except ImportError:  # pragma: no cover - the optional extra
@@ -997,4 +1052,14 @@ def import_onnx(path: "str | Path", input_range: tuple[int, int] = DEFAULT_INPUT
     lo, hi = (int(v) for v in input_range)
     if lo > hi:
         raise ModelError(f"input range: lo {lo} > hi {hi}", param="input_range")
-    return _Importer(model, (lo, hi), str(p)).run()
+    if bits and (lo, hi) != (0, 1):
+        raise ModelError(f"bits: the inputs must range over 0..1, got {lo}..{hi}", param="input_range")
+    imp = _Importer(model, (lo, hi), str(p)).run()
+    if not bits:
+        return imp
+    net = as_bit_network(imp.net)
+    if net is None:
+        raise ModelError(f"{p}: the first layer ({imp.net.hidden[0].kind}) is not ±1 over the 0/1 inputs with one "
+                         "threshold per channel: it cannot read bits (import without bits: features 0..1)")
+    return OnnxImport(net, imp.margin, imp.input_name, imp.input_shape,
+                      imp.notes + ("inputs 0..1 read as bits: the first layer is over spins",))
