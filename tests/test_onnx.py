@@ -358,7 +358,7 @@ def test_bit_networks_round_trip_over_bits(tmp_path_factory, net, seed):
         assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
 
 
-def test_bits_needs_a_zero_one_range_and_a_pm1_first_layer(tmp_path):
+def test_bits_needs_a_zero_one_range_and_reads_other_weights_as_linear(tmp_path):
     from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer
 
     net = BNN((IntegerThresholdLayer(np.array([[2, -1]], np.int16), np.array([1])),),
@@ -366,6 +366,41 @@ def test_bits_needs_a_zero_one_range_and_a_pm1_first_layer(tmp_path):
     export_onnx(net, tmp_path / "m.onnx")
     with pytest.raises(ModelError, match="must range over 0..1"):
         import_onnx(tmp_path / "m.onnx", (0, 3), bits=True)
-    with pytest.raises(ModelError, match="cannot read bits"):
-        import_onnx(tmp_path / "m.onnx", (0, 1), bits=True)
+    back = import_onnx(tmp_path / "m.onnx", (0, 1), bits=True).net  # weights 2, -1: linear over the bits
+    assert back.inputs is None and back.hidden[0].kind == "linear"
+    B = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    assert back.predict(B).tolist() == net.predict(B).tolist()
     assert import_onnx(tmp_path / "m.onnx", (0, 1)).net.inputs is not None  # without bits: features 0..1
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.integers(1, 3))
+def test_quantize_and_linear_first_layers_round_trip(tmp_path_factory, seed, F, K):
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, LinearLayer, QuantizeLayer
+
+    rng = np.random.default_rng(seed)
+    d = tmp_path_factory.mktemp("onnx")
+    q = QuantizeLayer(np.sort(rng.integers(-1, 9, (F, K)), axis=1))
+    out = ArgmaxLayer(rng.choice([-1, 1], (3, F * K)).astype(np.int8), np.ones(3), np.array([0.0, 0.5, -0.5]))
+    net = BNN((q,), out, inputs=IntegerInputs.pixels(F, 0, 7))
+    export_onnx(net, d / "q.onnx")
+    back = import_onnx(d / "q.onnx", (0, 7)).net
+    assert back.hidden[0].kind == "quantize" and np.array_equal(back.hidden[0].thresholds,
+                                                               np.clip(q.thresholds, -1, 9))
+    X = rng.integers(0, 8, (64, F))
+    assert back.predict(X).tolist() == net.predict(X).tolist()
+    # a first linear layer over bits: exported over 0/1, back over bits with bits=True
+    n = F + K
+    lin = LinearLayer(rng.integers(-3, 4, (3, n)), rng.integers(-2, 3, 3))
+    net = BNN((lin,), ArgmaxLayer(rng.choice([-1, 1], (2, 3)).astype(np.int8), np.ones(2), np.zeros(2)))
+    export_onnx(net, d / "l.onnx")
+    back = import_onnx(d / "l.onnx", (0, 1), bits=True).net
+    assert back.inputs is None and back.hidden[0].kind in ("linear", "threshold")
+    B = all_inputs_of(n)
+    assert back.predict(B).tolist() == net.predict(B).tolist()
+    for x in B[:8]:
+        assert semantics.forward(back, x).codes == semantics.forward(net, x).codes
+
+
+def all_inputs_of(n: int) -> np.ndarray:
+    return ((np.arange(1 << n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.uint8)

@@ -14,9 +14,10 @@ Maps stay 4-D NCHW between ``conv``/``maxpool``/``integer-conv`` layers whose
 shapes chain; a layer stored ``HWC`` is reshaped and transposed in and out.
 :mod:`bnnverify.importers.onnx_graph` reads these graphs back (``threshold``,
 ``conv``, ``maxpool`` of either polarity — min-pooling is written ``Mul(-1) ->
-MaxPool -> Mul(-1)`` — ``integer-conv``, ``integer-threshold``);
-``linear`` and ``quantize`` layers are exported (onnxruntime runs them) but
-not re-imported.
+MaxPool -> Mul(-1)`` — ``integer-conv``, ``integer-threshold``, ``quantize``
+(its one-hot rows are recognised); a first ``linear`` layer comes back with
+``bits=True``); a ``linear`` layer after another is exported (onnxruntime runs
+it) but not re-imported.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ from typing import Any
 import numpy as np
 
 from bnnverify.encoders.conv_layers import ConvLayer, IntegerConvLayer, MaxPoolLayer, feature_index
-from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer, ThresholdLayer
+from bnnverify.encoders.layers import (BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer, LinearLayer,
+                                       QuantizeLayer, ThresholdLayer)
 from bnnverify.errors import InternalError, ModelError
 from bnnverify.model.folding import NeuronFractions, fold_neuron
 
@@ -975,6 +976,8 @@ class _Importer:
         if not self.st.layers:
             raise ModelError(f"{self.where}: the graph has no hidden layer over the input (a dense layer over raw "
                              "features cannot be an argmax layer of bnnverify)")
+        if self.st.layers[0].kind == "integer-threshold":  # a quantizer, as bnnverify exports it
+            self.st.layers[0] = as_quantize(self.st.layers[0])
         net = BNN(tuple(self.st.layers), out, inputs=self.st.inputs,
                   metadata={"source": "onnx", "onnx_input": self.input_name,
                             "onnx_input_shape": ",".join(map(str, self.input_shape))})
@@ -992,17 +995,44 @@ def _spin_threshold(theta: int, n: int) -> tuple[float, float]:
     return float(v0 - 2), float(v0)
 
 
+def as_quantize(layer: Any) -> Any:
+    """An ``integer-threshold`` layer whose row ``f*K + k`` is ``[p_f >= t]`` (one weight +1, rows
+    grouped by feature, thresholds non-decreasing within a feature: what bnnverify exports for
+    ``quantize``) as that ``quantize`` layer; else the layer itself."""
+    if layer.kind != "integer-threshold":
+        return layer
+    W = layer.weights
+    m, F = W.shape
+    if m % F or not (np.count_nonzero(W, axis=1) == 1).all() or not (W.sum(axis=1) == 1).all():
+        return layer
+    K = m // F
+    if not np.array_equal(np.argmax(W != 0, axis=1), np.repeat(np.arange(F), K)):
+        return layer
+    C = layer.thresholds.reshape(F, K)
+    if (np.diff(C, axis=1) < 0).any():
+        return layer
+    return QuantizeLayer(C, name=layer.name)
+
+
 def as_bit_network(net: BNN) -> BNN | None:
-    """``net`` over integer features 0..1 as a network over bits (s = 2p - 1), when its first layer is
-    ±1 (every weight nonzero): an ``integer-threshold`` layer ``W p >= t`` is the ``threshold`` layer
-    ``W s >= 2t - sum W``; an ``integer-conv`` layer is a ``conv`` layer when one threshold per channel
+    """``net`` over integer features 0..1 as a network over bits (s = 2p - 1): an
+    ``integer-threshold`` layer ``W p >= t`` is the ``threshold`` layer ``W s >= 2t - sum W`` when
+    every weight is ±1, else the ``linear`` layer ``W x >= t`` (bits as 0/1); a ``quantize`` layer
+    is such rows; an ``integer-conv`` layer is a ``conv`` layer when one threshold per channel
     gives every position's comparison (over the valid positions, ``W s >= 2 theta[o, p] - sum_valid W``;
     the sums there have the parity of the number of valid positions). None otherwise."""
     inp = net.inputs
     if inp is None or not (np.all(inp.lo == 0) and np.all(inp.hi == 1)):
         return None
     first = net.hidden[0]
+    if first.kind == "quantize":  # bit f*K + k = [p_f >= C]: over 0..1, [p_f] or a constant
+        first = IntegerThresholdLayer(np.repeat(np.eye(first.n_inputs, dtype=np.int16), first.levels, axis=0),
+                                      first.thresholds.reshape(-1), name=first.name)
     W = first.weights.astype(np.int64)
+    if first.kind == "integer-threshold" and not np.all(np.abs(W) == 1):
+        # W p >= t over p in {0, 1} is the linear kind over bits as they are
+        layer = LinearLayer(W, first.thresholds, name=first.name)
+        return BNN((layer, *net.hidden[1:]), net.output, metadata=net.metadata)
     if not np.all(np.abs(W) == 1):
         return None
     if first.kind == "integer-threshold":
