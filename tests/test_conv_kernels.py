@@ -44,6 +44,7 @@ def test_compiled_front_is_the_numpy_rule_and_the_semantics(net, seed):
     tr = Evaluator(net, compiled=True).trace(X)
     assert tr.classes.tolist() == [t.label for t in truth]
     assert Evaluator(net, compiled=False).classify(X).tolist() == [t.label for t in truth]
+    assert Evaluator(net, compiled=True).classify(X).tolist() == [t.label for t in truth]  # classify_front
 
 
 @pytest.mark.parametrize("layout", ["CHW", "HWC"])
