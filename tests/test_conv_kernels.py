@@ -59,7 +59,7 @@ def test_wide_kernels_and_every_accumulator_width(layout):
     assert np.array_equal(run_layer(conv, X), conv.forward(X))
     pool = MaxPoolLayer((2, 3), np.array([1, -1] * 4 + [1]), shape=(9, 5, 6), pads=(1, 0, 0, 2), layout=layout)
     assert np.array_equal(run_layer(pool, X), pool.forward(X))
-    # int32 and int64 accumulators (int16: the random networks above): pixels up to 2^10 and 2^30, weights up to 300
+    # int32 and int64 patches: pixels up to 2^10 and 2^30, weights up to 300
     w = rng.integers(-300, 301, (3, 2, 2, 2)).astype(np.int16)
     for hi in (1 << 10, 1 << 30):
         layer = IntegerConvLayer(w, rng.integers(-hi, hi, (3, 4, 4)), shape=(2, 4, 4), pads=(1, 1, 0, 0),
