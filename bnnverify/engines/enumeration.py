@@ -516,8 +516,10 @@ class EnumEngine(EngineBase):
     def _guard(region: Region, limits: Limits) -> None:
         limit = limits.enum_limit if limits.enum_limit is not None else DEFAULT_ENUM_LIMIT
         if region.size > limit:
+            from bnnverify.engines.policy import size_text
+
             raise BudgetExceeded(
-                f"the region has {region.size} members, more than the enumeration limit of {limit}"
+                f"the region has {size_text(region.size)} members, more than the enumeration limit of {limit}"
             )
 
     @staticmethod

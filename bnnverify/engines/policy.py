@@ -193,8 +193,19 @@ def _reason_work(region: Any) -> int:
         return region.size
 
 
+#: Region sizes are written out in full in a reason up to this many decimal digits, as a power of two
+#: beyond (Python refuses to print integers of more than 4,300 digits; an L∞ ball of 5 grey levels on
+#: 48x48x3 pixels has 5,841).
+_SIZE_DIGITS = 60
+
+
+def size_text(n: int) -> str:
+    """An exact size, or "over 2^k" when it is too long to read (or for Python to print)."""
+    return str(n) if n < 10 ** _SIZE_DIGITS else f"over 2^{int(n).bit_length() - 1}"
+
+
 def _why(capability: Capability, region: Any, name: str, net: Any = None) -> str:
-    size = region.size
+    size = size_text(region.size)
     if len(prefer(capability, region)) == 1:
         return f"auto: {name}, the engine for {capability.value} questions"
     if capability is Capability.SUFFICIENT_REASON:

@@ -214,7 +214,7 @@ def _sampled_witness(net: Any, region: Any, classes: Sequence[int], method: str 
     note = (f"found among {policy.AUTO_SAMPLE_MEMBERS} sampled members of the box (corners and uniform, "
             f"seed {SAMPLE_SEED})")
     return Answer(Search(Outcome.FOUND, w, note, c),
-                  Choice(ENGINES.get("enum"), f"auto: the box has over 2^{region.size.bit_length() - 1} members; {note}, "
+                  Choice(ENGINES.get("enum"), f"auto: the box has {policy.size_text(region.size)} members; {note}, "
                                               "before any proof was needed"))
 
 
