@@ -102,6 +102,90 @@ def test_bits_false_keeps_0_1_features_integer(tmp_path):
     assert as_bits.net.predict(X).tolist() == as_ints.net.predict(X).tolist() == net.predict(X).tolist()
 
 
+# from the conv branch (the same round trip, written independently), adapted to bits by default
+
+def test_min_pooling_round_trips_through_onnx(tmp_path):
+    from bnnverify.encoders.conv_layers import IntegerConvLayer, MaxPoolLayer
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs
+
+    rng = np.random.default_rng(5)
+    first = IntegerConvLayer(rng.integers(-2, 3, (2, 1, 2, 2)).astype(np.int16), rng.integers(-3, 4, (2, 3, 3)),
+                             shape=(1, 4, 4), layout="HWC")
+    pool = MaxPoolLayer((2, 2), np.array([1, -1]), shape=first.out_shape, stride=(1, 1), pads=(1, 0, 0, 1),
+                        layout="HWC", name="layer1")
+    out = ArgmaxLayer(rng.choice([-1, 1], (3, pool.n_outputs)).astype(np.int8), np.ones(3), np.array([0., .5, -.5]))
+    net = BNN((first, pool), out, inputs=IntegerInputs.pixels(16, 0, 3, shape=(1, 4, 4)))
+    export_onnx(net, tmp_path / "m.onnx")
+    imp = import_onnx(tmp_path / "m.onnx", (0, 3))
+    assert [h.kind for h in imp.net.hidden] == ["integer-conv", "maxpool"]
+    assert imp.net.hidden[1].polarity.tolist() == [1, -1]
+    X = rng.integers(0, 4, (200, 16))
+    assert imp.net.predict(X).tolist() == net.predict(X).tolist()
+    for x in X[:10]:
+        assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
+
+
+@SETTINGS
+@given(st.one_of(conv_networks(9), networks()), st.integers(0, 2**32 - 1))
+def test_bit_networks_round_trip_over_bits(tmp_path_factory, net, seed):
+    # the export reads 0/1 and turns them into spins; imported with bits=True the model reads bits again
+    path = tmp_path_factory.mktemp("onnx") / "m.onnx"
+    export_onnx(net, path)
+    imp = import_onnx(path, (0, 1), bits=True)
+    assert imp.net.inputs is None and imp.net.hidden[0].kind == net.hidden[0].kind
+    X = np.random.default_rng(seed).integers(0, 2, (64, net.n_inputs))
+    assert imp.net.predict(X).tolist() == net.predict(X).tolist()
+    for x in X[:8]:
+        assert semantics.forward(imp.net, x).codes == semantics.forward(net, x).codes
+
+
+def test_bits_need_a_zero_one_range_and_read_other_weights_as_linear(tmp_path):
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer
+
+    net = BNN((IntegerThresholdLayer(np.array([[2, -1]], np.int16), np.array([1])),),
+              ArgmaxLayer(np.array([[1], [-1]], np.int8), np.ones(2), np.zeros(2)), inputs=IntegerInputs.pixels(2, 0, 1))
+    export_onnx(net, tmp_path / "m.onnx")
+    assert import_onnx(tmp_path / "m.onnx", (0, 3)).net.inputs is not None  # 0..3: integer features
+    back = import_onnx(tmp_path / "m.onnx", (0, 1), bits=True).net  # weights 2, -1: linear over the bits
+    assert back.inputs is None and back.hidden[0].kind == "linear"
+    B = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    assert back.predict(B).tolist() == net.predict(B).tolist()
+    assert import_onnx(tmp_path / "m.onnx", (0, 1), bits=False).net.inputs is not None  # features 0..1
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.integers(1, 3))
+def test_quantize_and_linear_first_layers_round_trip(tmp_path_factory, seed, F, K):
+    from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, LinearLayer, QuantizeLayer
+
+    rng = np.random.default_rng(seed)
+    d = tmp_path_factory.mktemp("onnx")
+    q = QuantizeLayer(np.sort(rng.integers(-1, 9, (F, K)), axis=1))
+    out = ArgmaxLayer(rng.choice([-1, 1], (3, F * K)).astype(np.int8), np.ones(3), np.array([0.0, 0.5, -0.5]))
+    net = BNN((q,), out, inputs=IntegerInputs.pixels(F, 0, 7))
+    export_onnx(net, d / "q.onnx")
+    back = import_onnx(d / "q.onnx", (0, 7)).net
+    assert back.hidden[0].kind == "quantize" and np.array_equal(back.hidden[0].thresholds,
+                                                               np.clip(q.thresholds, -1, 9))
+    X = rng.integers(0, 8, (64, F))
+    assert back.predict(X).tolist() == net.predict(X).tolist()
+    # a first linear layer over bits: exported over 0/1, back over bits with bits=True
+    n = F + K
+    lin = LinearLayer(rng.integers(-3, 4, (3, n)), rng.integers(-2, 3, 3))
+    net = BNN((lin,), ArgmaxLayer(rng.choice([-1, 1], (2, 3)).astype(np.int8), np.ones(2), np.zeros(2)))
+    export_onnx(net, d / "l.onnx")
+    back = import_onnx(d / "l.onnx", (0, 1), bits=True).net
+    assert back.inputs is None and back.hidden[0].kind in ("linear", "threshold")
+    B = all_inputs_of(n)
+    assert back.predict(B).tolist() == net.predict(B).tolist()
+    for x in B[:8]:
+        assert semantics.forward(back, x).codes == semantics.forward(net, x).codes
+
+
+def all_inputs_of(n: int) -> np.ndarray:
+    return ((np.arange(1 << n)[:, None] >> np.arange(n)[None, :]) & 1).astype(np.uint8)
+
+
 # --- graphs in the exporters' patterns -------------------------------------------------------
 
 def _init(name, a):

@@ -27,19 +27,20 @@ def register(main: Any, import_group: Any, *, emit_json: Any, handle_errors: Any
     @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Model file to write (.npz).")
     @click.option("--input-range", default="0,255", show_default=True, metavar="LO,HI",
                   help="The integer range of every input feature (the graph's input values, e.g. pixels).")
-    @click.option("--integer-features", is_flag=True,
-                  help="With --input-range 0,1: keep integer features 0..1 (default: a graph that reads them "
-                       "as 2x-1 or through ±1 weights becomes a network over bits).")
+    @click.option("--bits/--integer-features", "bits", default=True, show_default=True,
+                  help="With --input-range 0,1: a graph that reads its inputs as 2x-1 (or through integer "
+                       "weights) becomes a model over bits (threshold / conv / maxpool over spins, linear over "
+                       "the bits); --integer-features keeps integer features 0..1.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
     @handle_errors
-    def import_onnx_cmd(onnx_file, out, input_range, integer_features, as_json) -> None:
+    def import_onnx_cmd(onnx_file, out, input_range, bits, as_json) -> None:
         """Import a binarised ONNX graph exactly (refused, naming the node, when it cannot be)."""
         import math
 
         from bnnverify.files.modelio import save_model
         from bnnverify.importers.onnx_graph import import_onnx
 
-        imp = import_onnx(onnx_file, _range(input_range), bits=not integer_features)
+        imp = import_onnx(onnx_file, _range(input_range), bits=bits)
         save_model(imp.net, out)
         kinds = [h.kind for h in imp.net.hidden]
         margin = imp.margin if math.isfinite(imp.margin) else None

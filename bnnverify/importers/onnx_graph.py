@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 
 from bnnverify.encoders.conv_layers import ConvLayer, IntegerConvLayer, MaxPoolLayer, feature_index
-from bnnverify.encoders.layers import BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer, QuantizeLayer, ThresholdLayer
+from bnnverify.encoders.layers import (BNN, ArgmaxLayer, IntegerInputs, IntegerThresholdLayer, LinearLayer, QuantizeLayer,
+                                       ThresholdLayer)
 from bnnverify.errors import InternalError, ModelError
 from bnnverify.model.folding import NeuronFractions, fold_neuron
 
@@ -155,6 +156,7 @@ class _Spins:
     order: np.ndarray | None = None  # vectors: model index of each tensor position
     scale: Fraction = Fraction(1)  # the activations are ±scale (QONNX BipolarQuant), scale > 0
     signs: np.ndarray | None = None  # ±1 per logical position: the tensor is signs * activations
+    raw: Any = None  # the inputs' spins: the _Raw they are 2x - 1 of (read as integers where not ±α)
 
 
 @dataclass
@@ -205,6 +207,12 @@ def _pm1(W: np.ndarray, axis_out: int, node: Any) -> tuple[np.ndarray, np.ndarra
         raise _Refuse(f"node {node.name!r} ({node.op_type}): the weights of output {j} over ±1 activations are "
                       f"not ±α (values {sorted(set(flat[j].tolist()))[:4]}...): not a binary layer")
     return np.where(Wm >= 0, 1, -1).astype(np.int8), alpha
+
+
+def _is_pm_alpha(W: np.ndarray, axis_out: int) -> bool:
+    """Whether every output slice of ``W`` is ±α with α > 0 (what :func:`_pm1` accepts)."""
+    flat = np.abs(np.moveaxis(np.asarray(W, dtype=np.float64), axis_out, 0)).reshape(np.shape(W)[axis_out], -1)
+    return bool((flat == flat[:, :1]).all() and (flat[:, 0] != 0).all())
 
 
 def _integer_rows(Weff: np.ndarray, node: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -531,7 +539,8 @@ class _Importer:
             # the inputs' spins read as an NHWC image: the features are in HWC order
             self.st.layout = "HWC"
             H, W, C = v.shape
-            self.vals[node.output[0]] = _Spins((C, H, W), (0, 1, 2), v.width)
+            raw = _Raw((C, H, W), (2, 0, 1), np.transpose(v.raw.scale, inner), np.transpose(v.raw.offset, inner))
+            self.vals[node.output[0]] = _Spins((C, H, W), (0, 1, 2), v.width, raw=raw)
             return
         if isinstance(v, (_Spins, _Pre)) and len(inner) == len(v.perm):
             if isinstance(v, _Spins) and v.order is not None:
@@ -623,7 +632,7 @@ class _Importer:
         self.st.layout = "CHW"
         self.st.notes.append("the graph reads its 0..1 inputs as 2x - 1: imported as a network over bits "
                              "(--integer-features keeps them integer)")
-        return _Spins(raw.shape, raw.perm, int(np.prod(raw.shape)))
+        return _Spins(raw.shape, raw.perm, int(np.prod(raw.shape)), raw=raw)
 
     def op_Add(self, node, ins):
         self._affine(node, ins, "Add")
@@ -679,6 +688,8 @@ class _Importer:
             raise self.refuse(node, "bias is not a constant")
         if isinstance(x, (_Ternary, _Cmp, _Shifted)):
             x = self.realise(x, node)
+        if isinstance(x, _Spins) and x.raw is not None and not _is_pm_alpha(W, 0):
+            self.st.bits, x = False, x.raw  # not binary: a kernel over the integers 0..1
         O, Cin, kh, kw = W.shape
         if isinstance(x, _Spins):
             if x.order is not None or len(x.shape) != 3 or x.perm != (0, 1, 2):
@@ -916,7 +927,9 @@ class _Importer:
             n = int(np.prod(v.shape))
             inner = [n // int(np.prod([d for d in shape[1:] if d != -1])) if d == -1 else d for d in shape[1:]]
             if int(np.prod(inner)) == n and all(d > 0 for d in inner):
-                self.vals[node.output[0]] = _Spins(tuple(inner), tuple(range(len(inner))), v.width)
+                t = tuple(inner)
+                raw = _Raw(t, tuple(range(len(t))), v.raw.scale.reshape(t), v.raw.offset.reshape(t))
+                self.vals[node.output[0]] = _Spins(t, tuple(range(len(t))), v.width, raw=raw)
                 return
         n = int(np.prod(v.shape)) if hasattr(v, "shape") else -1
         if len(shape) != 2 or shape[0] not in (1, -1, 0) or shape[1] not in (-1, n):
@@ -926,6 +939,9 @@ class _Importer:
     def _dense(self, node: Any, x: Any, B: np.ndarray, bias: np.ndarray, alpha: Fraction, beta: Fraction) -> None:
         if isinstance(x, (_Ternary, _Cmp, _Shifted)):
             x = self.realise(x, node)
+        if isinstance(x, _Spins) and x.raw is not None and not _is_pm_alpha(B, 1):
+            # not a binary layer: weights over the integers 0..1 (bits again at the end, as linear)
+            self.st.bits, x = False, self._flatten(node, x.raw) if len(x.raw.shape) > 1 else x.raw
         if isinstance(x, _Spins) and len(x.shape) > 1:
             x = self._flatten(node, x)
         n, m = B.shape
@@ -1009,11 +1025,13 @@ class _Importer:
                 or int(inputs.hi.max()) != 1 or int(inputs.lo.max()) != 0 or int(inputs.hi.min()) != 1):
             return layers, inputs
         W = first.weights.astype(np.int64)
-        if not np.isin(W, (-1, 1)).all():
-            return layers, inputs
-        theta = 2 * first.thresholds.astype(np.int64) - W.sum(axis=1)
-        layers[0] = ThresholdLayer(W.astype(np.int8), theta, name=first.name)
-        self.st.notes.append("inputs 0..1 read by ±1 weights: imported as a network over bits")
+        if np.isin(W, (-1, 1)).all():
+            theta = 2 * first.thresholds.astype(np.int64) - W.sum(axis=1)
+            layers[0] = ThresholdLayer(W.astype(np.int8), theta, name=first.name)
+            self.st.notes.append("inputs 0..1 read by ±1 weights: imported as a network over bits")
+        else:  # [W x >= t] over x in {0, 1}: the linear kind's rule, over bits
+            layers[0] = LinearLayer(W, first.thresholds.astype(np.int64), name=first.name)
+            self.st.notes.append("inputs 0..1 read by integer weights: imported as a linear layer over bits")
         return layers, None
 
 
