@@ -133,6 +133,9 @@ def section_deep(tmp: Path, sat_only: bool = True) -> list[str]:
     rng = np.random.default_rng(FREE_SEED)
     frees = {k: np.sort(rng.choice(784, k, replace=False)) for k in FREE_SIZES}
     ev = Evaluator(net)
+    t1 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bnnverify", "--version"], capture_output=True, cwd=ROOT)
+    floor = time.perf_counter() - t1
     lines = [
         f"Network: 784-{'-'.join(map(str, DEEP_HIDDEN))}-10 trained on digits28 (seed {TRAIN_SEED}, "
         f"{TRAIN_EPOCHS} epochs, {t_train:.1f} s), test accuracy {acc:.3f}. Cubes: free bits drawn by "
@@ -142,6 +145,8 @@ def section_deep(tmp: Path, sat_only: bool = True) -> list[str]:
         f"`CLI` = `bnnverify robustness deep.npz --input x.txt --free free_k.txt --json --timeout {CLI_LIMIT:g}`, "
         "the whole process (start-up, model load, choice, search, replay); the other columns are "
         f"`sat_find_class` alone (no sampling), limit {SAT_ONLY_LIMIT:g} s, encode+solve seconds. "
+        f"`bnnverify --version` took {floor:.2f} s at the start (the process floor at this load); "
+        "`question` = the JSON's `seconds` (choice, sampling or search, replay inside the process). "
         "`misclassified` = fraction of 10^5 uniform random members of the cube the evaluator misclassifies.",
         "",
         "| free bits | image | class | misclassified | CLI verdict | CLI s | load | how | "
@@ -172,6 +177,7 @@ def section_deep(tmp: Path, sat_only: bool = True) -> list[str]:
                 sampled = find_by_sampling(net, region, [c for c in range(net.n_classes) if c != pred])
                 verdict, how = d["verdict"], ("sampling" if sampled is not None and d["verdict"] == "not_robust"
                                               else "SAT search")
+                how += f", question {d['seconds']:.2f} s"
             except (json.JSONDecodeError, IndexError, KeyError):
                 verdict, how = f"exit {p.returncode}", (p.stderr.strip().splitlines() or ["?"])[-1][:60]
             cells = []

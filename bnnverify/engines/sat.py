@@ -24,6 +24,7 @@ codes) before it is returned. A mismatch is a bug and raises
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
 import os
 import sys
 import time
@@ -59,6 +60,7 @@ __all__ = [
     "ENCODINGS",
     "DEFAULT_SOLVER",
     "DEFAULT_ENCODING",
+    "DEFAULT_RADIUS_SOLVER",
     "resolve_solver",
     "resolve_encoding",
     "sat_find_class",
@@ -332,6 +334,16 @@ FIRST_BALL_STAGE = 2
 FIRST_RADIUS_STAGE = 4
 
 
+#: The solver of :func:`sat_max_radius` when none is asked for. Measured
+#: (``benchmarks/results/sat_scale_radius.md``, the 30 instances of 784-100-10, 60 s each): the same
+#: proved radius as glucose4 (the default elsewhere) on all 30, one exact counterexample each that the
+#: other missed (ID1645 here, ID1322 there), and the counterexamples sooner: median 2.3 s vs 5.1 s, 4 vs 6
+#: over 10 s (load ~7 vs ~10 during the two runs, which explains part of it; instance_6: 1.4 s vs 12 s).
+#: CaDiCaL ignores interrupts, so inside a daemonic process (no worker process can be started there) the
+#: search keeps :data:`DEFAULT_SOLVER`.
+DEFAULT_RADIUS_SOLVER = "cadical195"
+
+
 def sat_max_radius(
     net: BNN,
     center: np.ndarray,
@@ -353,6 +365,8 @@ def sat_max_radius(
     bounds the whole search. ``ball_links``: see :func:`bnnverify.encoders.cnf.encode`.
     """
     start = time.perf_counter()
+    if solver is None and resolve_encoding(encoding) != "native" and not mp.current_process().daemon:
+        solver = DEFAULT_RADIUS_SOLVER
     name, enc = _choose(solver, encoding)
     center = np.asarray(center, dtype=np.uint8)
     probe = HammingBall(center, 0, mutable)  # validates centre and mask
