@@ -213,7 +213,7 @@ def _sampled_witness(net: Any, region: Any, classes: Sequence[int], method: str 
     uniform = rng.integers(lo, hi + 1, (policy.AUTO_SAMPLE_MEMBERS - half, region.n))
     P = np.concatenate([corners, uniform])
     hit = np.flatnonzero(np.isin(Evaluator(net).classify(P), want))
-    if not hit.size:  # (a limit that ran out while sampling is then the engines' to report)
+    if not hit.size:
         return None
     w, c = replay_class(net, region, P[hit[0]], want, "enum")
     note = f"found among {len(P)} sampled members of the box (corners and uniform, seed {policy.SAMPLE_SEED})"
