@@ -207,8 +207,7 @@ def size_text(n: int) -> str:
 
 
 def _why(capability: Capability, region: Any, name: str, net: Any = None) -> str:
-    n = region.size
-    size = size_text(n)
+    size = size_text(region.size)
     if len(prefer(capability, region)) == 1:
         return f"auto: {name}, the engine for {capability.value} questions"
     if capability is Capability.SUFFICIENT_REASON:
@@ -218,7 +217,7 @@ def _why(capability: Capability, region: Any, name: str, net: Any = None) -> str
         return f"auto: enumeration, the region has {size} members"
     if name == "ball":
         return (f"auto: Hamming-ball kernel, the ball has {size} members but {ball_estimate(net, region)}"
-                if net is not None and n > min(AUTO_BALL_MIN, AUTO_BALL_MIN_INFO) and _have_kernel() else
+                if net is not None and region.size > min(AUTO_BALL_MIN, AUTO_BALL_MIN_INFO) and _have_kernel() else
                 f"auto: Hamming-ball programme, the ball has {size} members (beyond enumeration)")
     limit = AUTO_ENUM_MAX_DECIDE if not capability.counts else AUTO_ENUM_MAX_COUNT
     return f"auto: {name}, the region has {size} members (enumeration takes up to {limit})"
