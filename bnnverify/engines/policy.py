@@ -47,7 +47,6 @@ The thresholds come from ``benchmarks/results/questions.md`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bnnverify.encoders.regions import HammingBall
@@ -63,7 +62,6 @@ __all__ = [
     "AUTO_BALL_MIN",
     "AUTO_BALL_MIN_INFO",
     "Choice",
-    "LazyChoices",
     "ball_estimate",
     "prefer",
     "choices",
@@ -201,36 +199,6 @@ def _why(capability: Capability, region: Any, name: str, net: Any = None) -> str
     return f"auto: {name}, the region has {size} members (enumeration takes up to {limit})"
 
 
-class LazyChoices(Sequence):
-    """``auto``'s engines in order, each looked up (its module imported, its ``supports`` asked) only
-    when the runner gets to it: the fallbacks are needed only when an engine runs out of budget, and
-    importing every engine costs time on every CLI call (the BDD engine's import of ``dd`` alone took
-    0.35–1.1 s per process, measured with cProfile on ``bnnverify robustness``, load 1–7)."""
-
-    def __init__(self, found: Iterator[Choice]) -> None:
-        self._found = found
-        self._seen: list[Choice] = []
-        self._done = False
-
-    def _fill(self, upto: int | None) -> None:
-        while not self._done and (upto is None or len(self._seen) <= upto):
-            try:
-                self._seen.append(next(self._found))
-            except StopIteration:
-                self._done = True
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice) or i < 0:
-            self._fill(None)
-        else:
-            self._fill(i)
-        return self._seen[i]
-
-    def __len__(self) -> int:
-        self._fill(None)
-        return len(self._seen)
-
-
 def choices(
     capability: Capability,
     net: Any,
@@ -239,12 +207,11 @@ def choices(
     *,
     label_net: bool = False,
     registry: EngineRegistry = ENGINES,
-) -> Sequence[Choice]:
+) -> list[Choice]:
     """The engines that may answer, in order: the one asked for, or for ``auto`` every
     supporting engine in the order of preference (the runner goes on to the next when one
-    runs out of budget; looked up lazily, see :class:`LazyChoices`). An engine asked for that
-    does not support the question raises :class:`EngineError` with its reason, as does a
-    question no engine takes.
+    runs out of budget). An engine asked for that does not support the question raises
+    :class:`EngineError` with its reason, as does a question no engine takes.
     """
     name = registry.resolve(method)
     if name != AUTO:
@@ -256,24 +223,17 @@ def choices(
     order = [n for n in prefer(capability, region, label_net=label_net) if n in registry.names()]
     order += [n for n in registry.names() if n not in order]
     refusals: list[str] = []
-
-    def found() -> Iterator[Choice]:
-        first = True
-        for n in order:
-            engine = registry.get(n)
-            s = engine.supports(net, region, capability)
-            if s:
-                why = (_why(capability, region, n, net) if not refusals and first else
-                       f"auto: {n}" + (", the only engine that takes it after: " + "; ".join(refusals)
-                                       if refusals else ""))
-                first = False
-                yield Choice(engine, why)
-            else:
-                refusals.append(s.reason)
-
-    out = LazyChoices(found())
-    out._fill(0)  # the first engine now: a question no engine takes is refused here
-    if not out._seen:
+    out: list[Choice] = []
+    for n in order:
+        engine = registry.get(n)
+        s = engine.supports(net, region, capability)
+        if s:
+            why = (_why(capability, region, n, net) if not refusals and not out else
+                   f"auto: {n}" + (", the only engine that takes it after: " + "; ".join(refusals) if refusals else ""))
+            out.append(Choice(engine, why))
+        else:
+            refusals.append(s.reason)
+    if not out:
         raise EngineError(f"no engine answers {capability.value} here: " + "; ".join(refusals))
     return out
 

@@ -21,7 +21,9 @@ within 20 s as without them.
 Members are drawn uniformly from cubes and the whole space, and uniformly
 from the *sphere* of a Hamming ball (exactly ``radius`` mutable bits flipped:
 the sphere holds most of the ball's members, and a counterexample within the
-ball is what is asked). Other region kinds are not sampled. The generator is
+ball is what is asked), and uniformly from integer boxes (kind ``box``: each
+feature in its range; for a caller that classifies pixel models). Other
+region kinds are not sampled. The generator is
 seeded (:data:`SAMPLE_SEED`), so a run is reproducible.
 
 >>> import numpy as np
@@ -37,6 +39,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from bnnverify.encoders.pixel_regions import IntBox
 from bnnverify.encoders.regions import Cube, HammingBall, Whole
 
 __all__ = ["SAMPLE_MEMBERS", "SAMPLE_SEED", "sample_members", "find_by_sampling"]
@@ -70,6 +73,8 @@ def sample_members(region: Any, count: int, rng: np.random.Generator) -> np.ndar
         cols = mut[pick.ravel()]
         X[rows, cols] ^= 1
         return X
+    if isinstance(region, IntBox):
+        return rng.integers(region.lo[None, :], region.hi[None, :] + 1, size=(count, len(region.lo)), dtype=np.int64)
     return None
 
 
