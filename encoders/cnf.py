@@ -30,7 +30,7 @@ set of an export is exactly ``1..n``.
   remove none; without them the solver does not see that few flips mean few
   critical flips. Measured (``benchmarks/results/sat_scale_links.md``:
   784-100-10, one formula for radius 12 around instance_ID8149, glucose4,
-  radius by assumption): without them radius 1 took 31 s and radius 2 ran out
+  radius by assumption, load ~7): without them radius 1 took 31–58 s and radius 2 ran out
   of 60 s; with them radii 1–10 were proved in under a second together.
 * The argmax layer exactly: exact unary counters of each class's agreement
   count; for each pair c < d a literal ``p <-> c beats d``, defined value by

@@ -130,6 +130,16 @@ def test_sampling_leaves_unsampled_kinds_to_the_solver():
     assert (sample_members(cube, 3, np.random.default_rng(0)) == [1, 0, 1]).all()
 
 
+@given(st.lists(st.tuples(st.integers(-5, 5), st.integers(0, 4)), min_size=1, max_size=5), st.integers(0, 9))
+def test_integer_boxes_are_sampled_within_their_ranges(ranges, seed):
+    from bnnverify.encoders.pixel_regions import IntBox
+
+    lo = np.array([a for a, _ in ranges])
+    box = IntBox(lo, lo + np.array([w for _, w in ranges]))
+    X = sample_members(box, 50, np.random.default_rng(seed))
+    assert X.shape == (50, len(ranges)) and box.contains(X).all()
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.data())
 def test_lazy_choices_are_the_supporting_engines_in_order(data):
