@@ -114,8 +114,8 @@ def measure(hidden: tuple[int, ...], seed: int, timeout: float, memory: int) -> 
 
 
 def _fmt(rows: list[dict], timeout: float, memory: int) -> str:
-    lines = [f"| hidden | test acc (base / lns) | differ on the 1797 images | `equivalence --count --method bdd` "
-             f"over 2^64 | seconds | stages of network A alone (seconds; image nodes / reachable codes) |",
+    lines = ["| hidden | test acc (base / lns) | differ on the 1797 images | `equivalence --count --method bdd` "
+             "over 2^64 | seconds | stages of network A alone (seconds; image nodes / reachable codes) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         e = r["equivalence"]

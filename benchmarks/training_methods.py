@@ -115,12 +115,26 @@ def main() -> None:
                     help="Only the methods part (writes training_methods_<name>_methods.md / .json).")
     ap.add_argument("--seeds", default=None, help="Comma-separated seeds instead of the config's.")
     ap.add_argument("--no-vra", action="store_true", help="Skip verified robust accuracy (the slowest measure).")
+    ap.add_argument("--pixel-timeout", type=float, default=None, help="Seconds per L∞ question (pixels part).")
+    ap.add_argument("--pixel-rows", type=int, default=None, help="Test images of the pixels part.")
+    ap.add_argument("--pixel-binarizers", default=None, help="Comma-separated binarizers of the pixels part.")
+    ap.add_argument("--input-layers", default=None, help="Comma-separated first layers of the pixels part.")
     args = ap.parse_args()
     cfg = reduced(REDUCED if args.reduced else FULL, jobs=args.jobs)
     if args.seeds:
         cfg = reduced(cfg, seeds=tuple(int(x) for x in args.seeds.split(",")))
     if args.no_vra:
         cfg = reduced(cfg, vra=False)
+    pixel_changes = {}
+    if args.pixel_timeout is not None:
+        pixel_changes["pixel_timeout"] = args.pixel_timeout
+    if args.pixel_rows is not None:
+        pixel_changes["pixel_rows"] = args.pixel_rows
+    if args.pixel_binarizers:
+        pixel_changes["pixel_binarizers"] = tuple(args.pixel_binarizers.split(","))
+    if args.input_layers:
+        pixel_changes["pixel_input_layers"] = tuple(args.input_layers.split(","))
+    cfg = reduced(cfg, **pixel_changes)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -131,9 +145,11 @@ def main() -> None:
     command = ("python benchmarks/training_methods.py" + (" --reduced" if args.reduced else "")
                + f" --jobs {args.jobs}" + (" --pixels-only" if args.pixels_only else "")
                + (" --methods-only" if args.methods_only else "") + (f" --seeds {args.seeds}" if args.seeds else "")
-               + (" --no-vra" if args.no_vra else ""))
+               + (" --no-vra" if args.no_vra else "")
+               + "".join(f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                         if k in ("pixel_timeout", "pixel_rows", "pixel_binarizers", "input_layers") and v))
     if args.pixels_only:
-        name = f"pixels_{cfg.name}"
+        name = f"pixels_{cfg.name}" + (f"_t{cfg.pixel_timeout:g}" if args.pixel_timeout is not None else "")
         with atomic_write(out / f"training_methods_{name}.json", "w") as fh:
             json.dump(result, fh)
         header = [f"# Training methods on 17-level digits, measured exactly ({cfg.name} study)", "",
