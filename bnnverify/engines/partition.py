@@ -159,8 +159,7 @@ def split_class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *,
     from bnnverify.engines.base import Outcome, Search
     from bnnverify.engines.policy import Choice
     from bnnverify.engines.registry import ENGINES
-    from bnnverify.engines.replay import replay_class
-    from bnnverify.engines.run import CountAnswer
+    from bnnverify.engines.run import CountAnswer, counted_answer
 
     if jobs < 1:
         raise DataError(f"at least 1 job, got {jobs}", param="jobs")
@@ -184,12 +183,5 @@ def split_class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *,
     for r in results:
         for c, v in enumerate(r.counts):
             counts[c] += int(v)
-    if sum(counts) != region.size:
-        raise InternalError(f"split count: {sum(counts)} members counted, the region has {region.size}")
     w = next((r.witness for r in results if r.witness is not None), None)
-    if w is None:
-        if any(counts[c] for c in witness_of):
-            raise InternalError("split count: a class asked for was counted but no part found a witness")
-        return CountAnswer(tuple(counts), Search(Outcome.NONE), choice)
-    w, c = replay_class(net, region, w, witness_of, "split")
-    return CountAnswer(tuple(counts), Search(Outcome.FOUND, w, claimed=c), choice)
+    return counted_answer(net, region, counts, w, witness_of, choice, "split count")

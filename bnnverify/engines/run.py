@@ -268,17 +268,26 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     if undecided:
         return CountAnswer(None, undecided, choice)
     cc, w = answer
-    if cc.region_size != region.size:
-        raise InternalError(f"{choice.name} counted {cc.region_size} members, the region has {region.size}")
-    counts = tuple(int(v) for v in cc.counts) + (0,) * (net.n_classes - len(cc.counts))
+    return counted_answer(net, region, cc.counts, w, witness_of, choice, choice.name)
+
+
+def counted_answer(net: Any, region: Any, counts: Sequence[int], witness: Any, witness_of: Sequence[int],
+                   choice: Choice, who: str) -> CountAnswer:
+    """Exact per-class ``counts`` of ``region`` and ``witness`` (a member of a class of ``witness_of``
+    or None) as a :class:`CountAnswer`, after the checks every count passes: the counts add up to the
+    region's size, a class asked for that was counted has a witness, the witness replays on the
+    semantics and its class was counted. ``who`` names the counter in the internal errors."""
+    counts = tuple(int(v) for v in counts) + (0,) * (net.n_classes - len(counts))
+    if sum(counts) != region.size:
+        raise InternalError(f"{who} counted {sum(counts)} members, the region has {region.size}")
     counted = sum(counts[c] for c in witness_of)
-    if counted and w is None:
-        raise InternalError(f"{choice.name} counts {counted} members of classes {witness_of} but finds none")
-    if w is None:
+    if counted and witness is None:
+        raise InternalError(f"{who} counts {counted} members of classes {list(witness_of)} but finds none")
+    if witness is None:
         return CountAnswer(counts, Search(Outcome.NONE), choice)
-    w, c = replay_class(net, region, w, witness_of, choice.name)
+    w, c = replay_class(net, region, witness, witness_of, who)
     if counts[c] < 1:
-        raise InternalError(f"{choice.name} witness has class {c}, which it counted 0 times")
+        raise InternalError(f"{who} witness has class {c}, which it counted 0 times")
     return CountAnswer(counts, Search(Outcome.FOUND, w, claimed=c), choice)
 
 
@@ -307,14 +316,7 @@ def _weighted(net: Any, region: Any, witness_of: Sequence[int], method: str | No
     if got is None:
         return None
     counts, w = got
-    if sum(counts) != region.size:
-        raise InternalError(f"weighted codes counted {sum(counts)} images, the region has {region.size}")
-    if w is None:
-        return CountAnswer(counts, Search(Outcome.NONE), choice)
-    w, c = replay_class(net, region, w, classes, choice.name)
-    if counts[c] < 1:
-        raise InternalError(f"weighted codes: witness of class {c}, which has no image")
-    return CountAnswer(counts, Search(Outcome.FOUND, w, claimed=c), choice)
+    return counted_answer(net, region, counts, w, classes, choice, "weighted codes")
 
 
 def find_disagreement(net_a: Any, net_b: Any, region: Any, *, method: str | None = AUTO,
