@@ -22,7 +22,7 @@ from bnnverify.engines.bdd import (
     bdd_find_class,
     bdd_joint_counts,
 )
-from bnnverify.errors import BudgetExceeded, DataError, RegionError
+from bnnverify.errors import BudgetExceeded, DataError, RegionError, UsageError
 from bnnverify.evaluation.evaluator import Evaluator, code_keys
 from bnnverify.encoders.bdd import BDDBudget, BDDCompiler
 from bnnverify.encoders.bdd_count import ExactCounter, exact_count, iter_level_paths
@@ -181,9 +181,12 @@ def test_class_counts_and_witnesses_match_enumeration(data):
     region = data.draw(regions(net))
     X, tr = _reference(net, region)
     method = data.draw(st.sampled_from(["relation", "below"]))
-    nb = BDDCompiler(net.n_inputs).compile(net, region, first_layer=method)
+    composable = method == "below" and bool(net.hidden)
+    classes_method = data.draw(st.sampled_from(["auto", "images"] + (["compose"] if composable else [])))
+    nb = BDDCompiler(net.n_inputs).compile(net, region, first_layer=method, classes=classes_method)
     expect = np.bincount(tr.classes, minlength=net.n_classes).tolist()
     assert list(nb.class_counts()) == expect
+    assert nb.class_method == ("images" if not composable or classes_method == "images" else classes_method)
     assert bdd_class_counts(net, region).counts == tuple(expect)
     classes = data.draw(st.lists(st.integers(0, net.n_classes - 1), max_size=3, unique=True))
     w = bdd_find_class(net, region, classes)
@@ -459,3 +462,31 @@ def test_bdd_agrees_with_enumeration_engine(data):
     assert dict(bdd_disagreements(net, other, region).confusion) == dict(
         enumeration.enum_disagreements(net, other, region).confusion
     )
+
+
+def test_class_set_composition_falls_back_to_images(monkeypatch):
+    """``auto`` composes class sets; past the node cap it builds the images instead (same counts);
+    ``compose`` alone then fails as a budget error, never a partial count."""
+    import bnnverify.encoders.bdd as bdd_mod
+
+    rng = np.random.default_rng(7)
+    n = 10
+    h1 = ThresholdLayer(rng.choice([-1, 1], size=(6, n)).astype(np.int8), rng.integers(-3, 4, 6))
+    h2 = ThresholdLayer(rng.choice([-1, 1], size=(5, 6)).astype(np.int8), rng.integers(-2, 3, 5))
+    out = ArgmaxLayer(rng.choice([-1, 1], size=(3, 5)).astype(np.int8), np.ones(3), np.zeros(3))
+    net = BNN((h1, h2), out)
+    region = Whole(n)
+    X = all_inputs(n)
+    expect = np.bincount(Evaluator(net).classify(X), minlength=3).tolist()
+    nb = BDDCompiler(n).compile(net, region)
+    assert list(nb.class_counts()) == expect and nb.class_method == "auto"
+    monkeypatch.setattr(bdd_mod, "COMPOSE_NODE_CAP", 0)
+    nb = BDDCompiler(n).compile(net, region)
+    assert list(nb.class_counts()) == expect and nb.class_method == "images"
+    with pytest.raises(BudgetExceeded, match="compose"):
+        BDDCompiler(n).compile(net, region, classes="compose").class_counts()
+    monkeypatch.setattr(bdd_mod, "COMPOSE_MAX_VARS", 4)  # layer 2 has 5 neurons: never composed
+    nb = BDDCompiler(n).compile(net, region)
+    assert list(nb.class_counts()) == expect and nb.class_method == "images"
+    with pytest.raises(UsageError, match="compose"):
+        BDDCompiler(n).compile(net, region, first_layer="relation", classes="compose")
