@@ -490,3 +490,31 @@ def test_class_set_composition_falls_back_to_images(monkeypatch):
     assert list(nb.class_counts()) == expect and nb.class_method == "images"
     with pytest.raises(UsageError, match="compose"):
         BDDCompiler(n).compile(net, region, first_layer="relation", classes="compose")
+
+
+@settings(max_examples=30)
+@given(st.data())
+def test_ball_relation_in_parts_counts_like_enumeration(data):
+    """A Hamming ball's first-layer relation is kept in parts of ``RELATION_PART`` neurons; the
+    counts and witnesses are those of enumeration whatever the part size (1 = a part per neuron)."""
+    import bnnverify.encoders.bdd as bdd_mod
+
+    net = data.draw(networks(n_inputs=st.integers(4, 12), width=st.integers(6, 12), n_hidden=st.integers(1, 2)))
+    center = data.draw(bit_vectors(net.n_inputs))
+    region = HammingBall(center, data.draw(st.integers(1, 4)))
+    X, tr = _reference(net, region)
+    expect = np.bincount(tr.classes, minlength=net.n_classes).tolist()
+    part = data.draw(st.sampled_from([1, 2, 3, 5]))
+    old = bdd_mod.RELATION_PART
+    bdd_mod.RELATION_PART = part
+    try:
+        for classes in ("auto", "images"):
+            nb = BDDCompiler(net.n_inputs).compile(net, region, classes=classes)
+            assert list(nb.class_counts()) == expect
+            if len(nb._varying1) > part:
+                assert len(nb._parts) == -(-len(nb._varying1) // part)
+            c = int(np.argmax(expect))
+            w = nb.witness([c])
+            assert w is not None and region.contains(w[None, :])[0] and Evaluator(net).classify_one(w) == c
+    finally:
+        bdd_mod.RELATION_PART = old
