@@ -966,16 +966,7 @@ class NetworkBDD:
             above = self.classes_at(layer + 1, classes)
             with comp.guard():
                 if layer == 0 and self._relations[0] is None:
-                    # relate back through the relation below the inputs:
-                    # fix the constant neurons, rename t_1 -> scratch, and_exists
-                    bdd = comp.bdd
-                    u = bdd.let(self._fixed1, above) if self._fixed1 else above
-                    if not self._varying1 or u == bdd.false or u == bdd.true:
-                        u = u & self.plan.care
-                    else:
-                        sc = comp.scratch(len(self._varying1))
-                        u = bdd.let({t: s for s, (t, _) in zip(sc, self._varying1)}, u)
-                        u = self._through_first_relation(u)
+                    u = self._first_codes_to_inputs(above)
                 else:
                     u = cudd.and_exists(self.relation(layer + 1), above, self.codes[layer])
         self._pulled[key] = u
@@ -1090,18 +1081,23 @@ class NetworkBDD:
         key = (0, cls)
         if key in self._pulled:
             return self._pulled[key]
-        comp, bdd = self.compiler, self.compiler.bdd
         above = self._composed_class_set(cls)
-        with comp.guard():
-            u = bdd.let(self._fixed1, above) if self._fixed1 else above
-            if not self._varying1 or u == bdd.false or u == bdd.true:
-                u = u & self.plan.care
-            else:
-                sc = comp.scratch(len(self._varying1))
-                u = bdd.let({t: s for s, (t, _) in zip(sc, self._varying1)}, u)
-                u = self._through_first_relation(u)
+        with self.compiler.guard():
+            u = self._first_codes_to_inputs(above)
         self._pulled[key] = u
         return u
+
+    def _first_codes_to_inputs(self, above) -> object:
+        """Region members whose first-layer code is in ``above`` (a set over ``t_1``): the constant
+        neurons fixed, ``t_1`` renamed to the scratch variables, related through the relation below
+        the inputs (:meth:`_through_first_relation`)."""
+        bdd = self.compiler.bdd
+        u = bdd.let(self._fixed1, above) if self._fixed1 else above
+        if not self._varying1 or u == bdd.false or u == bdd.true:
+            return u & self.plan.care
+        sc = self.compiler.scratch(len(self._varying1))
+        u = bdd.let({t: s for s, (t, _) in zip(sc, self._varying1)}, u)
+        return self._through_first_relation(u)
 
     def class_counts(self) -> tuple[int, ...]:
         """Exact number of region members per class."""

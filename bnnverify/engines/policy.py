@@ -22,9 +22,14 @@ The thresholds come from ``benchmarks/results/questions.md`` and
 * Hamming balls, counts and information (``benchmarks/results/scale.md``):
   the compiled Hamming-ball kernel walks multisets of flipped-bit types at
   ~10^8 per second where enumeration evaluates ~10^6–10^7 members per second
-  and the BDD of a ball grows like (distinct columns)^radius (radius 3 of
-  784-100-10: kernel ~1 s, BDD 89 s with 8 GiB, over the 1 GiB budget by
-  default), so beyond :data:`AUTO_BALL_MIN` members ``auto`` takes the kernel
+  and the BDD of a ball's first layer grows like (distinct columns)^radius —
+  since its relation is kept in parts of 5 neurons (``encoders/bdd.py``) the
+  BDD counts some large balls fast (784-100-10 radius 3: kernel 1.2 s as a
+  process, BDD 0.31 s in the engine, 89 s with 8 GiB before; radius 4: kernel
+  45–86 s, BDD 0.92 s) but not others (the Fashion-MNIST 784-100-10 at
+  radius 4: BDD over 1 GiB after 21 s, kernel 71 s; 100-50-20-10 radius 4:
+  BDD 45 s, kernel 0.65 s), and its cost is not predicted here, so beyond
+  :data:`AUTO_BALL_MIN` members ``auto`` still takes the kernel
   first, estimating its work exactly (:func:`ball_estimate`: the neurons
   that can change, the bit types, the type multisets) and saying so; on a
   ball whose work is beyond the kernel's bound it gives up at once
