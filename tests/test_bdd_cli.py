@@ -104,3 +104,54 @@ def test_count_budget_exit_3_and_bad_input_exit_2(tmp_path):
     assert r.exit_code == Exit.BAD_INPUT and "4 bits" in r.output
     r = _run("count", model, "--region", "whole", "--per-code", 7)
     assert r.exit_code == Exit.BAD_INPUT and "7" in r.output
+
+
+@pytest.mark.parametrize("probe", ["answers", "out of memory", "out of time"])
+def test_auto_probes_the_bdd_before_a_long_kernel_walk(tmp_path, probe, monkeypatch):
+    """Beyond AUTO_BALL_BDD_WORK type multisets (lowered here) auto tries the BDD first under the probe's
+    memory cap and time; when it runs out of either the kernel answers, and the reason says both. The
+    counts are brute force's every time."""
+    from bnnverify.engines import policy
+    from bnnverify.evaluation.flips import HAVE_NUMBA
+
+    if not HAVE_NUMBA:
+        pytest.skip("the probe precedes the compiled kernel only")
+    monkeypatch.setattr(policy, "AUTO_BALL_MIN", 1 << 10)
+    monkeypatch.setattr(policy, "AUTO_BALL_BDD_WORK", 0)
+    if probe == "out of memory":
+        monkeypatch.setattr(policy, "AUTO_BDD_PROBE_MEMORY", 1)
+    elif probe == "out of time":
+        monkeypatch.setattr(policy, "AUTO_BDD_PROBE_SECONDS", 1e-9)
+    n = 20
+    net = _net(n=n, seed=5)
+    model = save_model(net, tmp_path / "m.npz")
+    x = np.random.default_rng(6).integers(0, 2, n).astype(np.uint8)
+    ball = HammingBall(x, 4)
+    r = _run("count", model, "--hamming", 4, "--input", "".join(map(str, x)), "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    X = np.concatenate(list(ball.members()))
+    expect = np.bincount(Evaluator(net).classify(X), minlength=net.n_classes)
+    assert d["class_counts"] == {str(c): int(v) for c, v in enumerate(expect)}
+    if probe == "answers":
+        assert d["method"] == "bdd" and "bdd first" in d["reason"], d["reason"]
+    else:
+        assert d["method"] == "ball" and "after bdd gave up" in d["reason"], d["reason"]
+
+
+def test_the_probe_keeps_the_questions_own_time_limit(monkeypatch):
+    """A question whose own time runs out during the probe ends in a timeout, not with the next engine."""
+    from bnnverify.engines import policy
+    from bnnverify.engines.base import Limits
+    from bnnverify.engines.run import class_counts
+    from bnnverify.evaluation.flips import HAVE_NUMBA
+
+    if not HAVE_NUMBA:
+        pytest.skip("the probe precedes the compiled kernel only")
+    monkeypatch.setattr(policy, "AUTO_BALL_MIN", 1 << 10)
+    monkeypatch.setattr(policy, "AUTO_BALL_BDD_WORK", 0)
+    net = _net(n=20, seed=5)
+    x = np.random.default_rng(6).integers(0, 2, 20).astype(np.uint8)
+    limits = Limits(timeout=1e-6)
+    a = class_counts(net, HammingBall(x, 4), limits=limits)
+    assert a.counts is None and a.search.outcome.value == "timeout", a.search

@@ -28,6 +28,7 @@ Every question calls one of these functions with an engine name (or
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -109,6 +110,29 @@ def _attempt(fn: Callable[[], Any]) -> tuple[Any, Search | None]:
         return None, Search(Outcome.UNKNOWN, note=f"budget exceeded: {e}")
     except DeadlineExceeded as e:
         return None, Search(Outcome.TIMEOUT, note=f"time limit reached: {e}")
+
+
+def _probing(choice: Choice, limits: Limits, fn: Callable[[Limits], Any]) -> tuple[Any, Search | None]:
+    """:func:`_attempt` of ``fn(limits)``; for a probe (:attr:`Choice.probe`) under the probe's memory
+    cap and time, where running out of the probe's time is a budget (the next engine answers), and
+    running out of the question's own time a timeout."""
+    if not choice.probe:
+        return _attempt(lambda: fn(limits))
+    from bnnverify.engines.bdd import as_budget
+
+    budget = as_budget(limits.budget)
+    cap = budget.max_memory_bytes
+    budget = dataclasses.replace(budget, max_memory_bytes=policy.AUTO_BDD_PROBE_MEMORY if cap is None else
+                                 min(int(cap), policy.AUTO_BDD_PROBE_MEMORY))
+    left = limits.remaining()
+    seconds = policy.AUTO_BDD_PROBE_SECONDS if left is None else min(left, policy.AUTO_BDD_PROBE_SECONDS)
+    if seconds <= 0:
+        return None, Search(Outcome.TIMEOUT, note="time limit reached before the BDD probe")
+    probe = dataclasses.replace(limits, budget=budget, timeout=seconds, started=time.perf_counter())
+    value, undecided = _attempt(lambda: fn(probe))
+    if undecided is not None and undecided.outcome is Outcome.TIMEOUT and not limits.expired():
+        undecided = Search(Outcome.UNKNOWN, note=f"budget exceeded: the probe's {seconds:g} s")
+    return value, undecided
 
 
 def _guarded(fn: Callable[[], Search]) -> Search:
@@ -264,7 +288,7 @@ def class_counts(net: Any, region: Any, witness_of: Sequence[int] = (), *, metho
     witness_of = _check_classes(net, witness_of)
     answer, undecided, choice = _in_turn(
         choices(Capability.CLASS_COUNTS, net, region, method),
-        lambda ch: _attempt(lambda: ch.engine.class_counts(net, region, witness_of, limits)))
+        lambda ch: _probing(ch, limits, lambda lim: ch.engine.class_counts(net, region, witness_of, lim)))
     if undecided:
         return CountAnswer(None, undecided, choice)
     cc, w = answer
