@@ -878,23 +878,25 @@ class NetworkBDD:
 
     # --- classes ----------------------------------------------------------------
 
-    def _comparison(self, c: int, d: int) -> object:
-        """Set of last-layer values where class ``c`` beats class ``d``."""
+    def _comparison(self, c: int, d: int, fixed: dict[str, bool] | None = None) -> object:
+        """Set of last-layer values where class ``c`` beats class ``d``, with the last layer's
+        neurons in ``fixed`` (name -> value) folded as constants (the counter reads only the others)."""
         out: ArgmaxLayer = self.net.output
         comp = self.compiler
         wc, wd = out.weights[c], out.weights[d]
         same = wc == wd
         if self.net.hidden:
             names = self._last_names
-            pos = list(range(len(names)))
-            fixed_same = fixed_diff = 0
+            fx = np.array([v in fixed for v in names], dtype=bool) if fixed else np.zeros(len(names), bool)
+            values = np.array([bool(fixed.get(v, False)) for v in names]) if fixed else np.zeros(len(names), bool)
+            pos = np.flatnonzero(~fx).tolist()
         else:  # the output reads the inputs: fold the region's fixed bits
             pos = list(self.plan.free)
             names = comp.input_names
-            fx = self.plan.fixed
-            agree_fixed = self.plan.values[fx] == (wc[fx] == 1)
-            fixed_same = int((agree_fixed & same[fx]).sum())
-            fixed_diff = int((agree_fixed & ~same[fx]).sum())
+            fx, values = self.plan.fixed, self.plan.values.astype(bool)
+        agree_fixed = values[fx] == (wc[fx] == 1)
+        fixed_same = int((agree_fixed & same[fx]).sum())
+        fixed_diff = int((agree_fixed & ~same[fx]).sum())
         n_same_total, n_diff_total = int(same.sum()), int((~same).sum())
         free_same = [p for p in pos if same[p]]
         free_diff = [p for p in pos if not same[p]]
@@ -918,17 +920,40 @@ class NetworkBDD:
         with comp.guard():
             return counter_bdd(comp.bdd, lits, groups, table)
 
+    def _constant_codes(self, image, names: Sequence[str]) -> dict[str, bool]:
+        """The code variables among ``names`` that have one value over all of ``image``.
+
+        Folded into the argmax comparisons, they shrink the counters to the neurons that vary
+        (the digits conv net's 144-neuron last layer over a radius-1 ball: 4.8 M counter nodes in
+        40 s for the 45 comparisons before)."""
+        bdd = self.compiler.bdd
+        if image == bdd.false:
+            return {}
+        support = bdd.support(image)
+        out: dict[str, bool] = {}
+        with self.compiler.guard():
+            for v in names:
+                if v not in support:
+                    continue
+                x = bdd.var(v)
+                if image & x == bdd.false:
+                    out[v] = False
+                elif image & ~x == bdd.false:
+                    out[v] = True
+        return out
+
     def class_sets(self) -> list[object]:
         """For each class c, the last layer's reachable values (codes) classified c."""
         if self._classes is None:
             C = self.net.n_classes
             comp = self.compiler
             wins: dict[tuple[int, int], object] = {}
+            self.images  # noqa: B018 -- the last layer's image is the starting point
+            constant = self._constant_codes(self._last_care, self._last_names) if self.net.hidden else None
             for c in range(C):
                 for d in range(c + 1, C):
-                    wins[(c, d)] = self._comparison(c, d)
+                    wins[(c, d)] = self._comparison(c, d, constant)
             sets = []
-            self.images  # noqa: B018 -- the last layer's image is the starting point
             with comp.guard():
                 for c in range(C):
                     # sequentially from the (small) image: conjoining comparisons with
@@ -1037,9 +1062,7 @@ class NetworkBDD:
                         continue
                     w = self._wins.get((min(c, d), max(c, d)))
                     if w is None:
-                        w = self._comparison(min(c, d), max(c, d))
-                        if L == 1 and fixed1:
-                            w = bdd.let(fixed1, w)
+                        w = self._comparison(min(c, d), max(c, d), fixed1 if L == 1 else None)
                         self._wins[(min(c, d), max(c, d))] = w
                     acc = acc & (w if c < d else ~w)
                     self._compose_check(acc)
