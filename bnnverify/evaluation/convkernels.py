@@ -3,36 +3,83 @@
 The numpy rules of the feature-map kinds (``encoders/conv_layers.py``:
 ``forward``) gather every patch of a batch into a float32 array and multiply it
 with the kernel — exact, but at batch 1 of the 48x48x3 benchmark network most
-of the 1.2 ms per image is spent building those arrays. These kernels compute
-the same bits image by image with no intermediate array:
+of the 1.2 ms per image is spent building those arrays. :func:`build_front`
+turns a network's conv-kind layers into a :class:`ConvFront` once (tables,
+bounds, the choice of kernel per layer); it computes the same bits as the numpy
+rules, image by image:
 
-* :func:`conv_bits` (``conv``): the channels of every input position are
+* ``conv`` (:func:`conv_bits`): the channels of every input position are
   packed once into a slot of bits; a patch is its taps' slots side by side in
-  64-bit words, and output channel ``o`` counts ``dis = popcount((patch XOR
-  w_o) AND valid_p)``, its disagreements over the positions inside the map:
-  the dot product over the valid positions is ``nvalid_p - 2 dis``, so the
-  neuron fires iff ``dis <= floor((nvalid_p - theta_o) / 2)`` (``limit``,
-  precomputed). Packing slots instead of every patch bit (the first version):
-  383 -> 195 µs per image on the 48x48x3 net's second convolution (16
-  channels, 3x3: 9 slot inserts per patch instead of 144; load ~8);
-* :func:`integer_conv` (``integer-conv``): per position the patch's pixels
-  (0 at a padded position) gathered once, then one dot product per output
-  channel; fires iff the sum ``>= theta[p, o]``;
-* :func:`pool_bits` (``maxpool``): per output the number of set bits of its
-  window (padded positions take no part) against ``need`` (1: OR, the
-  window's valid size: AND);
-* :func:`argmax_out` (``argmax``): a network of conv kinds only goes from its
-  last map to its class in the same compiled pass (:func:`classify_front`):
-  the evaluator's packed stages cost more per call than the whole
-  computation at batch 1 (digits conv net, load ~10: 284 µs per image
-  through them, 71 µs by the chained kernels, onnxruntime 64 µs).
+  64-bit words, and output channel ``o`` counts ``dis = popcount(patch XOR
+  w_o)``. A padded tap's slot is empty (0 bits), so it adds the number of
+  ``+1`` weights of channel ``o`` on it, a constant per (position, channel)
+  folded into the limit: the neuron fires iff ``dis <= floor((nvalid_p -
+  theta_o) / 2) + pad_p,o`` (no mask word per patch). The output channel is
+  the innermost loop over a (words, O) weight table, so LLVM vectorises the
+  XOR and the population count (``vpopcntq`` on AVX-512); a position's input
+  channels are read at ``qbase[q] + c * cstride`` and its outputs written at
+  ``obase[p] + o * ostride`` (both layouts are affine), through slices when
+  the stride is 1 (HWC), which LLVM vectorises. Measured on the 48x48x3 net's
+  second convolution (16 -> 32 channels, 24x24, load ~2, per image at batch
+  100): 52 µs (first version: a packed patch per output, words innermost,
+  gathered channel indices, scattered stores) -> 34 µs (channels innermost)
+  -> 17 µs (slices: the stores had been scalar, 10 µs of them; packing through
+  a gathered channel index table: 10 µs, through ``qbase + c``: 0.8 µs).
+  Before that, packing every patch bit instead of slots: 383 -> 195 µs.
+* ``maxpool`` (:func:`pool_channels`, :func:`pool_flat`): per output the
+  number of set bits of its window (padded positions take no part) against
+  ``need`` (1: OR, the window's valid size: AND). HWC maps: channels innermost
+  (vectorised; 48x48x3 net's first pooling 17.8 -> 8.6 µs per image); CHW
+  maps: one gathered window per output (a channel-innermost loop with stride
+  H*W measured 0.46 against 0.28 µs per image on the digits conv net).
+* ``integer-conv`` (:func:`threshold_map` after oneDNN, else
+  :func:`integer_conv32` / :func:`integer_conv`): when every partial sum is
+  an integer of magnitude below 2^24 — checked once, at :func:`build_front`,
+  from the weights and the input range (``max |pixel| * max_o sum_k
+  |W[o, k]|``, which bounds every partial sum in any order of summation) —
+  the convolution runs through torch's oneDNN direct convolution in float32
+  (``torch.mkldnn_convolution``; torch is a core dependency): every product
+  and every partial sum is then an exact float32 integer, whatever order
+  oneDNN adds in, and :func:`threshold_map` compares with the thresholds
+  (float32 integers clipped to ±2^24: the same comparisons). It is not taken
+  when the bound fails, when torch is set to a reduced-precision float32 mode
+  (``torch.get_float32_matmul_precision() != "highest"`` or a oneDNN
+  ``fp32_precision`` other than IEEE; checked at every call), or when the
+  probe images at build (every pixel at its low bound, at its high bound,
+  and random pixels) do not give the integer kernel's bits (a Winograd or
+  otherwise inexact algorithm would show there): then the exact integer
+  kernels run. Measured on the 48x48x3 net's first layer (27 taps x 16
+  channels at 2,304 positions, load ~2): oneDNN 37 µs per image at batch 1,
+  14 µs at batch 8 and more, against 117-128 µs for :func:`integer_conv32`.
+  ``F.conv2d`` on the same channels-last tensor: 75 µs at batch 1 (another
+  code path); on an NCHW copy 32 µs at batch 1 but 49 µs per image at
+  batch 100. Rejected: a numba kernel with the output channel innermost (a
+  16-lane int32 accumulator per position, the patch gathered once): 212 µs,
+  with slices 237 µs (the accumulator goes through memory for each of the 27
+  taps); int16 patches in :func:`integer_conv32`: no faster (302 against 301
+  µs); a float32 GEMM over patches gathered here: no gain (gather and scatter
+  dominate); torch's ``ge`` for the thresholds: 13 µs per image, against a
+  few for :func:`threshold_map`.
+* ``argmax`` (:func:`argmax_out`): a network of conv kinds only goes from its
+  last map to its class in the same pass (:meth:`ConvFront.classify`): the
+  evaluator's packed stages cost more per call than the whole computation at
+  batch 1 (digits conv net, load ~10: 284 µs per image through them, 71 µs by
+  the chained kernels, onnxruntime 64 µs).
+
+:meth:`ConvFront.classify` runs the layers on blocks of images whose widest
+map fits :data:`FRONT_BLOCK_BYTES` (a 1,000-image batch of the 48x48x3 net
+would otherwise write a 37 MB first map and read it back from memory).
 
 The evaluator tests (``tests/test_conv_kernels.py``) compare every kernel with
 the numpy rule and the semantics module; ``Evaluator(compiled=False)`` never
-uses them. Compiled with ``cache=True`` and ``nogil``.
+uses them. Compiled with ``cache=True`` and ``nogil``; one thread (no
+``prange``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -40,34 +87,57 @@ import numpy as np
 from bnnverify.encoders.conv_layers import feature_index
 from bnnverify.evaluation.xorpop import _ctpop
 
-__all__ = ["conv_bits", "integer_conv", "integer_conv32", "pool_bits", "argmax_out", "classify_front", "conv_tables", "run_layer"]
+__all__ = ["conv_bits", "pool_channels", "pool_flat", "threshold_map", "integer_conv", "integer_conv32",
+           "argmax_out", "LayerPlan", "ConvFront", "build_front", "plan_layer", "run_layer",
+           "FLOAT32_EXACT", "FRONT_BLOCK_BYTES"]
+
+#: float32 adds integers exactly while every partial sum stays below this in magnitude (the mantissa).
+FLOAT32_EXACT = 1 << 24
+
+#: :meth:`ConvFront.classify` evaluates blocks of images whose widest map (bytes per image, float32
+#: for an ``integer-conv`` through oneDNN) takes about this much: inside the 1 MB L2.
+FRONT_BLOCK_BYTES = 1 << 20
+
+#: ``integer-conv`` gathers its patches as int32 when every product and partial sum stays below this
+#: (|pixel| x |weight| x fan-in; ±1 kernels of 27 taps over 0..255 pixels: 6,912), else int64; the
+#: sums are int64. (int16 patches measured no faster: 302 against 301 µs per image.)
+_INT32_EXACT = 1 << 31
+
+#: :func:`integer_conv32` pads each patch to a multiple of this many terms (int32 lanes of AVX2).
+_INT32_LANES = 8
+
+#: Seed of the random probe image :func:`plan_layer` runs through both ``integer-conv`` paths.
+_PROBE_SEED = 0
 
 
 @numba.njit(cache=True, nogil=True)
-def conv_bits(X, chan_idx, tap_q, Cw, wbits, valid, limit, out_idx, out):
-    """``conv`` over rows ``X`` (N, n + 1) of 0/1 uint8 (the last column 0, unused here).
+def conv_bits(X, qbase, cstride, C, tap_q, Cw, wT, lim, obase, ostride, out):
+    """``conv`` over rows ``X`` (N, n) of 0/1 uint8.
 
-    Each input position's channels are packed once into a slot of ``Cw`` bits (a power of two up to
-    64, or whole words: ``chan_idx`` (HW, C) their flat indices); a patch is its taps' slots side by
-    side (``tap_q`` (P, T): the tap's input position, HW where padded: an empty slot), so bit
-    ``t * Cw + c`` is channel c of tap t and no slot straddles a word. ``wbits`` (O, words) holds the
-    kernel in that order (bit 1: weight +1), ``valid`` (P, words) the bits of the taps inside the
-    map, ``limit`` (P, O) ``floor((nvalid - theta) / 2)``; writes ``out`` (N, m) uint8."""
+    Channel c of input position q is ``X[b, qbase[q] + c * cstride]``; the channels of a position are
+    packed once into a slot of ``Cw`` bits (a power of two up to 64, or whole words); a patch is its
+    taps' slots side by side (``tap_q`` (P, T): the tap's input position, HW where padded: an empty
+    slot), so bit ``t * Cw + c`` is channel c of tap t and no slot straddles a word. ``wT`` (words, O)
+    holds the kernel in that order (bit 1: weight +1), ``lim`` (P, O) int64 the largest number of
+    disagreements at which the neuron fires (padded taps' +1 weights included); output channel o of
+    position p is written at ``obase[p] + o * ostride`` of ``out`` (N, m) uint8."""
     N = X.shape[0]
-    HW, C = chan_idx.shape
+    HW = qbase.shape[0]
     P, T = tap_q.shape
-    O, words = wbits.shape
+    words, O = wT.shape
     cwords = (Cw + 63) // 64
-    posw = np.zeros((HW + 1, cwords), np.uint64)
+    posw = np.zeros((HW + 1, cwords), np.uint64)  # row HW: the empty slot of a padded tap
     patch = np.zeros(words, np.uint64)
+    acc = np.zeros(O, np.int64)
     for b in range(N):
-        x = X[b]
         for q in range(HW):
+            qb = qbase[q]
             for w in range(cwords):
-                acc = np.uint64(0)
-                for c in range(w * 64, min(C, w * 64 + 64)):
-                    acc |= np.uint64(x[chan_idx[q, c]]) << np.uint64(c - w * 64)
-                posw[q, w] = acc
+                a = np.uint64(0)
+                lo = w * 64
+                for c in range(lo, min(C, lo + 64)):
+                    a |= np.uint64(X[b, qb + c * cstride]) << np.uint64(c - lo)
+                posw[q, w] = a
         for p in range(P):
             for w in range(words):
                 patch[w] = 0
@@ -80,10 +150,77 @@ def conv_bits(X, chan_idx, tap_q, Cw, wbits, valid, limit, out_idx, out):
                     for w in range(cwords):
                         patch[(base >> 6) + w] = posw[q, w]
             for o in range(O):
-                dis = 0
-                for w in range(words):
-                    dis += _ctpop((patch[w] ^ wbits[o, w]) & valid[p, w])
-                out[b, out_idx[o, p]] = 1 if dis <= limit[p, o] else 0
+                acc[o] = 0
+            for w in range(words):
+                pw = patch[w]
+                for o in range(O):
+                    acc[o] += np.int64(_ctpop(pw ^ wT[w, o]))
+            ob = obase[p]
+            if ostride == 1:
+                dst = out[b, ob:ob + O]
+                for o in range(O):
+                    dst[o] = acc[o] <= lim[p, o]
+            else:
+                for o in range(O):
+                    out[b, ob + o * ostride] = acc[o] <= lim[p, o]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pool_channels(X, base, need, obase, out):
+    """``maxpool`` over rows ``X`` (N, n) of 0/1 uint8 of a map whose channels are contiguous (HWC):
+    ``base`` (P, k) the index of channel 0 of each window position (-1: padded), ``need`` (P, C) int32;
+    channel c of output position p is written at ``obase[p] + c`` of ``out`` (N, m) uint8. (Slices of
+    ``X`` and ``out`` per window position instead of indices: 28.5 against 8.6 µs per image on the
+    48x48x3 net's first pooling.)"""
+    N = X.shape[0]
+    P, k = base.shape
+    C = need.shape[1]
+    s = np.zeros(C, np.int32)
+    for b in range(N):
+        for p in range(P):
+            for c in range(C):
+                s[c] = 0
+            for t in range(k):
+                q = base[p, t]
+                if q >= 0:
+                    for c in range(C):
+                        s[c] += X[b, q + c]
+            ob = obase[p]
+            for c in range(C):
+                out[b, ob + c] = s[c] >= need[p, c]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pool_flat(X, flat_idx, need, out):
+    """``maxpool`` over rows ``X`` (N, n) of 0/1 uint8: ``flat_idx`` (m, k) int64 in output order
+    (-1: padded), ``need`` (m,); writes ``out`` (N, m) uint8."""
+    N = X.shape[0]
+    m, k = flat_idx.shape
+    for b in range(N):
+        x = X[b]
+        for j in range(m):
+            s = 0
+            for t in range(k):
+                q = flat_idx[j, t]
+                if q >= 0:
+                    s += x[q]
+            out[b, j] = 1 if s >= need[j] else 0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def threshold_map(D, theta, out):
+    """Bits ``D >= theta`` of exact integer sums ``D`` (N, m) float32 stored in the output map's order
+    against ``theta`` (m,) float32, into ``out`` (N, m) uint8. (Through (N, P, O) views with an
+    affine output index: 7-10 µs per image on the 48x48x3 net's first layer; flat: 3.2 µs.)"""
+    N, m = D.shape
+    for b in range(N):
+        d = D[b]
+        o = out[b]
+        for j in range(m):
+            o[j] = d[j] >= theta[j]
     return out
 
 
@@ -136,22 +273,6 @@ def integer_conv32(X, idx, Wm, theta, out_idx, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def pool_bits(X, flat_idx, need, out):
-    """``maxpool`` over rows ``X`` (N, n + 1) of 0/1 uint8, the last column 0; ``flat_idx`` (m, k)
-    int64 in output order (n: padded), ``need`` (m,); writes ``out`` (N, m) uint8."""
-    N = X.shape[0]
-    m, k = flat_idx.shape
-    for b in range(N):
-        x = X[b]
-        for j in range(m):
-            s = 0
-            for t in range(k):
-                s += x[flat_idx[j, t]]
-            out[b, j] = 1 if s >= need[j] else 0
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
 def argmax_out(X, W, scale, bias, out):
     """Classes of rows ``X`` (N, n) of 0/1 uint8 under the ``argmax`` rule: ``W`` (c, n) int8,
     ``scale``/``bias`` (c,) float64; score ``scale * dot + bias`` (one rounded multiply, one rounded
@@ -173,14 +294,7 @@ def argmax_out(X, W, scale, bias, out):
     return out
 
 
-def classify_front(layers, output, V: np.ndarray) -> np.ndarray:
-    """Classes of rows ``V`` through conv-kind ``layers`` and the ``argmax`` ``output`` (compiled)."""
-    for h in layers:
-        V = run_layer(h, V)
-    W = output.__dict__.get("_compiled_w")
-    if W is None:
-        W = output.__dict__.setdefault("_compiled_w", np.ascontiguousarray(output.weights, dtype=np.int8))
-    return argmax_out(V, W, output.scale, output.bias, np.empty(V.shape[0], np.int64))
+# -- tables ------------------------------------------------------------------------------------
 
 
 def _words(bits: np.ndarray) -> np.ndarray:
@@ -189,62 +303,168 @@ def _words(bits: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(packed).view("<u8").astype(np.uint64)
 
 
-def conv_tables(layer) -> tuple:
-    """The kernel's arrays of a conv-kind layer (computed once per layer; read-only)."""
-    cache = layer.geometry.__dict__.setdefault("_cache", {})
-    if "compiled" in cache:
-        return cache["compiled"]
+def _out_affine(g: Any, O: int) -> tuple[np.ndarray, int]:
+    """``(obase, ostride)`` with ``out_index(O)[o, p] == obase[p] + o * ostride`` (both layouts)."""
+    oi = g.out_index(O)
+    obase = np.ascontiguousarray(oi[0], dtype=np.int64)
+    ostride = int(oi[1, 0] - oi[0, 0]) if O > 1 else 1
+    if not np.array_equal(oi, obase[None, :] + ostride * np.arange(O, dtype=np.int64)[:, None]):
+        raise AssertionError("feature maps are stored with an affine channel index")  # both LAYOUTS are
+    return obase, ostride
+
+
+def _channel_affine(g: Any) -> tuple[np.ndarray, int]:
+    """``(qbase, cstride)``: channel c of input position q (row-major) is at ``qbase[q] + c * cstride``."""
+    C, H, W = g.shape
+    hh, ww = np.divmod(np.arange(H * W), W)
+    qbase = feature_index(g.layout, C, H, W, 0, hh, ww).astype(np.int64)
+    cstride = int(feature_index(g.layout, C, H, W, 1, 0, 0) - feature_index(g.layout, C, H, W, 0, 0, 0))
+    return np.ascontiguousarray(qbase), cstride if C > 1 else 1
+
+
+def _conv_tables(layer: Any) -> tuple:
     g = layer.geometry
     n = g.n_in
-    if layer.kind == "conv":
-        C, H, Wd = g.shape
-        kh, kw = g.kernel
-        T = kh * kw
-        O = layer.out_channels
-        Cw = 1 << max(0, (C - 1).bit_length()) if C <= 64 else 64 * ((C + 63) // 64)
-        words = (T * Cw + 63) // 64
-        hh, ww = np.divmod(np.arange(H * Wd), Wd)
-        chan_idx = feature_index(g.layout, C, H, Wd, np.arange(C)[None, :], hh[:, None], ww[:, None])
-        idx = g.windows(channels=True).reshape(-1, C, T)  # (P, C, T): kernel order (c, i, j)
-        inside = idx[:, 0, :] < n  # a tap is inside the map for every channel or for none
-        q_of = np.full(n + 1, H * Wd, np.int64)
-        q_of[chan_idx[:, 0]] = np.arange(H * Wd)
-        tap_q = np.where(inside, q_of[np.minimum(idx[:, 0, :], n)], H * Wd)
-        bitpos = (np.arange(T)[None, :] * Cw + np.arange(C)[:, None])  # (C, T): bit of channel c, tap t
-        kb = np.zeros((O, words * 64), np.uint8)
-        kb[:, bitpos.reshape(-1)] = (layer.weights.reshape(O, C, T) > 0).reshape(O, -1)
-        vb = np.zeros((idx.shape[0], words * 64), np.uint8)
-        vb[:, bitpos.reshape(-1)] = np.broadcast_to(inside[:, None, :], (idx.shape[0], C, T)).reshape(idx.shape[0], -1)
-        nvalid = inside.sum(axis=1).astype(np.int64) * C
-        limit = (nvalid[:, None] - layer.thresholds[None, :].astype(np.int64)) // 2
-        t = (np.ascontiguousarray(chan_idx.astype(np.int64)), np.ascontiguousarray(tap_q), int(Cw), _words(kb),
-             _words(vb), np.ascontiguousarray(limit), g.out_index(O))
-    elif layer.kind == "integer-conv":
-        idx = g.windows(channels=True)
-        O = layer.out_channels
-        WT = np.ascontiguousarray(layer.weights.reshape(O, -1).astype(np.int64))  # (O, K)
-        theta = np.ascontiguousarray(layer.thresholds.reshape(O, -1).T.astype(np.int64))
-        t = (np.ascontiguousarray(idx), WT, theta, g.out_index(O))
-    else:
-        idx = g.windows(channels=False)
-        need = np.where(layer.polarity[:, None] > 0, 1, (idx < n).sum(axis=2))
-        order = np.argsort(g.out_index(layer.out_channels).reshape(-1))
-        t = (np.ascontiguousarray(idx.reshape(-1, idx.shape[2])[order]),
-             np.ascontiguousarray(need.reshape(-1)[order].astype(np.int64)))
-    cache["compiled"] = t
-    return t
+    C, H, Wd = g.shape
+    kh, kw = g.kernel
+    T = kh * kw
+    O = layer.out_channels
+    Cw = 1 << max(0, (C - 1).bit_length()) if C <= 64 else 64 * ((C + 63) // 64)
+    words = (T * Cw + 63) // 64
+    qbase, cstride = _channel_affine(g)
+    idx = g.windows(channels=True).reshape(-1, C, T)  # (P, C, T): kernel order (c, i, j)
+    inside = idx[:, 0, :] < n  # a tap is inside the map for every channel or for none
+    q_of = np.full(n + 1, H * Wd, np.int64)
+    q_of[qbase] = np.arange(H * Wd)
+    tap_q = np.where(inside, q_of[np.minimum(idx[:, 0, :], n)], H * Wd)
+    bitpos = (np.arange(T)[None, :] * Cw + np.arange(C)[:, None])  # (C, T): bit of channel c, tap t
+    kb = np.zeros((O, words * 64), np.uint8)
+    kb[:, bitpos.reshape(-1)] = (layer.weights.reshape(O, C, T) > 0).reshape(O, -1)
+    plus = (layer.weights.reshape(O, C, T) > 0).sum(axis=1).astype(np.int64)  # (O, T): +1 weights per tap
+    pad_plus = (~inside).astype(np.int64) @ plus.T  # (P, O): +1 weights on padded taps (empty slots)
+    nvalid = inside.sum(axis=1).astype(np.int64) * C
+    limit = (nvalid[:, None] - layer.thresholds[None, :].astype(np.int64)) // 2 + pad_plus
+    obase, ostride = _out_affine(g, O)
+    return (qbase, cstride, C, np.ascontiguousarray(tap_q), int(Cw), np.ascontiguousarray(_words(kb).T),
+            np.ascontiguousarray(np.maximum(limit, -1)), obase, ostride)
 
 
-#: ``integer-conv`` gathers its patches as int32 when every product and partial sum stays below this
-#: (|pixel| x |weight| x fan-in; ±1 kernels of 27 taps over 0..255 pixels: 6,912), else int64; the
-#: sums are int64. (int16 patches measured no faster: 302 against 301 µs per image.)
-_INT32_EXACT = 1 << 31
+def _pool_tables(layer: Any) -> tuple[str, tuple]:
+    g = layer.geometry
+    n = g.n_in
+    idx = g.windows(channels=False)  # (C, P, k)
+    valid = (idx[0] < n).sum(axis=1)  # (P,)
+    need = np.where(layer.polarity[:, None] > 0, 1, valid[None, :])  # (C, P)
+    qbase, cstride = _channel_affine(g)
+    if cstride == 1:
+        base = np.where(idx[0] < n, idx[0], -1)
+        obase, _ = _out_affine(g, layer.out_channels)
+        return "pool_channels", (np.ascontiguousarray(base), np.ascontiguousarray(need.T.astype(np.int32)), obase)
+    order = np.argsort(g.out_index(layer.out_channels).reshape(-1))  # windows in output order
+    flat = idx.reshape(-1, idx.shape[2])[order]
+    return "pool_flat", (np.ascontiguousarray(np.where(flat < n, flat, -1)),
+                         np.ascontiguousarray(need.reshape(-1)[order].astype(np.int64)))
 
-#: :func:`integer_conv32` pads each patch to a multiple of this many terms (int32 lanes of AVX2).
-_INT32_LANES = 8
+
+def _integer_tables(layer: Any, vmax: int) -> tuple[str, tuple]:
+    """The exact integer kernel for pixels of magnitude at most ``vmax``."""
+    g = layer.geometry
+    idx = g.windows(channels=True)
+    O = layer.out_channels
+    WT = np.ascontiguousarray(layer.weights.reshape(O, -1).astype(np.int64))  # (O, K)
+    theta = np.ascontiguousarray(layer.thresholds.reshape(O, -1).T.astype(np.int64))
+    bound = (vmax + 1) * int(np.abs(WT).max(initial=0)) * (idx.shape[1] + 1)
+    if bound < _INT32_EXACT:
+        n, (P, K) = g.n_in, idx.shape
+        Kp = -(-K // _INT32_LANES) * _INT32_LANES
+        idxp = np.full((P, Kp), n, np.int64)
+        idxp[:, :K] = idx
+        Wp = np.zeros((O, Kp), np.int32)
+        Wp[:, :K] = WT
+        return "integer_conv32", (idxp, Wp, theta, g.out_index(O))
+    return "integer_conv", (np.ascontiguousarray(idx), WT, theta, g.out_index(O))
 
 
-def _padded(V: np.ndarray, dtype) -> np.ndarray:
+def _torch_strict() -> bool:
+    """Whether torch computes float32 convolutions in IEEE float32 (no reduced-precision mode)."""
+    import torch
+
+    if torch.get_float32_matmul_precision() != "highest":
+        return False
+    for owner in (torch.backends, getattr(torch.backends, "mkldnn", None),
+                  getattr(getattr(torch.backends, "mkldnn", None), "conv", None)):
+        p = getattr(owner, "fp32_precision", None)
+        if p is not None and p not in ("none", "ieee"):
+            return False
+    return True
+
+
+@dataclass(frozen=True, eq=False)
+class _FloatConv:
+    """An ``integer-conv`` through torch's oneDNN convolution in float32 (exact: see the module doc)."""
+
+    weight: Any  # torch float32 (O, C, kh, kw), channels-last for an HWC layer
+    shape: tuple[int, int, int]
+    layout: str
+    padding: tuple[int, int]
+    pad4: tuple[int, int, int, int] | None  # (left, right, top, bottom) when the pads are asymmetric
+    stride: tuple[int, int]
+    theta: np.ndarray  # (m,) float32, in the output map's order
+
+    def sums(self, V: np.ndarray) -> np.ndarray:
+        """(N, m) float32 exact sums of rows ``V`` in the output map's order (a view of torch's output:
+        an HWC layer's input is read channels-last, and oneDNN writes its output channels-last)."""
+        import torch
+
+        N = V.shape[0]
+        C, H, W = self.shape
+        x = torch.from_numpy(np.ascontiguousarray(V, dtype=np.float32))
+        x = x.reshape(N, H, W, C).permute(0, 3, 1, 2) if self.layout == "HWC" else x.reshape(N, C, H, W)
+        if self.pad4 is not None:
+            x = torch.nn.functional.pad(x, self.pad4)
+        with torch.no_grad():
+            if hasattr(torch, "mkldnn_convolution") and torch.backends.mkldnn.is_available():
+                d = torch.mkldnn_convolution(x, self.weight, None, list(self.padding), list(self.stride), [1, 1], 1)
+            else:
+                d = torch.nn.functional.conv2d(x, self.weight, None, self.stride, self.padding)
+        if self.layout == "HWC":
+            d = d.permute(0, 2, 3, 1)
+        return np.ascontiguousarray(d.numpy()).reshape(N, -1)  # no copy when already in that order
+
+    def run(self, V: np.ndarray, out: np.ndarray) -> np.ndarray:
+        return threshold_map(self.sums(V), self.theta, out)
+
+
+def _float_conv(layer: Any, vmax: int) -> _FloatConv | None:
+    """The oneDNN path of an ``integer-conv`` over pixels of magnitude <= ``vmax``, if it is exact."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    O = layer.out_channels
+    Wm = layer.weights.reshape(O, -1).astype(np.int64)
+    if vmax >= FLOAT32_EXACT or vmax * int(np.abs(Wm).sum(axis=1).max(initial=0)) >= FLOAT32_EXACT:
+        return None
+    g = layer.geometry
+    top, left, bottom, right = g.pads
+    sym = top == bottom and left == right
+    theta = np.empty(layer.n_outputs, np.float32)
+    theta[g.out_index(O).reshape(-1)] = np.clip(layer.thresholds.reshape(-1), -FLOAT32_EXACT, FLOAT32_EXACT)
+    w = torch.from_numpy(np.ascontiguousarray(layer.weights, dtype=np.float32))
+    if g.layout == "HWC":
+        w = w.contiguous(memory_format=torch.channels_last)
+    return _FloatConv(w, g.shape, g.layout, (top, left) if sym else (0, 0),
+                      None if sym else (left, right, top, bottom), g.stride, theta)
+
+
+# -- plans -------------------------------------------------------------------------------------
+
+
+_KERNELS = {"conv_bits": conv_bits, "pool_channels": pool_channels, "pool_flat": pool_flat,
+            "integer_conv": integer_conv, "integer_conv32": integer_conv32}
+
+
+def _padded(V: np.ndarray, dtype: type) -> np.ndarray:
     """Rows ``V`` with a zero column appended (what a padded position reads)."""
     out = np.empty((V.shape[0], V.shape[1] + 1), dtype)
     out[:, :-1] = V
@@ -252,27 +472,94 @@ def _padded(V: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def run_layer(layer, V: np.ndarray) -> np.ndarray:
-    """Output bits (N, m) uint8 of a conv-kind layer on rows ``V`` with the compiled kernels."""
-    out = np.empty((V.shape[0], layer.n_outputs), np.uint8)
-    t = conv_tables(layer)
+@dataclass(frozen=True, eq=False)
+class LayerPlan:
+    """One conv-kind layer made ready for its kernel: ``kernel`` names it, ``tables`` its arrays;
+    an ``integer-conv`` may also have the oneDNN path (``float_conv``), taken while torch is strict."""
+
+    layer: Any
+    kernel: str
+    tables: tuple
+    float_conv: _FloatConv | None = None
+
+    @property
+    def width(self) -> int:
+        """Bytes per image of the widest array this layer writes."""
+        return self.layer.n_outputs * (4 if self.float_conv is not None else 1)
+
+    def run(self, V: np.ndarray) -> np.ndarray:
+        """Output bits (N, m) uint8 of rows ``V``: 0/1 bits, or checked integer features."""
+        out = np.empty((V.shape[0], self.layer.n_outputs), np.uint8)
+        k = self.kernel
+        if self.float_conv is not None and _torch_strict():
+            return self.float_conv.run(V, out)
+        if k == "integer_conv32":
+            return integer_conv32(_padded(V, np.int32), *self.tables, out)
+        if k == "integer_conv":
+            return integer_conv(_padded(V, np.int64), *self.tables, out)
+        return _KERNELS[k](np.ascontiguousarray(V, dtype=np.uint8), *self.tables, out)
+
+
+def plan_layer(layer: Any, vmax: int | None = None) -> LayerPlan:
+    """The plan of a conv-kind layer; ``vmax`` bounds the magnitude of an ``integer-conv`` layer's
+    pixels (required for that kind: the evaluator takes it from the network's input range)."""
     if layer.kind == "conv":
-        return conv_bits(_padded(V, np.uint8), *t, out)
+        return LayerPlan(layer, "conv_bits", _conv_tables(layer))
     if layer.kind == "maxpool":
-        return pool_bits(_padded(V, np.uint8), *t, out)
-    idx, WT, theta, out_idx = t
-    vmax = int(np.abs(V).max(initial=0))
-    bound = (vmax + 1) * int(np.abs(WT).max(initial=0)) * (idx.shape[1] + 1)
-    if bound < _INT32_EXACT:
-        cache = layer.geometry.__dict__["_cache"]
-        if "compiled32" not in cache:
-            n, (P, K) = V.shape[1], idx.shape
-            Kp = -(-K // _INT32_LANES) * _INT32_LANES
-            idxp = np.full((P, Kp), n, np.int64)
-            idxp[:, :K] = idx
-            Wp = np.zeros((WT.shape[0], Kp), np.int32)
-            Wp[:, :K] = WT
-            cache["compiled32"] = (idxp, Wp)
-        idxp, Wp = cache["compiled32"]
-        return integer_conv32(_padded(V, np.int32), idxp, Wp, theta, out_idx, out)
-    return integer_conv(_padded(V, np.int64), idx, WT, theta, out_idx, out)
+        return LayerPlan(layer, *_pool_tables(layer))
+    if vmax is None:
+        raise ValueError("plan_layer: an integer-conv layer needs the bound of its pixels")
+    kernel, tables = _integer_tables(layer, int(vmax))
+    exact = LayerPlan(layer, kernel, tables)
+    fc = _float_conv(layer, int(vmax))
+    if fc is None:
+        return exact
+    rng = np.random.default_rng(_PROBE_SEED)
+    n = layer.n_inputs
+    probes = np.stack([np.full(n, -int(vmax)), np.full(n, int(vmax)), rng.integers(-int(vmax), int(vmax) + 1, n)])
+    want = exact.run(probes)
+    if not np.array_equal(fc.run(probes, np.empty_like(want)), want):
+        return exact  # not the exact sums: never taken
+    return LayerPlan(layer, kernel, tables, fc)
+
+
+@dataclass(frozen=True, eq=False)
+class ConvFront:
+    """The compiled plans of a network's leading layers (``None`` for a kind without a kernel) and,
+    when the network is conv kinds then ``argmax``, the output layer's int8 weights."""
+
+    plans: tuple[LayerPlan | None, ...]
+    output: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    block: int
+
+    def classify(self, V: np.ndarray) -> np.ndarray:
+        """Classes of checked rows ``V`` (conv kinds, then argmax), block by block."""
+        if self.output is None:
+            raise ValueError("ConvFront.classify: the network does not end in conv kinds and argmax")
+        W, scale, bias = self.output
+        out = np.empty(V.shape[0], np.int64)
+        for s in range(0, V.shape[0], self.block):
+            v = V[s:s + self.block]
+            for plan in self.plans:
+                v = plan.run(v)  # type: ignore[union-attr]
+            argmax_out(v, W, scale, bias, out[s:s + self.block])
+        return out
+
+
+def build_front(layers: tuple, output: Any = None, vmax: int | None = None) -> ConvFront:
+    """Plans of ``layers`` (conv kinds; any other kind gets ``None``); ``output``: the argmax layer
+    when every layer is of a conv kind; ``vmax``: the largest pixel magnitude of the inputs."""
+    kinds = ("conv", "maxpool", "integer-conv")
+    plans = tuple(plan_layer(h, vmax) if h.kind in kinds else None for h in layers)
+    widest = max([p.width for p in plans if p is not None] + [1])
+    out = None
+    if output is not None and all(p is not None for p in plans):
+        out = (np.ascontiguousarray(output.weights, dtype=np.int8), output.scale, output.bias)
+    return ConvFront(plans, out, max(1, FRONT_BLOCK_BYTES // widest))
+
+
+def run_layer(layer: Any, V: np.ndarray) -> np.ndarray:
+    """Output bits (N, m) uint8 of a conv-kind layer on rows ``V`` (an ``integer-conv`` layer's pixel
+    bound taken from ``V``)."""
+    vmax = int(np.abs(V).max(initial=0)) if layer.kind == "integer-conv" else None
+    return plan_layer(layer, vmax).run(V)

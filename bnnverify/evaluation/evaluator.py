@@ -46,13 +46,17 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
+from bnnverify.encoders.integer_layers import MAX_FEATURE_MAGNITUDE
 from bnnverify.encoders.layers import BNN, numpy_layer
 
 from bnnverify.errors import DataError, InternalError
+
+if TYPE_CHECKING:
+    from bnnverify.evaluation.convkernels import ConvFront
 
 __all__ = [
     "Evaluator",
@@ -354,7 +358,7 @@ class Evaluator:
         self._conv_front = any(h.kind in _CONV_KINDS for h in self._front)
         self._conv_only = bool(self._front) and all(h.kind in _CONV_KINDS for h in self._front) and k == len(net.hidden)
         self._front_cost = sum(getattr(h, "row_cost", 0) for h in self._front)
-        self._run_layer: Callable | None = None
+        self._front_plan: object | None = None  # the compiled conv front, once built
         self._stages = [_make_stage(h.weights, h.thresholds) for h in net.hidden[k:]]
         self._stages.append(_make_stage(net.output.weights, None))
         out = net.output
@@ -369,6 +373,7 @@ class Evaluator:
         state = dict(self.__dict__)
         state["_workspaces"] = []
         state["_tables"] = {}
+        state["_front_plan"] = None  # rebuilt on first use (it holds torch tensors)
         return state
 
     # -- the block kernel ------------------------------------------------------------
@@ -449,17 +454,19 @@ class Evaluator:
             codes.append(code)
         return codes, self._popcounts(len(self._stages) - 1, cur, ws, kernel)
 
-    def _conv_kernels(self, N: int) -> Callable | None:
-        """The compiled conv-front kernels (:mod:`.convkernels`) if a batch of ``N`` rows uses them:
-        as for the XOR-popcount kernel, by the front's work (``row_cost``) against COMPILED_MIN_WORK
-        (once loaded, every batch: their dispatch costs less than the numpy rules' arrays). Measured
-        on the 48x48x3 benchmark network at load ~7: batch 1,000 in 2.3 s against the numpy rules'
-        3.9 s; on the digits conv net at batch 1 (load ~10, with :func:`classify_front`): 71 µs
-        against 284 µs."""
+    def _conv_kernels(self, N: int) -> "ConvFront | None":
+        """The compiled conv front (:mod:`.convkernels`: plans of the front's conv-kind layers, built
+        once) if a batch of ``N`` rows uses it: as for the XOR-popcount kernel, by the front's work
+        (``row_cost``) against COMPILED_MIN_WORK (once loaded, every batch: their dispatch costs less
+        than the numpy rules' arrays). Measured on the 48x48x3 benchmark network at load ~7: batch
+        1,000 in 2.3 s against the numpy rules' 3.9 s; on the digits conv net at batch 1 (load ~10,
+        with :meth:`ConvFront.classify`): 71 µs against 284 µs. The plan of an ``integer-conv``
+        layer is chosen from the network's input range (``max |lo|, |hi|``): see
+        :func:`.convkernels.plan_layer`."""
         if self.compiled is False or not self._conv_front:
             return None
-        if self._run_layer is not None:  # resolved once: the kernels are loaded
-            return self._run_layer
+        if self._front_plan is not None:  # resolved once: the kernels are loaded
+            return self._front_plan
         loaded = "bnnverify.evaluation.convkernels" in sys.modules
         if not self.compiled and not loaded and N * self._front_cost < COMPILED_MIN_WORK:  # once loaded: every batch
             return None
@@ -467,10 +474,13 @@ class Evaluator:
 
         if not HAVE_NUMBA:
             return None
-        from bnnverify.evaluation.convkernels import run_layer
+        from bnnverify.evaluation.convkernels import build_front
 
-        self._run_layer = run_layer
-        return run_layer
+        ins = self.net.inputs
+        vmax = (max(int(np.abs(ins.lo).max(initial=0)), int(np.abs(ins.hi).max(initial=0))) if ins is not None
+                else MAX_FEATURE_MAGNITUDE)
+        self._front_plan = build_front(self._front, self.net.output if self._conv_only else None, vmax)
+        return self._front_plan
 
     def _kernel_for(self, N: int) -> Callable | None:
         """The compiled XOR-popcount kernel if a batch of ``N`` rows uses it (see COMPILED_MIN_WORK)."""
@@ -680,12 +690,12 @@ class Evaluator:
         outs: list[list[np.ndarray]] = [[] for _ in self._front]
         step = max(1, FRONT_BLOCK_ELEMENTS // max(1, max(getattr(h, "row_cost", h.n_inputs * h.n_outputs)
                                                          for h in self._front)))
-        run_layer = self._conv_kernels(len(V))
+        plan = self._conv_kernels(len(V))
         for s in range(0, len(V), step):
             v = V[s:s + step]
             for i, h in enumerate(self._front):
-                if run_layer is not None and h.kind in _CONV_KINDS:
-                    v = run_layer(h, v)  # compiled: image by image, bit-packed patches
+                if plan is not None and plan.plans[i] is not None:
+                    v = plan.plans[i].run(v)  # compiled: image by image, bit-packed patches
                 else:
                     v = h.forward(v) if hasattr(h, "forward") else numpy_layer(h, v)  # conv kinds: uint8 patch kernels
                 outs[i].append(v.astype(np.uint8))
@@ -718,10 +728,9 @@ class Evaluator:
         """(N,) int64 classes."""
         if self._conv_only:
             V = self._checked(X)
-            if self._conv_kernels(len(V)) is not None:  # conv kinds then argmax: one compiled pass
-                from bnnverify.evaluation.convkernels import classify_front
-
-                return classify_front(self._front, self.net.output, V)
+            plan = self._conv_kernels(len(V))
+            if plan is not None:  # conv kinds then argmax: one compiled pass, block by block
+                return plan.classify(V)
         _, X = self._inputs(X)
         N = len(X)
         XT = _pack_inputs(X, self._stages[0].words)
