@@ -106,6 +106,19 @@ _INT32_EXACT = 1 << 31
 #: :func:`integer_conv32` pads each patch to a multiple of this many terms (int32 lanes of AVX2).
 _INT32_LANES = 8
 
+#: :meth:`ConvFront.classify` computes a front of ``conv`` / ``maxpool`` layers on 64 images per
+#: word (:func:`conv_sliced`) when every ``conv`` reads at most this many bits per patch and the
+#: batch has at least :data:`SLICE_MIN_ROWS` images: the ripple counters cost ~3 (1 + log2 K)
+#: operations per patch entry for 64 images, against a packed patch per image.
+SLICE_MAX_FANIN = 32
+
+#: Batches below this many images keep the per-image kernels (a word of 64 images half empty costs
+#: as much as a full one).
+SLICE_MIN_ROWS = 64
+
+#: Images per block of the bit-sliced front (16 words per map row: two AVX-512 vectors).
+SLICE_BLOCK = 1024
+
 #: Seed of the random probe image :func:`plan_layer` runs through both ``integer-conv`` paths.
 _PROBE_SEED = 0
 
@@ -294,6 +307,113 @@ def argmax_out(X, W, scale, bias, out):
     return out
 
 
+# -- bit-sliced over images ---------------------------------------------------------------------
+
+
+@numba.njit(cache=True, nogil=True)
+def slice_rows(X, XT):
+    """Rows ``X`` (N, n) of 0/1 uint8 as ``XT`` (n, G) uint64: bit ``b % 64`` of word ``b // 64`` of row
+    k is image b's bit k (G = ceil(N / 64); the last word's spare bits 0)."""
+    N, n = X.shape
+    XT[:, :] = 0
+    for b in range(N):
+        g = b >> 6
+        sh = np.uint64(b & 63)
+        for k in range(n):
+            XT[k, g] |= np.uint64(X[b, k]) << sh
+    return XT
+
+
+@numba.njit(cache=True, nogil=True)
+def unslice_rows(YT, out):
+    """Inverse of :func:`slice_rows`: ``YT`` (m, G) uint64 -> ``out`` (N, m) uint8."""
+    N, m = out.shape
+    for b in range(N):
+        g = b >> 6
+        sh = np.uint64(b & 63)
+        for j in range(m):
+            out[b, j] = (YT[j, g] >> sh) & np.uint64(1)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def conv_sliced(XT, idx, wmask, lim, obase, ostride, B, out):
+    """``conv`` on 64 images per word: ``XT`` (n, G) uint64 (:func:`slice_rows`), ``idx`` (P, K) the
+    flat input index of each patch entry (-1: padded), ``wmask`` (O, K) uint64 (all ones where the
+    weight is +1), ``lim`` (P, O) the largest number of disagreements at which the neuron fires;
+    neuron (o, p) is row ``obase[p] + o * ostride`` of ``out`` (m, G). The disagreements of every
+    image are counted in ``B`` bit-sliced counters (ripple half adders, vectorised over G)."""
+    P, K = idx.shape
+    O = wmask.shape[0]
+    G = XT.shape[1]
+    cnt = np.zeros((B, G), np.uint64)
+    carry = np.zeros(G, np.uint64)
+    ones = ~np.uint64(0)
+    for p in range(P):
+        for o in range(O):
+            lp = lim[p, o]
+            row = obase[p] + o * ostride
+            if lp < 0:
+                for g in range(G):
+                    out[row, g] = 0
+                continue
+            if lp >= (1 << B) - 1:
+                for g in range(G):
+                    out[row, g] = ones
+                continue
+            cnt[:, :] = 0
+            for t in range(K):
+                q = idx[p, t]
+                if q < 0:
+                    continue
+                wm = wmask[o, t]
+                for g in range(G):
+                    carry[g] = XT[q, g] ^ wm
+                for bb in range(B):
+                    for g in range(G):
+                        c = cnt[bb, g]
+                        cnt[bb, g] = c ^ carry[g]
+                        carry[g] = c & carry[g]
+            for g in range(G):  # count <= lp, from the most significant bit: not (count > lp)
+                gt = np.uint64(0)
+                eq = ones
+                for bb in range(B - 1, -1, -1):
+                    c = cnt[bb, g]
+                    if (lp >> bb) & 1:
+                        eq &= c
+                    else:
+                        gt |= eq & c
+                        eq &= ~c
+                out[row, g] = ~gt
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pool_sliced(XT, flat_idx, is_or, out):
+    """``maxpool`` on 64 images per word: ``flat_idx`` (m, k) in output order (-1: padded), ``is_or``
+    (m,) 1 for OR (polarity +1), 0 for AND; ``out`` (m, G)."""
+    m, k = flat_idx.shape
+    G = XT.shape[1]
+    for j in range(m):
+        if is_or[j]:
+            for g in range(G):
+                out[j, g] = 0
+            for t in range(k):
+                q = flat_idx[j, t]
+                if q >= 0:
+                    for g in range(G):
+                        out[j, g] |= XT[q, g]
+        else:
+            for g in range(G):
+                out[j, g] = ~np.uint64(0)
+            for t in range(k):
+                q = flat_idx[j, t]
+                if q >= 0:
+                    for g in range(G):
+                        out[j, g] &= XT[q, g]
+    return out
+
+
 # -- tables ------------------------------------------------------------------------------------
 
 
@@ -457,11 +577,39 @@ def _float_conv(layer: Any, vmax: int) -> _FloatConv | None:
                       None if sym else (left, right, top, bottom), g.stride, theta)
 
 
+def _sliced_tables(layer: Any) -> tuple[str, tuple] | None:
+    """The arrays of :func:`conv_sliced` / :func:`pool_sliced` for a bit layer, or None (an
+    ``integer-conv``, or a ``conv`` of more than :data:`SLICE_MAX_FANIN` patch entries)."""
+    g = layer.geometry
+    n = g.n_in
+    if layer.kind == "conv":
+        idx = g.windows(channels=True)  # (P, K)
+        K = idx.shape[1]
+        if K > SLICE_MAX_FANIN:
+            return None
+        O = layer.out_channels
+        wmask = np.where(layer.weights.reshape(O, -1) > 0, ~np.uint64(0), np.uint64(0)).astype(np.uint64)
+        nvalid = (idx < n).sum(axis=1).astype(np.int64)
+        lim = (nvalid[:, None] - layer.thresholds[None, :].astype(np.int64)) // 2
+        obase, ostride = _out_affine(g, O)
+        return "conv_sliced", (np.ascontiguousarray(np.where(idx < n, idx, -1)), np.ascontiguousarray(wmask),
+                               np.ascontiguousarray(np.maximum(lim, -1)), obase, ostride, int(K).bit_length())
+    if layer.kind == "maxpool":
+        idx = g.windows(channels=False)  # (C, P, k)
+        order = np.argsort(g.out_index(layer.out_channels).reshape(-1))
+        flat = idx.reshape(-1, idx.shape[2])[order]
+        is_or = np.broadcast_to((layer.polarity > 0)[:, None], idx.shape[:2]).reshape(-1)[order]
+        return "pool_sliced", (np.ascontiguousarray(np.where(flat < n, flat, -1)),
+                               np.ascontiguousarray(is_or.astype(np.uint8)))
+    return None
+
+
 # -- plans -------------------------------------------------------------------------------------
 
 
 _KERNELS = {"conv_bits": conv_bits, "pool_channels": pool_channels, "pool_flat": pool_flat,
-            "integer_conv": integer_conv, "integer_conv32": integer_conv32}
+            "integer_conv": integer_conv, "integer_conv32": integer_conv32, "conv_sliced": conv_sliced,
+            "pool_sliced": pool_sliced}
 
 
 def _padded(V: np.ndarray, dtype: type) -> np.ndarray:
@@ -531,6 +679,7 @@ class ConvFront:
     plans: tuple[LayerPlan | None, ...]
     output: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     block: int
+    sliced: tuple[tuple[str, tuple], ...] | None = None  # every layer on 64 images per word, if it may
 
     def classify(self, V: np.ndarray) -> np.ndarray:
         """Classes of checked rows ``V`` (conv kinds, then argmax), block by block."""
@@ -538,12 +687,26 @@ class ConvFront:
             raise ValueError("ConvFront.classify: the network does not end in conv kinds and argmax")
         W, scale, bias = self.output
         out = np.empty(V.shape[0], np.int64)
+        if self.sliced is not None and V.shape[0] >= SLICE_MIN_ROWS:
+            for s in range(0, V.shape[0], SLICE_BLOCK):
+                argmax_out(self.sliced_bits(V[s:s + SLICE_BLOCK]), W, scale, bias, out[s:s + SLICE_BLOCK])
+            return out
         for s in range(0, V.shape[0], self.block):
             v = V[s:s + self.block]
             for plan in self.plans:
                 v = plan.run(v)  # type: ignore[union-attr]
             argmax_out(v, W, scale, bias, out[s:s + self.block])
         return out
+
+    def sliced_bits(self, V: np.ndarray) -> np.ndarray:
+        """The last map's bits (N, m) uint8 of rows ``V`` of bits, computed on 64 images per word."""
+        if self.sliced is None:
+            raise ValueError("ConvFront.sliced_bits: this front has a layer without a bit-sliced kernel")
+        G = -(-V.shape[0] // 64)
+        XT = slice_rows(np.ascontiguousarray(V, dtype=np.uint8), np.empty((V.shape[1], G), np.uint64))
+        for (kernel, tables), plan in zip(self.sliced, self.plans):
+            XT = _KERNELS[kernel](XT, *tables, np.empty((plan.layer.n_outputs, G), np.uint64))  # type: ignore[union-attr]
+        return unslice_rows(XT, np.empty((V.shape[0], XT.shape[0]), np.uint8))
 
 
 def build_front(layers: tuple, output: Any = None, vmax: int | None = None) -> ConvFront:
@@ -555,7 +718,9 @@ def build_front(layers: tuple, output: Any = None, vmax: int | None = None) -> C
     out = None
     if output is not None and all(p is not None for p in plans):
         out = (np.ascontiguousarray(output.weights, dtype=np.int8), output.scale, output.bias)
-    return ConvFront(plans, out, max(1, FRONT_BLOCK_BYTES // widest))
+    sliced = tuple(_sliced_tables(h) for h in layers)
+    return ConvFront(plans, out, max(1, FRONT_BLOCK_BYTES // widest),
+                     sliced if all(t is not None for t in sliced) else None)  # type: ignore[arg-type]
 
 
 def run_layer(layer: Any, V: np.ndarray) -> np.ndarray:
