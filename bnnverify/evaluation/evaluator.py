@@ -681,6 +681,19 @@ class Evaluator:
                 raise DataError(str(e)) from None
         return check_bits(X, self.net.n_inputs)
 
+    def _checked_fast(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`_checked` for the compiled conv front: an integer array within the input ranges is
+        used as it is (one compiled pass, :func:`.convkernels.in_bounds`); anything else, or any
+        entry out of range, goes through :meth:`_checked` (which converts, or names the problem)."""
+        ins = self.net.inputs
+        if (ins is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == ins.n
+                and X.dtype.kind in "iu" and X.dtype.itemsize <= 8 and X.dtype != np.uint64):
+            from bnnverify.evaluation.convkernels import in_bounds
+
+            if in_bounds(X, ins.lo, ins.hi):
+                return X
+        return self._checked(X)
+
     def _inputs(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Checked inputs through the front: the front's codes (unpacked) and the bits the
         packed stages read (the inputs themselves when there is no front)."""
@@ -727,10 +740,9 @@ class Evaluator:
     def classify(self, X: np.ndarray) -> np.ndarray:
         """(N,) int64 classes."""
         if self._conv_only:
-            V = self._checked(X)
-            plan = self._conv_kernels(len(V))
+            plan = self._conv_kernels(len(X) if np.ndim(X) == 2 else 1)
             if plan is not None:  # conv kinds then argmax: one compiled pass, block by block
-                return plan.classify(V)
+                return plan.classify(self._checked_fast(X))
         _, X = self._inputs(X)
         N = len(X)
         XT = _pack_inputs(X, self._stages[0].words)
