@@ -655,7 +655,10 @@ def _float_conv(layer: Any, vmax: int) -> _FloatConv | None:
 
 def _sliced_tables(layer: Any) -> tuple[str, tuple] | None:
     """The arrays of :func:`conv_sliced` / :func:`pool_sliced` for a bit layer, or None (an
-    ``integer-conv``, or a ``conv`` of more than :data:`SLICE_MAX_FANIN` patch entries)."""
+    ``integer-conv``, a kind without a map, or a ``conv`` of more than :data:`SLICE_MAX_FANIN` patch
+    entries)."""
+    if layer.kind not in ("conv", "maxpool"):
+        return None
     g = layer.geometry
     n = g.n_in
     if layer.kind == "conv":
@@ -809,7 +812,7 @@ def build_front(layers: tuple, output: Any = None, vmax: int | None = None) -> C
     out = None
     if output is not None and all(p is not None for p in plans):
         out = (np.ascontiguousarray(output.weights, dtype=np.int8), output.scale, output.bias)
-    sliced = tuple(_sliced_tables(h) for h in layers)
+    sliced = tuple(_sliced_tables(h) for h in layers) if out is not None else (None,)
     return ConvFront(plans, out, max(1, FRONT_BLOCK_BYTES // widest),
                      sliced if all(t is not None for t in sliced) else None)  # type: ignore[arg-type]
 
