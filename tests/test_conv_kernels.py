@@ -159,17 +159,19 @@ def pixel_conv_layers(draw):
 
 
 @SETTINGS
-@given(pixel_conv_layers(), st.integers(0, 2**32 - 1))
-def test_the_onednn_first_layer_is_the_integer_rule(case, seed):
+@given(pixel_conv_layers(), st.sampled_from([0, 1, 10, 40]), st.integers(0, 2**32 - 1))
+def test_the_onednn_first_layer_is_the_integer_rule(case, extra, seed):
     """An ``integer-conv`` through oneDNN (float32, exact below 2^24) gives the numpy rule's bits,
-    the exact kernels' and the semantics' classes, on random pixels and on images at the range bounds."""
+    the exact kernels' and the semantics' classes, on random pixels and on images at the range bounds,
+    in batches of several sizes (oneDNN's kernels differ by batch size: torch 2.13 returned wrong sums
+    from batch 12 on for one-channel inputs with degenerate strides, which this test found)."""
     from bnnverify.evaluation.convkernels import plan_layer
 
     layer, lo, hi = case
     rng = np.random.default_rng(seed)
     n = layer.n_inputs
     X = np.concatenate([np.full((1, n), lo), np.full((1, n), hi), rng.choice([lo, hi], (2, n)),
-                        rng.integers(lo, hi + 1, (8, n))])
+                        rng.integers(lo, hi + 1, (extra, n))])
     vmax = max(abs(lo), abs(hi))
     plan = plan_layer(layer, vmax)
     bound = vmax * int(np.abs(layer.weights).sum(axis=(1, 2, 3)).max())
@@ -181,6 +183,7 @@ def test_the_onednn_first_layer_is_the_integer_rule(case, seed):
                                           np.ones(3), rng.normal(0, 1, 3)), inputs=IntegerInputs.pixels(n, lo, hi))
     got = Evaluator(net, compiled=True).classify(X)
     assert got.tolist() == Evaluator(net, compiled=False).classify(X).tolist() == _classes(net, X)
+    assert np.array_equal(plan.run(X[:1]), layer.forward(X[:1]))
 
 
 def test_the_onednn_path_is_refused_beyond_the_float32_bound_and_in_reduced_precision():
@@ -238,3 +241,49 @@ def test_a_wide_integer_first_layer_network_end_to_end():
     assert ev.classify(X[:1]).tolist() == got[:1].tolist()
     with pytest.raises(Exception):
         ev.classify(np.full((1, net.n_inputs), 256))  # out of range: the full check names it
+
+
+@SETTINGS
+@given(wide_conv_networks(), st.sampled_from([1, 70]), st.integers(0, 2**32 - 1))
+def test_a_quantize_front_stays_in_the_compiled_pass(net, N, seed):
+    """Pixels through ``quantize`` (a cut per pixel, at the range bounds too) then conv kinds: one
+    compiled pass (bit-sliced after the quantize layer at 64 images and more), the numpy rules' and
+    the semantics' classes."""
+    from bnnverify.encoders.layers import QuantizeLayer
+
+    rng = np.random.default_rng(seed)
+    n = net.n_inputs
+    cuts = rng.integers(0, 18, (n, 1))  # 0: always 1, 17: always 0 over 0..16
+    pix = BNN((QuantizeLayer(cuts, name="layer0"),
+               *[type(h).from_arrays(h.arrays(), f"layer{i + 1}") for i, h in enumerate(net.hidden)]), net.output,
+              inputs=IntegerInputs.pixels(n, 0, 16))
+    X = rng.integers(0, 17, (N, n))
+    X[0] = 16
+    ev = Evaluator(pix, compiled=True)
+    got = ev.classify(X)
+    front = ev._conv_kernels(N)
+    assert front is not None and front.plans[0].kernel == "quantize_bits"
+    assert got.tolist() == Evaluator(pix, compiled=False).classify(X).tolist()
+    assert got[:4].tolist() == _classes(pix, X[:4])
+
+
+@pytest.mark.parametrize("layout", ["CHW", "HWC"])
+@pytest.mark.parametrize("N", [1, 11, 12, 16, 40])
+def test_one_channel_first_layers_in_batches_of_every_size(layout, N):
+    """The example hypothesis found: one input channel, a stride of 2 and an asymmetric pad, where
+    torch 2.13 returned wrong sums from batch 12 on when the input was given channels-last strides."""
+    from bnnverify.evaluation.convkernels import plan_layer
+
+    rng = np.random.default_rng(N)
+    for shape, stride, pads, w in [((1, 3, 2), (1, 2), (0, 0, 0, 1), np.array([[[[1, -1]]]], np.int16)),
+                                   ((1, 8, 8), (2, 1), (1, 0, 0, 1), rng.integers(-3, 4, (4, 1, 3, 2)).astype(np.int16)),
+                                   ((1, 5, 7), (1, 1), (1, 1, 1, 1), rng.integers(-3, 4, (16, 1, 3, 3)).astype(np.int16))]:
+        O = w.shape[0]
+        Ho = (shape[1] + pads[0] + pads[2] - w.shape[2]) // stride[0] + 1
+        Wo = (shape[2] + pads[1] + pads[3] - w.shape[3]) // stride[1] + 1
+        layer = IntegerConvLayer(w, rng.integers(-20, 21, (O, Ho, Wo)), shape=shape, stride=stride, pads=pads,
+                                 layout=layout)
+        plan = plan_layer(layer, 16)
+        assert plan.float_conv is not None
+        X = rng.integers(0, 17, (N, layer.n_inputs))
+        assert np.array_equal(plan.run(X), layer.forward(X))

@@ -88,7 +88,7 @@ from bnnverify.encoders.conv_layers import feature_index
 from bnnverify.evaluation.xorpop import _ctpop
 
 __all__ = ["conv_bits", "pool_channels", "pool_words", "pool_flat", "threshold_map", "integer_conv", "integer_conv32",
-           "argmax_out", "in_bounds", "LayerPlan", "ConvFront", "build_front", "plan_layer", "run_layer",
+           "argmax_out", "in_bounds", "quantize_bits", "LayerPlan", "ConvFront", "build_front", "plan_layer", "run_layer",
            "FLOAT32_EXACT", "FRONT_BLOCK_BYTES"]
 
 #: float32 adds integers exactly while every partial sum stays below this in magnitude (the mantissa).
@@ -126,8 +126,12 @@ _BYTE_ONES = 0x0101010101010101
 #: the products' bits never collide, so nothing carries (:func:`conv_bits`' word packing).
 _BYTE_GATHER = 0x0102040810204080
 
-#: Seed of the random probe image :func:`plan_layer` runs through both ``integer-conv`` paths.
+#: Seed of the random probe images :func:`plan_layer` runs through both ``integer-conv`` paths.
 _PROBE_SEED = 0
+
+#: Random probe images per check (oneDNN picks other kernels for other batch sizes: one of torch
+#: 2.13's returned wrong sums from batch 12 on, for one-channel inputs given degenerate strides).
+_PROBE_IMAGES = 32
 
 
 @numba.njit(cache=True, nogil=True)
@@ -269,6 +273,21 @@ def pool_flat(X, flat_idx, need, out):
                 if q >= 0:
                     s += x[q]
             out[b, j] = 1 if s >= need[j] else 0
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def quantize_bits(X, cuts, out):
+    """``quantize`` over checked integer rows ``X`` (N, n): bit ``f * K + k`` of ``out`` (N, n K) uint8
+    is ``X[b, f] >= cuts[f, k]`` (a front's first layer, so that a network of pixels through
+    ``quantize`` then conv kinds stays in the compiled pass)."""
+    N, n = X.shape
+    K = cuts.shape[1]
+    for b in range(N):
+        for f in range(n):
+            v = X[b, f]
+            for k in range(K):
+                out[b, f * K + k] = v >= cuts[f, k]
     return out
 
 
@@ -613,7 +632,9 @@ class _FloatConv:
         N = V.shape[0]
         C, H, W = self.shape
         x = np.ascontiguousarray(V, dtype=np.float32)
-        x = x.reshape(N, H, W, C).transpose(0, 3, 1, 2) if self.layout == "HWC" else x.reshape(N, C, H, W)
+        # one channel: plain (N, 1, H, W) strides, never the degenerate channels-last ones (stride 1 on
+        # the channel axis), on which torch 2.13's convolution returned wrong sums from batch 12 on
+        x = x.reshape(N, H, W, C).transpose(0, 3, 1, 2) if self.layout == "HWC" and C > 1 else x.reshape(N, C, H, W)
         t = torch.from_numpy(x)
         if self.pad4 is not None:
             t = torch.nn.functional.pad(t, self.pad4)
@@ -646,7 +667,7 @@ def _float_conv(layer: Any, vmax: int) -> _FloatConv | None:
     theta = np.empty(layer.n_outputs, np.float32)
     theta[g.out_index(O).reshape(-1)] = np.clip(layer.thresholds.reshape(-1), -FLOAT32_EXACT, FLOAT32_EXACT)
     w = torch.from_numpy(np.ascontiguousarray(layer.weights, dtype=np.float32))
-    if g.layout == "HWC":
+    if g.layout == "HWC" and g.shape[0] > 1:
         w = w.contiguous(memory_format=torch.channels_last)
     return _FloatConv(w, g.shape, g.layout, [top, left] if sym else [0, 0],
                       None if sym else (left, right, top, bottom), list(g.stride), theta,
@@ -727,6 +748,8 @@ class LayerPlan:
             return integer_conv32(_padded(V, np.int32), *self.tables, out)
         if k == "integer_conv":
             return integer_conv(_padded(V, np.int64), *self.tables, out)
+        if k == "quantize_bits":
+            return quantize_bits(V, *self.tables, out)
         if V.dtype != np.uint8 or not V.flags.c_contiguous:
             V = np.ascontiguousarray(V, dtype=np.uint8)
         if k == "pool_words":
@@ -739,6 +762,8 @@ def plan_layer(layer: Any, vmax: int | None = None) -> LayerPlan:
     """The plan of a conv-kind layer; ``vmax`` bounds the magnitude of an ``integer-conv`` layer's
     pixels (required for that kind: the evaluator takes it from the network's input range)."""
     m = layer.n_outputs
+    if layer.kind == "quantize":
+        return LayerPlan(layer, "quantize_bits", (np.ascontiguousarray(layer.thresholds, dtype=np.int64),), n_out=m)
     if layer.kind == "conv":
         return LayerPlan(layer, "conv_bits", _conv_tables(layer), n_out=m)
     if layer.kind == "maxpool":
@@ -752,10 +777,11 @@ def plan_layer(layer: Any, vmax: int | None = None) -> LayerPlan:
         return exact
     rng = np.random.default_rng(_PROBE_SEED)
     n = layer.n_inputs
-    probes = np.stack([np.full(n, -int(vmax)), np.full(n, int(vmax)), rng.integers(-int(vmax), int(vmax) + 1, n)])
-    want = exact.run(probes)
-    if not np.array_equal(fc.run(probes, np.empty_like(want)), want):
-        return exact  # not the exact sums: never taken
+    probes = np.concatenate([np.full((1, n), -int(vmax)), np.full((1, n), int(vmax)),
+                             rng.integers(-int(vmax), int(vmax) + 1, (_PROBE_IMAGES, n))])
+    for rows in (probes[:1], probes[1:2], probes[2:3], probes):  # batches of 1 and of many (other kernels)
+        if not np.array_equal(fc.run(rows, np.empty((len(rows), m), np.uint8)), exact.run(rows)):
+            return exact  # not the exact sums: never taken
     return LayerPlan(layer, kernel, tables, fc, m)
 
 
@@ -767,7 +793,8 @@ class ConvFront:
     plans: tuple[LayerPlan | None, ...]
     output: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     block: int
-    sliced: tuple[tuple[str, tuple], ...] | None = None  # every layer on 64 images per word, if it may
+    sliced: tuple[tuple[str, tuple], ...] | None = None  # layers slice_from.. on 64 images per word
+    slice_from: int = 0
 
     def classify(self, V: np.ndarray) -> np.ndarray:
         """Classes of checked rows ``V`` (conv kinds, then argmax), block by block."""
@@ -777,7 +804,10 @@ class ConvFront:
         out = np.empty(V.shape[0], np.int64)
         if self.sliced is not None and V.shape[0] >= SLICE_MIN_ROWS:
             for s in range(0, V.shape[0], SLICE_BLOCK):
-                argmax_out(self.sliced_bits(V[s:s + SLICE_BLOCK]), W, scale, bias, out[s:s + SLICE_BLOCK])
+                v = V[s:s + SLICE_BLOCK]
+                for p in self.plans[:self.slice_from]:
+                    v = p.run(v)  # type: ignore[union-attr]
+                argmax_out(self.sliced_bits(v), W, scale, bias, out[s:s + SLICE_BLOCK])
             return out
         for s in range(0, V.shape[0], self.block):
             argmax_out(self.bits(V[s:s + self.block]), W, scale, bias, out[s:s + self.block])
@@ -793,12 +823,13 @@ class ConvFront:
         return V
 
     def sliced_bits(self, V: np.ndarray) -> np.ndarray:
-        """The last map's bits (N, m) uint8 of rows ``V`` of bits, computed on 64 images per word."""
+        """The last map's bits (N, m) uint8 of rows ``V`` of bits (the input of layer ``slice_from``),
+        computed on 64 images per word."""
         if self.sliced is None:
             raise ValueError("ConvFront.sliced_bits: this front has a layer without a bit-sliced kernel")
         G = -(-V.shape[0] // 64)
         XT = slice_rows(np.ascontiguousarray(V, dtype=np.uint8), np.empty((V.shape[1], G), np.uint64))
-        for (kernel, tables), plan in zip(self.sliced, self.plans):
+        for (kernel, tables), plan in zip(self.sliced, self.plans[self.slice_from:]):
             XT = _KERNELS[kernel](XT, *tables, np.empty((plan.n_out, G), np.uint64))  # type: ignore[union-attr]
         return unslice_rows(XT, np.empty((V.shape[0], XT.shape[0]), np.uint8))
 
@@ -806,15 +837,19 @@ class ConvFront:
 def build_front(layers: tuple, output: Any = None, vmax: int | None = None) -> ConvFront:
     """Plans of ``layers`` (conv kinds; any other kind gets ``None``); ``output``: the argmax layer
     when every layer is of a conv kind; ``vmax``: the largest pixel magnitude of the inputs."""
-    kinds = ("conv", "maxpool", "integer-conv")
+    kinds = ("conv", "maxpool", "integer-conv", "quantize")
     plans = tuple(plan_layer(h, vmax) if h.kind in kinds else None for h in layers)
     widest = max([p.width for p in plans if p is not None] + [1])
     out = None
     if output is not None and all(p is not None for p in plans):
         out = (np.ascontiguousarray(output.weights, dtype=np.int8), output.scale, output.bias)
-    sliced = tuple(_sliced_tables(h) for h in layers) if out is not None else (None,)
-    return ConvFront(plans, out, max(1, FRONT_BLOCK_BYTES // widest),
-                     sliced if all(t is not None for t in sliced) else None)  # type: ignore[arg-type]
+    sliced = [_sliced_tables(h) for h in layers] if out is not None else [None]
+    start = len(sliced)
+    while start > 0 and sliced[start - 1] is not None:  # the longest suffix of bit-sliced kernels
+        start -= 1
+    if start == len(sliced) or (start > 0 and layers[start - 1].kind != "quantize"):
+        return ConvFront(plans, out, max(1, FRONT_BLOCK_BYTES // widest))  # (after a quantize front only)
+    return ConvFront(plans, out, max(1, FRONT_BLOCK_BYTES // widest), tuple(sliced[start:]), start)
 
 
 def run_layer(layer: Any, V: np.ndarray) -> np.ndarray:

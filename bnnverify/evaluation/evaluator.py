@@ -134,6 +134,9 @@ COMPILED_WARM_MIN_WORK = 1 << 20
 #: The feature-map kinds the compiled conv-front kernels compute.
 _CONV_KINDS = frozenset({"conv", "maxpool", "integer-conv"})
 
+#: What a conv front may also start with and still be one compiled pass (pixels -> bits).
+_FRONT_KERNEL_KINDS = _CONV_KINDS | {"quantize"}
+
 #: Byte popcounts of this many words are summed in uint8 (3 * 64 <= 255)
 #: before one widening add into the accumulator.
 POPCOUNT_GROUP = 3
@@ -356,7 +359,8 @@ class Evaluator:
                                 "before the first threshold layer")
         self._front = tuple(net.hidden[:k])
         self._conv_front = any(h.kind in _CONV_KINDS for h in self._front)
-        self._conv_only = bool(self._front) and all(h.kind in _CONV_KINDS for h in self._front) and k == len(net.hidden)
+        self._conv_only = (self._conv_front and all(h.kind in _FRONT_KERNEL_KINDS for h in self._front)
+                           and k == len(net.hidden))
         self._front_cost = sum(getattr(h, "row_cost", 0) for h in self._front)
         self._front_plan: object | None = None  # the compiled conv front, once built
         self._stages = [_make_stage(h.weights, h.thresholds) for h in net.hidden[k:]]
