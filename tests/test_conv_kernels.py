@@ -287,3 +287,25 @@ def test_one_channel_first_layers_in_batches_of_every_size(layout, N):
         assert plan.float_conv is not None
         X = rng.integers(0, 17, (N, layer.n_inputs))
         assert np.array_equal(plan.run(X), layer.forward(X))
+
+
+@pytest.mark.parametrize("layout", ["CHW", "HWC"])
+@pytest.mark.parametrize("C", [8, 32, 33, 64, 70])
+def test_slots_of_every_width(layout, C):
+    """Slots of 8 to 32 bits (the 32-bit kernel), of 64 bits and of two words (the 64-bit kernel),
+    channels from words (HWC, C % 8 == 0) or one by one, against the numpy rule and the semantics."""
+    from bnnverify.evaluation.convkernels import plan_layer
+
+    rng = np.random.default_rng(C)
+    K = C * 2 * 3
+    conv = ConvLayer(rng.choice(np.array([-1, 1], np.int8), (5, C, 2, 3)), rng.integers(-K // 4, K // 4, 5),
+                     shape=(C, 3, 4), stride=(1, 2), pads=(1, 1, 0, 2), layout=layout)
+    plan = plan_layer(conv)
+    assert plan.kernel == ("conv_bits32" if C <= 32 else "conv_bits")
+    X = rng.integers(0, 2, (7, conv.n_inputs)).astype(np.uint8)
+    X[0], X[1] = 0, 1
+    want = conv.forward(X)
+    assert np.array_equal(plan.run(X), want)
+    assert [list(semantics.forward(BNN((conv,), ArgmaxLayer(np.ones((1, conv.n_outputs), np.int8), np.ones(1),
+                                                            np.zeros(1))), x).codes[0]) for x in X[:3]] == \
+        want[:3].tolist()
