@@ -309,3 +309,17 @@ def test_slots_of_every_width(layout, C):
     assert [list(semantics.forward(BNN((conv,), ArgmaxLayer(np.ones((1, conv.n_outputs), np.int8), np.ones(1),
                                                             np.zeros(1))), x).codes[0]) for x in X[:3]] == \
         want[:3].tolist()
+
+
+@pytest.mark.parametrize("pol", [[1, 1], [1, -1], [-1, -1]])
+def test_a_pooling_of_a_one_position_chw_map(pol):
+    """Found by hypothesis: a CHW map of one position has its channels at stride 1, but the pooled
+    map (two positions, pads above and below) does not; the channel-contiguous kernels must not take it."""
+    from bnnverify.evaluation.convkernels import run_layer
+
+    layer = MaxPoolLayer((2, 1), np.array(pol, np.int8), shape=(2, 1, 1), stride=(1, 1), pads=(1, 0, 1, 0),
+                         layout="CHW")
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.uint8)
+    assert np.array_equal(run_layer(layer, X), layer.forward(X))
+    net = BNN((layer,), ArgmaxLayer(np.array([[1, -1, 1, 1], [-1, 1, 1, -1]], np.int8), np.ones(2), np.zeros(2)))
+    assert Evaluator(net, compiled=True).classify(X).tolist() == _classes(net, X)

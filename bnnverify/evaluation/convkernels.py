@@ -652,15 +652,16 @@ def _pool_tables(layer: Any) -> tuple[str, tuple]:
     valid = (idx[0] < n).sum(axis=1)  # (P,)
     need = np.where(layer.polarity[:, None] > 0, 1, valid[None, :])  # (C, P)
     qbase, cstride = _channel_affine(g)
+    obase, ostride = _out_affine(g, layer.out_channels)
     C = g.shape[0]
-    if cstride == 1 and C % 8 == 0:
-        orm = np.where(layer.polarity > 0, 0xFF, 0).astype(np.uint8).view(np.uint64)
-        obase, _ = _out_affine(g, layer.out_channels)
-        return "pool_words", (np.ascontiguousarray(np.where(idx[0] < n, idx[0] // 8, -1)),
-                              np.ascontiguousarray(orm), np.ascontiguousarray(obase // 8))
-    if cstride == 1:
+    # channels contiguous in the input *and* the output map (an HWC layer; a CHW map of one position
+    # has input stride 1 but not output stride 1: hypothesis found it)
+    if cstride == 1 and (ostride == 1 or C == 1):
+        if C % 8 == 0:
+            orm = np.where(layer.polarity > 0, 0xFF, 0).astype(np.uint8).view(np.uint64)
+            return "pool_words", (np.ascontiguousarray(np.where(idx[0] < n, idx[0] // 8, -1)),
+                                  np.ascontiguousarray(orm), np.ascontiguousarray(obase // 8))
         base = np.where(idx[0] < n, idx[0], -1)
-        obase, _ = _out_affine(g, layer.out_channels)
         return "pool_channels", (np.ascontiguousarray(base), np.ascontiguousarray(need.T.astype(np.int32)), obase)
     order = np.argsort(g.out_index(layer.out_channels).reshape(-1))  # windows in output order
     flat = idx.reshape(-1, idx.shape[2])[order]
