@@ -719,7 +719,12 @@ class _FloatConv:
         """(N, m) float32 exact sums of rows ``V`` in the output map's order (a view of torch's output:
         an HWC layer's input is read channels-last, and oneDNN writes its output channels-last). The
         reshapes are numpy views (each torch call costs ~1 µs at batch 1); no ``no_grad`` block
-        (nothing requires a gradient: 1.4 µs)."""
+        (nothing requires a gradient: 1.4 µs). The convolution runs on one torch thread (the
+        thread count is set to 1 around it and restored, ~2 µs): with torch's default 2 OpenMP
+        threads, in a process that had loaded numba, at load ~4 on the 2 shared cores, it took
+        10-16 ms per image at batch 1 instead of 0.04 ms (and 119 against 22 µs per image at batch
+        100). (Rejected: the prepacked-weight ``torch.ops.mkldnn._convolution_pointwise``, 29.5
+        against 34 µs at batch 1: a private op with an opaque weight tensor.)"""
         import torch
 
         N = V.shape[0]
@@ -731,10 +736,17 @@ class _FloatConv:
         t = torch.from_numpy(x)
         if self.pad4 is not None:
             t = torch.nn.functional.pad(t, self.pad4)
-        if self.mkldnn:
-            d = torch.mkldnn_convolution(t, self.weight, None, self.padding, self.stride, [1, 1], 1)
-        else:
-            d = torch.nn.functional.conv2d(t, self.weight, None, self.stride, self.padding)
+        threads = torch.get_num_threads()
+        if threads != 1:  # one thread, restored after (as the trainer does, TRAIN_THREADS)
+            torch.set_num_threads(1)
+        try:
+            if self.mkldnn:
+                d = torch.mkldnn_convolution(t, self.weight, None, self.padding, self.stride, [1, 1], 1)
+            else:
+                d = torch.nn.functional.conv2d(t, self.weight, None, self.stride, self.padding)
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
         a = d.numpy()
         if self.layout == "HWC":
             a = a.transpose(0, 2, 3, 1)
