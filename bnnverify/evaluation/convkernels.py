@@ -4,71 +4,99 @@ The numpy rules of the feature-map kinds (``encoders/conv_layers.py``:
 ``forward``) gather every patch of a batch into a float32 array and multiply it
 with the kernel — exact, but at batch 1 of the 48x48x3 benchmark network most
 of the 1.2 ms per image is spent building those arrays. :func:`build_front`
-turns a network's conv-kind layers into a :class:`ConvFront` once (tables,
+turns a network's leading layers into a :class:`ConvFront` once (tables,
 bounds, the choice of kernel per layer); it computes the same bits as the numpy
-rules, image by image:
+rules. The figures below are µs per image on the 2 shared cores, measured as
+ratios in one process (the machine's load was 2-5), batch 1 unless said.
 
-* ``conv`` (:func:`conv_bits`): the channels of every input position are
-  packed once into a slot of bits; a patch is its taps' slots side by side in
-  64-bit words, and output channel ``o`` counts ``dis = popcount(patch XOR
+* ``conv`` (:func:`conv_bits32` for slots of at most 32 bits, :func:`conv_bits`
+  for wider ones): the channels of every input position are packed once into a
+  slot of bits (for an HWC map of a multiple of 8 channels, eight channel bytes
+  per multiply: ``(w * 0x0102040810204080) >> 56``); a patch is its taps' slots
+  side by side, and output channel ``o`` counts ``dis = popcount(patch XOR
   w_o)``. A padded tap's slot is empty (0 bits), so it adds the number of
   ``+1`` weights of channel ``o`` on it, a constant per (position, channel)
   folded into the limit: the neuron fires iff ``dis <= floor((nvalid_p -
   theta_o) / 2) + pad_p,o`` (no mask word per patch). The output channel is
   the innermost loop over a (words, O) weight table, so LLVM vectorises the
-  XOR and the population count (``vpopcntq`` on AVX-512); a position's input
-  channels are read at ``qbase[q] + c * cstride`` and its outputs written at
-  ``obase[p] + o * ostride`` (both layouts are affine), through slices when
-  the stride is 1 (HWC), which LLVM vectorises. Measured on the 48x48x3 net's
-  second convolution (16 -> 32 channels, 24x24, load ~2, per image at batch
-  100): 52 µs (first version: a packed patch per output, words innermost,
-  gathered channel indices, scattered stores) -> 34 µs (channels innermost)
-  -> 17 µs (slices: the stores had been scalar, 10 µs of them; packing through
-  a gathered channel index table: 10 µs, through ``qbase + c``: 0.8 µs).
-  Before that, packing every patch bit instead of slots: 383 -> 195 µs.
-* ``maxpool`` (:func:`pool_channels`, :func:`pool_flat`): per output the
-  number of set bits of its window (padded positions take no part) against
-  ``need`` (1: OR, the window's valid size: AND). HWC maps: channels innermost
-  (vectorised; 48x48x3 net's first pooling 17.8 -> 8.6 µs per image); CHW
+  XOR and the population count (``vpopcntd`` / ``vpopcntq`` on AVX-512); a
+  position's input channels are read at ``qbase[q] + c * cstride`` and its
+  outputs written at ``obase[p] + o * ostride`` (both layouts are affine),
+  through a slice when the stride is 1 (HWC). Measured on the 48x48x3 net's
+  second convolution (16 -> 32 channels, 24x24): 52 µs at batch 100 (first
+  version: a packed patch per output, words innermost, gathered channel
+  indices, scattered stores) -> 34 µs (channels innermost) -> 17 µs (slices:
+  the stores had been scalar, 10 µs of them; packing through a gathered
+  channel index table: 10 µs, through ``qbase + c``: 0.8 µs); at batch 1:
+  25.8 -> 21.0 (channel words) -> 16.4-18.0 (32-bit lanes). Rejected: fixed
+  chunks of 8 output channels (36 against 21.5 µs); patches from row segments
+  (20.5 against 18.0); slices of the input row for the packing (26.5 against
+  22.3). Before all this, packing every patch bit instead of slots: 383 ->
+  195 µs.
+* ``maxpool`` (:func:`pool_words`, :func:`pool_channels`, :func:`pool_flat`):
+  the OR (polarity +1) or AND (-1) of a window's valid positions. HWC maps of
+  a multiple of 8 channels: eight channels per 64-bit word (each byte 0 or 1,
+  so the OR and AND of the words are the bits'); 48x48x3 net's first pooling
+  10.1 -> 4.3 µs (8.5 -> 2.4 at batch 100). Other channel-contiguous maps:
+  int32 counters with channels innermost (17.8 -> 8.6 µs at batch 100 against
+  one gathered window per output; the 16-channel loops are too short for the
+  vectorised loop body, and fixed 16-lane chunks were slower: 14.1 µs). CHW
   maps: one gathered window per output (a channel-innermost loop with stride
-  H*W measured 0.46 against 0.28 µs per image on the digits conv net).
+  H*W measured 0.46 against 0.28 µs on the digits conv net).
 * ``integer-conv`` (:func:`threshold_map` after oneDNN, else
   :func:`integer_conv32` / :func:`integer_conv`): when every partial sum is
   an integer of magnitude below 2^24 — checked once, at :func:`build_front`,
   from the weights and the input range (``max |pixel| * max_o sum_k
   |W[o, k]|``, which bounds every partial sum in any order of summation) —
   the convolution runs through torch's oneDNN direct convolution in float32
-  (``torch.mkldnn_convolution``; torch is a core dependency): every product
-  and every partial sum is then an exact float32 integer, whatever order
-  oneDNN adds in, and :func:`threshold_map` compares with the thresholds
-  (float32 integers clipped to ±2^24: the same comparisons). It is not taken
-  when the bound fails, when torch is set to a reduced-precision float32 mode
-  (``torch.get_float32_matmul_precision() != "highest"`` or a oneDNN
-  ``fp32_precision`` other than IEEE; checked at every call), or when the
-  probe images at build (every pixel at its low bound, at its high bound,
-  and random pixels) do not give the integer kernel's bits (a Winograd or
-  otherwise inexact algorithm would show there): then the exact integer
-  kernels run. Measured on the 48x48x3 net's first layer (27 taps x 16
-  channels at 2,304 positions, load ~2): oneDNN 37 µs per image at batch 1,
-  14 µs at batch 8 and more, against 117-128 µs for :func:`integer_conv32`.
-  ``F.conv2d`` on the same channels-last tensor: 75 µs at batch 1 (another
-  code path); on an NCHW copy 32 µs at batch 1 but 49 µs per image at
-  batch 100. Rejected: a numba kernel with the output channel innermost (a
-  16-lane int32 accumulator per position, the patch gathered once): 212 µs,
-  with slices 237 µs (the accumulator goes through memory for each of the 27
-  taps); int16 patches in :func:`integer_conv32`: no faster (302 against 301
-  µs); a float32 GEMM over patches gathered here: no gain (gather and scatter
-  dominate); torch's ``ge`` for the thresholds: 13 µs per image, against a
-  few for :func:`threshold_map`.
+  (``torch.mkldnn_convolution``; torch is a core dependency), on one torch
+  thread: every product and every partial sum is then an exact float32
+  integer, whatever order oneDNN adds in, and :func:`threshold_map` compares
+  with the thresholds (float32 integers clipped to ±2^24: the same
+  comparisons). It is not taken when the bound fails, when torch is set to a
+  reduced-precision float32 mode (``torch.get_float32_matmul_precision() !=
+  "highest"`` or a oneDNN ``fp32_precision`` other than IEEE; checked at every
+  call), or when probe images at build (every pixel at its low bound, at its
+  high bound, and 32 random images, in batches of 1 and of 34: oneDNN picks
+  other kernels for other batch sizes) do not give the integer kernel's bits
+  (a Winograd or otherwise inexact algorithm would show there): then the exact
+  integer kernels run. One-channel inputs are given plain NCHW strides: with
+  channels-last strides (stride 1 on a channel axis of size 1) torch 2.13's
+  convolution returned wrong sums from batch 12 on (found by the hypothesis
+  test; ``tests/test_conv_kernels.py`` keeps the case). Measured on the
+  48x48x3 net's first layer (27 taps x 16 channels at 2,304 positions):
+  oneDNN 37 µs at batch 1 (of which ~22 µs is the call's fixed cost), 14 µs
+  per image at batch 8 and more, against 117-128 µs for
+  :func:`integer_conv32`. ``F.conv2d`` on the same channels-last tensor: 75
+  µs at batch 1 (another code path); on an NCHW copy 32 µs at batch 1 but 49
+  µs per image at batch 100. Rejected: a numba kernel with the output channel
+  innermost (a 16-lane int32 accumulator per position, the patch gathered
+  once): 212 µs, with slices 237 µs (the accumulator goes through memory for
+  each of the 27 taps); int16 patches in :func:`integer_conv32`: no faster
+  (302 against 301 µs); a float32 GEMM over patches gathered here (numba
+  gather 20.7 µs + OpenBLAS sgemm 24.8 µs, torch.mm 27.4): no gain; the image
+  cut into row strips as a batch of 8 (to take oneDNN's batched kernels): 42
+  µs; torch's ``ge`` for the thresholds: 13 µs, against 2-3 for
+  :func:`threshold_map`; the thresholds fused into the max-pooling after the
+  layer (reading the float32 sums): 10.8 µs against 2.1 + 4.3.
+* ``quantize`` (:func:`quantize_bits`): a pixel network's first layer, so that
+  ``quantize`` then conv kinds is one compiled pass too.
 * ``argmax`` (:func:`argmax_words`): a network of conv kinds only goes from its
   last map to its class in the same pass (:meth:`ConvFront.classify`): the
   evaluator's packed stages cost more per call than the whole computation at
   batch 1 (digits conv net, load ~10: 284 µs per image through them, 71 µs by
-  the chained kernels, onnxruntime 64 µs).
+  the chained kernels, onnxruntime 64 µs); the head itself by XOR-popcounts.
 
 :meth:`ConvFront.classify` runs the layers on blocks of images whose widest
 map fits :data:`FRONT_BLOCK_BYTES` (a 1,000-image batch of the 48x48x3 net
-would otherwise write a 37 MB first map and read it back from memory).
+would otherwise write a 37 MB first map and read it back from memory). A front
+whose ``conv`` layers read at most :data:`SLICE_MAX_FANIN` bits per patch (the
+digits conv net: 9), after at most a ``quantize`` layer, runs on 64 images per
+word at batches of :data:`SLICE_MIN_ROWS` and more (:func:`conv_sliced`: the
+disagreements of 64 images counted at once in bit-sliced ripple counters, then
+compared with the limit bit by bit; :func:`pool_sliced`: ORs and ANDs of
+words): digits conv net at batch 1,000, 1.13 µs for the per-image conv kernel
+-> 0.29 µs per image for the whole network (onnxruntime 0.70).
 
 The evaluator tests (``tests/test_conv_kernels.py``) compare every kernel with
 the numpy rule and the semantics module; ``Evaluator(compiled=False)`` never
