@@ -24,6 +24,12 @@ How it is made fast (semantics unchanged; ``benchmarks/bench_evaluator.py``):
   compiled XOR-popcount kernel (:mod:`bnnverify.evaluation.xorpop`, numba)
   for every stage when numba is installed (``compiled=False``: never); the
   popcounts are the same integers, everything else is unchanged;
+* a front of conv kinds (``conv``, ``maxpool``, an ``integer-conv`` or
+  ``quantize`` first layer) runs through the compiled conv front
+  (:mod:`bnnverify.evaluation.convkernels`: per-layer plans built once per
+  evaluator, the integer first layer through oneDNN when provably exact, a
+  front that ends in ``argmax`` classified in one compiled pass; its integer
+  inputs checked in one compiled pass, :meth:`Evaluator._checked_fast`);
 * enumeration helpers: :class:`InputTables` (first-layer dots of integer-coded
   inputs from per-chunk tables), :meth:`Evaluator.finish` /
   :meth:`Evaluator.finish_fires` (run the rest of the network from the first
