@@ -696,11 +696,11 @@ class Evaluator:
         used as it is (one compiled pass, :func:`.convkernels.in_bounds`); anything else, or any
         entry out of range, goes through :meth:`_checked` (which converts, or names the problem)."""
         ins = self.net.inputs
-        if (ins is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == ins.n
-                and X.dtype.kind in "iu" and X.dtype.itemsize <= 8 and X.dtype != np.uint64):
-            from bnnverify.evaluation.convkernels import in_bounds
-
-            if in_bounds(X, ins.lo, ins.hi):
+        front = self._front_plan
+        if (ins is not None and front is not None and isinstance(X, np.ndarray) and X.ndim == 2
+                and X.shape[1] == ins.lo.shape[0] and X.dtype.kind in "iu" and X.dtype.itemsize <= 8
+                and X.dtype != np.uint64):
+            if front.in_range(X, ins.lo, ins.hi):  # type: ignore[attr-defined]
                 return X
         return self._checked(X)
 
