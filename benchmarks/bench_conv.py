@@ -50,8 +50,9 @@ sys.path.insert(0, str(ROOT))
 DIGITS_CUT = 8
 #: The digits' grey levels.
 DIGITS_MAX = 16
-#: Repetitions of each throughput measurement (the best is reported).
-REPEATS = 5
+#: Repetitions of each throughput measurement (the best is reported; 5 left a 1.5x spread between
+#: two columns running the same code at load ~4).
+REPEATS = 10
 
 
 #: Calls timed together per repeat at batch 1 (one call there takes 10-100 µs: a single call's time
