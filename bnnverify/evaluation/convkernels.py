@@ -117,9 +117,10 @@ from numba.extending import intrinsic
 from bnnverify.encoders.conv_layers import feature_index
 from bnnverify.evaluation.xorpop import _ctpop
 
-__all__ = ["conv_bits", "conv_bits32", "pool_channels", "pool_words", "pool_flat", "threshold_map", "integer_conv", "integer_conv32",
-           "argmax_words", "in_bounds", "quantize_bits", "LayerPlan", "ConvFront", "build_front", "plan_layer", "run_layer",
-           "FLOAT32_EXACT", "FRONT_BLOCK_BYTES"]
+__all__ = ["conv_bits", "conv_bits32", "pool_channels", "pool_words", "pool_flat", "threshold_map", "integer_conv",
+           "integer_conv32", "argmax_words", "in_bounds", "quantize_bits", "slice_rows", "unslice_rows", "conv_sliced",
+           "pool_sliced", "LayerPlan", "ConvFront", "build_front", "plan_layer", "run_layer", "FLOAT32_EXACT",
+           "FRONT_BLOCK_BYTES", "SLICE_MAX_FANIN", "SLICE_MIN_ROWS", "SLICE_BLOCK"]
 
 #: float32 adds integers exactly while every partial sum stays below this in magnitude (the mantissa).
 FLOAT32_EXACT = 1 << 24
