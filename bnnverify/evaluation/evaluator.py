@@ -24,6 +24,12 @@ How it is made fast (semantics unchanged; ``benchmarks/bench_evaluator.py``):
   compiled XOR-popcount kernel (:mod:`bnnverify.evaluation.xorpop`, numba)
   for every stage when numba is installed (``compiled=False``: never); the
   popcounts are the same integers, everything else is unchanged;
+* a front of conv kinds (``conv``, ``maxpool``, an ``integer-conv`` or
+  ``quantize`` first layer) runs through the compiled conv front
+  (:mod:`bnnverify.evaluation.convkernels`: per-layer plans built once per
+  evaluator, the integer first layer through oneDNN when provably exact, a
+  front that ends in ``argmax`` classified in one compiled pass; its integer
+  inputs checked in one compiled pass, :meth:`Evaluator._checked_fast`);
 * enumeration helpers: :class:`InputTables` (first-layer dots of integer-coded
   inputs from per-chunk tables), :meth:`Evaluator.finish` /
   :meth:`Evaluator.finish_fires` (run the rest of the network from the first
@@ -46,13 +52,17 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
+from bnnverify.encoders.integer_layers import MAX_FEATURE_MAGNITUDE
 from bnnverify.encoders.layers import BNN, numpy_layer
 
 from bnnverify.errors import DataError, InternalError
+
+if TYPE_CHECKING:
+    from bnnverify.evaluation.convkernels import ConvFront
 
 __all__ = [
     "Evaluator",
@@ -129,6 +139,9 @@ COMPILED_WARM_MIN_WORK = 1 << 20
 
 #: The feature-map kinds the compiled conv-front kernels compute.
 _CONV_KINDS = frozenset({"conv", "maxpool", "integer-conv"})
+
+#: What a conv front may also start with and still be one compiled pass (pixels -> bits).
+_FRONT_KERNEL_KINDS = _CONV_KINDS | {"quantize"}
 
 #: Byte popcounts of this many words are summed in uint8 (3 * 64 <= 255)
 #: before one widening add into the accumulator.
@@ -352,9 +365,10 @@ class Evaluator:
                                 "before the first threshold layer")
         self._front = tuple(net.hidden[:k])
         self._conv_front = any(h.kind in _CONV_KINDS for h in self._front)
-        self._conv_only = bool(self._front) and all(h.kind in _CONV_KINDS for h in self._front) and k == len(net.hidden)
+        self._conv_only = (self._conv_front and all(h.kind in _FRONT_KERNEL_KINDS for h in self._front)
+                           and k == len(net.hidden))
         self._front_cost = sum(getattr(h, "row_cost", 0) for h in self._front)
-        self._run_layer: Callable | None = None
+        self._front_plan: object | None = None  # the compiled conv front, once built
         self._stages = [_make_stage(h.weights, h.thresholds) for h in net.hidden[k:]]
         self._stages.append(_make_stage(net.output.weights, None))
         out = net.output
@@ -369,6 +383,7 @@ class Evaluator:
         state = dict(self.__dict__)
         state["_workspaces"] = []
         state["_tables"] = {}
+        state["_front_plan"] = None  # rebuilt on first use (it holds torch tensors)
         return state
 
     # -- the block kernel ------------------------------------------------------------
@@ -449,17 +464,19 @@ class Evaluator:
             codes.append(code)
         return codes, self._popcounts(len(self._stages) - 1, cur, ws, kernel)
 
-    def _conv_kernels(self, N: int) -> Callable | None:
-        """The compiled conv-front kernels (:mod:`.convkernels`) if a batch of ``N`` rows uses them:
-        as for the XOR-popcount kernel, by the front's work (``row_cost``) against COMPILED_MIN_WORK
-        (once loaded, every batch: their dispatch costs less than the numpy rules' arrays). Measured
-        on the 48x48x3 benchmark network at load ~7: batch 1,000 in 2.3 s against the numpy rules'
-        3.9 s; on the digits conv net at batch 1 (load ~10, with :func:`classify_front`): 71 µs
-        against 284 µs."""
+    def _conv_kernels(self, N: int) -> "ConvFront | None":
+        """The compiled conv front (:mod:`.convkernels`: plans of the front's conv-kind layers, built
+        once) if a batch of ``N`` rows uses it: as for the XOR-popcount kernel, by the front's work
+        (``row_cost``) against COMPILED_MIN_WORK (once loaded, every batch: their dispatch costs less
+        than the numpy rules' arrays). Measured on the 48x48x3 benchmark network at load ~7: batch
+        1,000 in 2.3 s against the numpy rules' 3.9 s; on the digits conv net at batch 1 (load ~10,
+        with :meth:`ConvFront.classify`): 71 µs against 284 µs. The plan of an ``integer-conv``
+        layer is chosen from the network's input range (``max |lo|, |hi|``): see
+        :func:`.convkernels.plan_layer`."""
         if self.compiled is False or not self._conv_front:
             return None
-        if self._run_layer is not None:  # resolved once: the kernels are loaded
-            return self._run_layer
+        if self._front_plan is not None:  # resolved once: the kernels are loaded
+            return self._front_plan
         loaded = "bnnverify.evaluation.convkernels" in sys.modules
         if not self.compiled and not loaded and N * self._front_cost < COMPILED_MIN_WORK:  # once loaded: every batch
             return None
@@ -467,10 +484,13 @@ class Evaluator:
 
         if not HAVE_NUMBA:
             return None
-        from bnnverify.evaluation.convkernels import run_layer
+        from bnnverify.evaluation.convkernels import build_front
 
-        self._run_layer = run_layer
-        return run_layer
+        ins = self.net.inputs
+        vmax = (max(int(np.abs(ins.lo).max(initial=0)), int(np.abs(ins.hi).max(initial=0))) if ins is not None
+                else MAX_FEATURE_MAGNITUDE)
+        self._front_plan = build_front(self._front, self.net.output if self._conv_only else None, vmax)
+        return self._front_plan
 
     def _kernel_for(self, N: int) -> Callable | None:
         """The compiled XOR-popcount kernel if a batch of ``N`` rows uses it (see COMPILED_MIN_WORK)."""
@@ -671,6 +691,19 @@ class Evaluator:
                 raise DataError(str(e)) from None
         return check_bits(X, self.net.n_inputs)
 
+    def _checked_fast(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`_checked` for the compiled conv front: an integer array within the input ranges is
+        used as it is (one compiled pass, :func:`.convkernels.in_bounds`); anything else, or any
+        entry out of range, goes through :meth:`_checked` (which converts, or names the problem)."""
+        ins = self.net.inputs
+        front = self._front_plan
+        if (ins is not None and front is not None and isinstance(X, np.ndarray) and X.ndim == 2
+                and X.shape[1] == ins.lo.shape[0] and X.dtype.kind in "iu" and X.dtype.itemsize <= 8
+                and X.dtype != np.uint64):
+            if front.in_range(X, ins.lo, ins.hi):  # type: ignore[attr-defined]
+                return X
+        return self._checked(X)
+
     def _inputs(self, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Checked inputs through the front: the front's codes (unpacked) and the bits the
         packed stages read (the inputs themselves when there is no front)."""
@@ -680,12 +713,12 @@ class Evaluator:
         outs: list[list[np.ndarray]] = [[] for _ in self._front]
         step = max(1, FRONT_BLOCK_ELEMENTS // max(1, max(getattr(h, "row_cost", h.n_inputs * h.n_outputs)
                                                          for h in self._front)))
-        run_layer = self._conv_kernels(len(V))
+        plan = self._conv_kernels(len(V))
         for s in range(0, len(V), step):
             v = V[s:s + step]
             for i, h in enumerate(self._front):
-                if run_layer is not None and h.kind in _CONV_KINDS:
-                    v = run_layer(h, v)  # compiled: image by image, bit-packed patches
+                if plan is not None and plan.plans[i] is not None:
+                    v = plan.plans[i].run(v)  # compiled: image by image, bit-packed patches
                 else:
                     v = h.forward(v) if hasattr(h, "forward") else numpy_layer(h, v)  # conv kinds: uint8 patch kernels
                 outs[i].append(v.astype(np.uint8))
@@ -717,11 +750,9 @@ class Evaluator:
     def classify(self, X: np.ndarray) -> np.ndarray:
         """(N,) int64 classes."""
         if self._conv_only:
-            V = self._checked(X)
-            if self._conv_kernels(len(V)) is not None:  # conv kinds then argmax: one compiled pass
-                from bnnverify.evaluation.convkernels import classify_front
-
-                return classify_front(self._front, self.net.output, V)
+            plan = self._conv_kernels(len(X) if np.ndim(X) == 2 else 1)
+            if plan is not None:  # conv kinds then argmax: one compiled pass, block by block
+                return plan.classify(self._checked_fast(X))
         _, X = self._inputs(X)
         N = len(X)
         XT = _pack_inputs(X, self._stages[0].words)
