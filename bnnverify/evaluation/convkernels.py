@@ -57,10 +57,14 @@ ratios in one process (the machine's load was 2-5), batch 1 unless said.
   reduced-precision float32 mode (``torch.get_float32_matmul_precision() !=
   "highest"`` or a oneDNN ``fp32_precision`` other than IEEE; checked at every
   call), or when probe images at build (every pixel at its low bound, at its
-  high bound, and 32 random images, in batches of 1 and of 34: oneDNN picks
-  other kernels for other batch sizes) do not give the integer kernel's bits
-  (a Winograd or otherwise inexact algorithm would show there): then the exact
-  integer kernels run. One-channel inputs are given plain NCHW strides: with
+  high bound, and random images, in batches of 1 and of ``_FloatConv.batch``)
+  do not give the integer kernel's bits (a Winograd or otherwise inexact
+  algorithm would show there): then the exact integer kernels run. oneDNN
+  picks its kernel by shape, batch size included, so it is only ever called
+  on those two probed sizes: longer inputs in chunks, a shorter rest padded
+  with zero rows (``_FloatConv.run``; the batch is the front's block of
+  ``FRONT_BLOCK_BYTES`` of this layer's float32 sums, 7 images on the
+  48x48x3 net). One-channel inputs are given plain NCHW strides: with
   channels-last strides (stride 1 on a channel axis of size 1) torch 2.13's
   convolution returned wrong sums from batch 12 on (found by the hypothesis
   test; ``tests/test_conv_kernels.py`` keeps the case). Measured on the
@@ -167,7 +171,8 @@ _BYTE_GATHER = 0x0102040810204080
 _PROBE_SEED = 0
 
 #: Random probe images per check (oneDNN picks other kernels for other batch sizes: one of torch
-#: 2.13's returned wrong sums from batch 12 on, for one-channel inputs given degenerate strides).
+#: 2.13's returned wrong sums from batch 12 on, for one-channel inputs given degenerate strides;
+#: so oneDNN is only ever called on batches of 1 and of one other size, both probed).
 _PROBE_IMAGES = 32
 
 
@@ -745,6 +750,7 @@ class _FloatConv:
     stride: list[int]
     theta: np.ndarray  # (m,) float32, in the output map's order
     mkldnn: bool  # torch.mkldnn_convolution (oneDNN direct), else F.conv2d
+    batch: int  # the one batch size above 1 that oneDNN is called with (probed at plan time)
 
     def sums(self, V: np.ndarray) -> np.ndarray:
         """(N, m) float32 exact sums of rows ``V`` in the output map's order (a view of torch's output:
@@ -784,7 +790,19 @@ class _FloatConv:
         return np.ascontiguousarray(a).reshape(N, -1)  # no copy when already in that order
 
     def run(self, V: np.ndarray, out: np.ndarray) -> np.ndarray:
-        return threshold_map(self.sums(V), self.theta, out)
+        """The layer's bits of rows ``V`` into ``out``, oneDNN called only on batches of 1 or of
+        exactly ``batch`` rows — the two sizes :func:`plan_layer` probed (oneDNN picks its kernel
+        by shape, batch size included): longer inputs go in chunks of ``batch``, a shorter rest
+        is padded with zero rows (their bits are dropped)."""
+        N, B = V.shape[0], self.batch
+        if N == 1 or N == B:
+            return threshold_map(self.sums(V), self.theta, out)
+        for s in range(0, N, B):
+            chunk = V[s:s + B]
+            if chunk.shape[0] < B:
+                chunk = np.concatenate([chunk, np.zeros((B - chunk.shape[0], V.shape[1]), V.dtype)])
+            threshold_map(self.sums(chunk)[:min(B, N - s)], self.theta, out[s:s + B])
+        return out
 
 
 def _float_conv(layer: Any, vmax: int) -> _FloatConv | None:
@@ -807,7 +825,8 @@ def _float_conv(layer: Any, vmax: int) -> _FloatConv | None:
         w = w.contiguous(memory_format=torch.channels_last)
     return _FloatConv(w, g.shape, g.layout, [top, left] if sym else [0, 0],
                       None if sym else (left, right, top, bottom), list(g.stride), theta,
-                      hasattr(torch, "mkldnn_convolution") and torch.backends.mkldnn.is_available())
+                      hasattr(torch, "mkldnn_convolution") and torch.backends.mkldnn.is_available(),
+                      max(2, FRONT_BLOCK_BYTES // (4 * layer.n_outputs)))
 
 
 def _sliced_tables(layer: Any) -> tuple[str, tuple] | None:
@@ -930,8 +949,9 @@ def plan_layer(layer: Any, vmax: int | None = None) -> LayerPlan:
     rng = np.random.default_rng(_PROBE_SEED)
     n = layer.n_inputs
     probes = np.concatenate([np.full((1, n), -int(vmax)), np.full((1, n), int(vmax)),
-                             rng.integers(-int(vmax), int(vmax) + 1, (_PROBE_IMAGES, n))])
-    for rows in (probes[:1], probes[1:2], probes[2:3], probes):  # batches of 1 and of many (other kernels)
+                             rng.integers(-int(vmax), int(vmax) + 1, (max(_PROBE_IMAGES, fc.batch), n))])
+    # the two batch sizes oneDNN is ever called with (_FloatConv.run): 1, and fc.batch (in chunks)
+    for rows in (probes[:1], probes[1:2], probes[2:3], probes[2:2 + fc.batch], probes):
         if not np.array_equal(fc.run(rows, np.empty((len(rows), m), np.uint8)), exact.run(rows)):
             return exact  # not the exact sums: never taken
     return LayerPlan(layer, kernel, tables, fc, m)
