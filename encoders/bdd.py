@@ -124,10 +124,12 @@ Alternatives measured (CPU seconds on this machine, see also
   quantification (``and_exists`` of two balanced halves: 1.28 s vs 0.94 s).
   BNNQuanalyst with Sylvan takes 1.2–2.0 s there. What did meet the issue's
   2× was dropping the images from class counting (``classes="compose"``
-  below): ``benchmarks/bench_bdd_engine.py``, load 1.2–1.6, engine 0.93 →
-  0.46 s (2.6–4.3× BNNQuanalyst's figures) and 1.12 → 0.87 s on the radius-3
-  ball of 100-50-20-10 (2.2–2.5×); as a ``bnnverify count`` process, start-up
-  and imports included, 0.88 and 1.25 CPU s (1.4–2.3× and 1.5–1.8×).
+  below) and keeping a ball's first relation in parts:
+  ``benchmarks/bench_bdd_engine.py``, engine 0.93 → 0.40 s (3.0–5.0×
+  BNNQuanalyst's figures) and 1.12 → 0.39 s on the radius-3 ball of
+  100-50-20-10 (4.9–5.6×; before at load 1.2–1.6, after at 0.4); as a
+  ``bnnverify count`` process, start-up and imports included (~0.36 s), 0.80
+  and 0.83 CPU s (1.5–2.5× and 2.3–2.7×).
 
 **Budgets** (:class:`BDDBudget`): CUDD's memory cap (``max_memory``) makes an
 operation that would exceed it fail, and the live-node count is checked after
