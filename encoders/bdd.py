@@ -53,8 +53,8 @@ inputs out of the 198 k-node first relation (0.3 s) and the second layer's
 relation and image are most of the time. Since ``R_1`` is functional, the
 images are not needed for counting: the class sets over *every* code of the
 last layer (the comparisons conjoined from TRUE: 5–26 nodes there) are
-composed back layer by layer, ``P_{l-1} = P_l[t_l := h_l(t_{l-1})]`` (CUDD's
-vector compose; the constant first-layer neurons substituted first), and
+composed back layer by layer, ``P_{l-1} = P_l[t_l := h_l(t_{l-1})]`` (``let``
+of one code at a time; the constant first-layer neurons substituted first), and
 related to the inputs through ``R_1`` as in step 4. Unrestricted, a class set
 can depend on every code of hidden layers 2..L and on the varying first-layer
 neurons, so ``auto`` composes only when that is at most ``COMPOSE_MAX_VARS``
@@ -200,8 +200,9 @@ FIRST_LAYER_METHODS = ("auto", "relation", "below")
 #: How class sets reach the inputs: ``images`` (each layer's image, class sets over the last
 #: image, pulled back through every relation), ``compose`` (no image: the class sets over every
 #: code of the last layer composed back to the first layer's codes, then through the first
-#: layer's relation) or ``auto`` = ``compose``, falling back to ``images`` past
-#: ``COMPOSE_NODE_CAP`` live nodes (measured: see the module docstring).
+#: layer's relation) or ``auto`` = ``compose`` where ``COMPOSE_MAX_VARS`` allows, falling back to
+#: ``images`` past ``COMPOSE_NODE_CAP`` nodes of a composed set or ``COMPOSE_MEMORY`` more bytes
+#: (measured: see the module docstring).
 CLASS_METHODS = ("auto", "compose", "images")
 #: First-layer neurons per part of a Hamming ball's relation below the inputs (parts are related
 #: back one after another, :meth:`NetworkBDD._through_first_relation`). Radius-3 ball of
