@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -33,11 +32,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bnnverify.encoders.bdd import BDDCompiler  # noqa: E402
 from bnnverify.encoders.regions import HammingBall, Whole  # noqa: E402
 from bnnverify.files.atomic import atomic_write  # noqa: E402
 from bnnverify.importers.bnnquanalyst import import_bnnquanalyst  # noqa: E402
+from training_methods import _versions  # noqa: E402
 
 ANCHORS = Path(__file__).resolve().parents[1].parent / "shared" / "anchors" / "bnnquanalyst"
 
@@ -46,13 +47,6 @@ QUESTIONS = (
     ("mnist_bnn_2_blk_16_25_20_10", None, None, (1.2, 2.0)),
     ("mnist_bnn_2_blk_100_50_20_10", "instance_0_100", 3, (1.9, 2.2)),
 )
-
-
-def _versions() -> str:
-    import dd
-    import numpy
-
-    return f"Python {platform.python_version()}, numpy {numpy.__version__}, dd {dd.__version__}; {platform.platform()}"
 
 
 def _center(instance: str) -> np.ndarray:

@@ -54,9 +54,13 @@ def _arch_tag(arch: tuple[int, ...]) -> str:
     return "-".join(str(w) for w in arch)
 
 
+def _name_suffix(arch: tuple[int, ...]) -> str:
+    """What another architecture adds to the names of runs and results ("" for Raj et al.'s)."""
+    return "" if arch == ARCH else f"_{_arch_tag(arch)}"
+
+
 def _run_file(runs: Path, binarizer: str, seed: int, arch: tuple[int, ...] = ARCH) -> Path:
-    tag = "" if arch == ARCH else f"_{_arch_tag(arch)}"
-    return runs / f"{binarizer}{tag}_seed{seed}.json"
+    return runs / f"{binarizer}{_name_suffix(arch)}_seed{seed}.json"
 
 
 def _one(args):
@@ -82,7 +86,7 @@ def main() -> None:
     args = ap.parse_args()
     seeds = tuple(int(s) for s in args.seeds.split(","))
     arch = tuple(int(w) for w in args.arch.replace("-", ",").split(","))
-    tag = "" if arch == ARCH else f"_{_arch_tag(arch)}"
+    tag = _name_suffix(arch)
     cfg = replace(FULL, plane_seeds=seeds, plane_archs=(arch,), plane_epochs=args.epochs, plane_every=5,
                   plane_check_epoch=args.check, jobs=args.jobs)
     runs, out = Path(args.runs), Path(args.out)

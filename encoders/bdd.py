@@ -762,12 +762,13 @@ class NetworkBDD:
             return
         fixed, varying = self._layer_functions(0, None, None)
         self._fixed1, self._varying1 = fixed, varying
+        # the first relation below the inputs: its parts (scratch names, relation), and the whole of it
+        self._parts: list[tuple[list[str], object]] = []
+        self._below1_whole: object | None = None
         if method == "below":
             sc = compiler.scratch(len(varying))
             # a Hamming ball's relation in parts of RELATION_PART neurons (see the module docstring)
             step = RELATION_PART if self.plan.ball is not None else max(1, len(varying))
-            self._parts: list[tuple[list[str], object]] = []
-            self._below1_whole: object | None = None
             with compiler.guard():
                 for i in range(0, len(varying), step):
                     names = sc[i:i + step]
@@ -792,12 +793,10 @@ class NetworkBDD:
             for j in range(layer.n_outputs):
                 if terms is not None and li == 0:
                     g = compiler.linear_in_region(self.plan, terms[0][j], terms[1][j], int(layer.bounds[j]))
-                elif terms is not None:
-                    g = compiler.linear(prev_names, terms[0][j], terms[1][j], int(layer.bounds[j])) & prev_care
                 elif li == 0:
                     g = compiler.neuron_in_region(self.plan, layer.weights[j], int(layer.thresholds[j]))
                 else:
-                    g = compiler.threshold(prev_names, layer.weights[j], int(layer.thresholds[j])) & prev_care
+                    g = self._hidden_neuron(layer, terms, j, prev_names) & prev_care
                 if g == bdd.false:
                     fixed[names[j]] = False
                 elif g == care:
@@ -806,6 +805,13 @@ class NetworkBDD:
                     varying.append((names[j], g))
                 compiler.check()
         return fixed, varying
+
+    def _hidden_neuron(self, layer, terms, j: int, prev_names: Sequence[str]) -> object:
+        """Neuron ``j`` of a layer after the first over the previous layer's code ``prev_names``, over
+        every code (``terms``: :func:`linear_terms` of a ``linear`` layer, else None)."""
+        if terms is not None:
+            return self.compiler.linear(prev_names, terms[0][j], terms[1][j], int(layer.bounds[j]))
+        return self.compiler.threshold(prev_names, layer.weights[j], int(layer.thresholds[j]))
 
     @property
     def _below1(self) -> object:
@@ -1006,6 +1012,9 @@ class NetworkBDD:
         ``class_method`` ``compose`` / ``auto``: :meth:`_composed_inputs`, no image built;
         ``auto`` falls back to the images when a composed set exceeds :data:`COMPOSE_NODE_CAP` nodes.
         """
+        key = (0, frozenset(int(c) for c in classes))
+        if key in self._pulled:  # both methods keep their answers there
+            return self._pulled[key]
         if self.class_method == "auto" and self.compose_width() > COMPOSE_MAX_VARS:
             self.class_method = "images"
         if self.class_method != "images":
@@ -1090,10 +1099,7 @@ class NetworkBDD:
         terms = linear_terms(layer) if layer.kind == "linear" else None
         hs: dict[str, object] = {}
         for j, v in enumerate(self.codes[l]):
-            if terms is not None:
-                h = comp.linear(prev, terms[0][j], terms[1][j], int(layer.bounds[j]))
-            else:
-                h = comp.threshold(prev, layer.weights[j], int(layer.thresholds[j]))
+            h = self._hidden_neuron(layer, terms, j, prev)
             if l == 1 and self._fixed1:
                 h = bdd.let(self._fixed1, h)
             hs[v] = h
@@ -1104,13 +1110,10 @@ class NetworkBDD:
         """:meth:`inputs_of` without images: the composed class set related to the inputs through
         the first layer's relation below them (``and_exists``; the relation is functional)."""
         cls = frozenset(int(c) for c in classes)
-        key = (0, cls)
-        if key in self._pulled:
-            return self._pulled[key]
         above = self._composed_class_set(cls)
         with self.compiler.guard():
             u = self._first_codes_to_inputs(above)
-        self._pulled[key] = u
+        self._pulled[(0, cls)] = u
         return u
 
     def _first_codes_to_inputs(self, above) -> object:
